@@ -1,0 +1,370 @@
+"""`analyze`: the whole pipeline from a network, facilities, units and residents to gaps and projects.
+
+Examples
+--------
+>>> import lifecircle_geo as lc
+>>> net = lc.WalkNetwork.from_osm("data/sample/sample.osm")  # doctest: +SKIP
+>>> fac = lc.facilities.from_osm("data/sample/sample.osm")  # doctest: +SKIP
+>>> units = lc.units.load("data/sample/units.geojson")  # doctest: +SKIP
+>>> pop = lc.population.from_raster("data/sample/population.tif")  # doctest: +SKIP
+>>> result = lc.analyze(net, fac, units, population=pop)  # doctest: +SKIP
+>>> result.write("out/")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from tqdm.auto import tqdm
+
+from . import __version__
+from . import population as lc_population
+from . import units as lc_units
+from .coverage import summarize
+from .engine import multi_source, point_distances, seeds_from_snap
+from .errors import InputError
+from .gaps import project_list, rank_gaps, suggest_sites
+from .network import WalkNetwork
+from .settings import settings
+from .standards import Profile, load_profile
+
+log = logging.getLogger(__name__)
+
+__all__ = ["AnalysisResult", "analyze"]
+
+_UNIT_KEYS = ["unit_id", "unit_name", "jiezhen_code", "jiezhen_name", "district_code",
+              "area_type"]
+
+
+@dataclass
+class AnalysisResult:
+    """What :func:`analyze` returns; every table carries Chinese and English category names.
+
+    Attributes
+    ----------
+    coverage : DataFrame
+        One row per unit × category: population, covered_population, share, mean_walk_min,
+        p90_walk_min, threshold_m, target_share, meets_standard, and the unit's hierarchy.
+    gaps : DataFrame
+        Coverage rows missing their standard, ranked by ``people_left_out``.
+    jiezhen, district : DataFrame
+        The same measures rolled up to 街镇 and district.
+    sites : GeoDataFrame
+        Suggested new sites (greedy maximal coverage), network CRS.
+    projects : DataFrame
+        The project list (项目实施清单).
+    units, demand : GeoDataFrame
+        Units with population, and resident points with ``walk_m_<category>``, network CRS.
+    facilities : GeoDataFrame
+        Facilities used (WGS-84) with ``snap_m`` and ``reachable``.
+    network : WalkNetwork
+    profile : Profile
+    meta : dict
+        Run facts: versions, settings, counts and warnings.
+    """
+
+    coverage: pd.DataFrame
+    gaps: pd.DataFrame
+    jiezhen: pd.DataFrame
+    district: pd.DataFrame
+    sites: gpd.GeoDataFrame
+    projects: pd.DataFrame
+    units: gpd.GeoDataFrame
+    demand: gpd.GeoDataFrame
+    facilities: gpd.GeoDataFrame
+    network: WalkNetwork
+    profile: Profile
+    meta: dict = field(default_factory=dict)
+
+    def summary(self) -> pd.DataFrame:
+        """Coverage per category over the whole study area (bilingual names)."""
+        long = _long_table(self.demand, self.units, self.profile, ["_all"])
+        out = summarize(long, ["_all"], self.meta["walk_speed_kmh"]).drop(columns="_all")
+        return _with_names(out, self.profile)[
+            ["category", "name_zh", "name_en", "group", "tier_min", "population",
+             "covered_population", "share", "target_share", "meets_standard"]]
+
+    def write(self, folder: str | os.PathLike) -> dict[str, Any]:
+        """Write the project database (.gpkg), project list (.xlsx), map (.html) and figures.
+
+        Files are written to a temporary folder and moved into place, so a failed run leaves
+        nothing half-written.
+        """
+        from .report import write_result
+
+        return write_result(self, Path(folder))
+
+    def __repr__(self) -> str:
+        return (f"AnalysisResult({len(self.units)} units, {len(self.profile.categories)} "
+                f"categories, {len(self.gaps)} gaps, {len(self.projects)} projects)")
+
+
+def _with_names(df: pd.DataFrame, profile: Profile) -> pd.DataFrame:
+    names = pd.DataFrame([{"category": c.id, "name_zh": c.name_zh, "name_en": c.name_en,
+                           "group": c.group, "class_zh": c.class_zh, "tier_min": c.tier_min}
+                          for c in profile.categories])
+    out = df.merge(names, on="category", how="left")
+    order = {c: i for i, c in enumerate(profile.category_ids)}
+    return out.sort_values(by="category", key=lambda s: s.map(order), kind="stable")
+
+
+def _long_table(demand: gpd.GeoDataFrame, units: gpd.GeoDataFrame, profile: Profile,
+                keys: list[str]) -> pd.DataFrame:
+    """Resident points × categories with walk distance and the unit's threshold."""
+    base = pd.DataFrame(demand.drop(columns="geometry"))
+    base["_all"] = "all"
+    area = base["area_type"].to_numpy()
+    parts = []
+    for cat in profile.categories:
+        thr = np.array([cat.threshold_m(a) for a in area], dtype=float) if len(area) else []
+        part = base[keys + ["population"]].copy()
+        part["category"] = cat.id
+        part["walk_m"] = base[f"walk_m_{cat.id}"].to_numpy()
+        part["threshold_m"] = thr
+        part["target_share"] = cat.target_share
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+def _access_points(fac: gpd.GeoDataFrame, spacing_m: float = 25.0,
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Points from which each facility is reached: the point itself, a polygon's entrances,
+    or (no entrances mapped) points every ``spacing_m`` along its boundary."""
+    geoms = fac.geometry.to_numpy()
+    entrances = fac["entrances"].to_numpy() if "entrances" in fac.columns else [None] * len(fac)
+    pts, owner = [], []
+    for i, (g, ent) in enumerate(zip(geoms, entrances, strict=True)):
+        if g is None or g.is_empty:
+            continue
+        if g.geom_type == "Point":
+            pts.append(g)
+            owner.append(i)
+            continue
+        if ent is not None and not ent.is_empty:
+            cand = list(getattr(ent, "geoms", [ent]))
+        else:
+            ring = g.boundary if g.geom_type in ("Polygon", "MultiPolygon") else g
+            coords = shapely.get_coordinates(shapely.segmentize(ring, spacing_m))
+            step = max(1, len(coords) // 200)
+            cand = list(shapely.points(coords[::step]))
+        pts.extend(cand)
+        owner.extend([i] * len(cand))
+    return np.asarray(pts, dtype=object), np.asarray(owner, dtype=np.int64)
+
+
+def analyze(net: WalkNetwork, facilities: gpd.GeoDataFrame, units: gpd.GeoDataFrame | str,
+            population: gpd.GeoDataFrame | str | None = None,
+            profile: str | Profile = "shanghai-2025", *, area_type: str | None = None,
+            max_snap_m: float | None = None, search_cutoff_m: float | None = None,
+            suggest: bool = True, max_sites_per_gap: int = 3, year: int | None = None,
+            assign_within_m: float = 100.0, progress: bool | None = None) -> AnalysisResult:
+    """Coverage of every unit × category, gaps, suggested sites and the project list.
+
+    Parameters
+    ----------
+    net : WalkNetwork
+        The walk network (projected).
+    facilities : GeoDataFrame
+        From :mod:`lifecircle_geo.facilities` (any CRS), with ``category``.
+    units : GeoDataFrame or path
+        Community basic units (see :func:`lifecircle_geo.units.load`).
+    population : GeoDataFrame, path or None
+        Resident points with ``population`` (a raster path is read with
+        :func:`~lifecircle_geo.population.from_raster`). None: the units' ``population``
+        column is spread over their street nodes.
+    profile : str or Profile
+        Standards profile.
+    area_type : str, optional
+        Area type (中心城, 新城, 新市镇, 乡村) for units that state none; default: the profile's.
+    max_snap_m : float, optional
+        Residents and facilities farther from a street are reported and left out of reach.
+    search_cutoff_m : float, optional
+        Search radius; default ``max(settings.search_cutoff_m, 1.5 × largest threshold)``.
+    suggest : bool
+        Suggest new sites for each gap (greedy maximal coverage).
+    max_sites_per_gap : int
+        At most this many sites per gap.
+    year : int, optional
+        Year of the project list (default: next year).
+    assign_within_m : float
+        Resident points outside every unit but this close to one (raster cells straddling a
+        unit edge) count for the nearest unit; farther ones are reported and left out.
+    progress : bool, optional
+        tqdm progress bars (default ``settings.progress``).
+
+    Returns
+    -------
+    AnalysisResult
+
+    Raises
+    ------
+    InputError
+        Units that do not overlap the network, facilities without categories, or no residents.
+    """
+    t0 = _dt.datetime.now(_dt.UTC)
+    prof = load_profile(profile)
+    show = settings.progress if progress is None else progress
+    max_snap_m = settings.max_snap_m if max_snap_m is None else max_snap_m
+    warnings: list[str] = []
+
+    if isinstance(units, (str, os.PathLike)):
+        units = lc_units.load(units)
+    else:
+        units = lc_units.prepare(units)
+    units = units.to_crs(net.crs)
+    default_area = area_type or prof.default_area_type
+    units["area_type"] = units["area_type"].replace("", default_area)
+    for a in units["area_type"].unique():
+        prof.categories[0].threshold_m(a)  # a clear error for an unknown area type
+    nb = shapely.box(net.x_m.min(), net.y_m.min(), net.x_m.max(), net.y_m.max())
+    if not units.geometry.intersects(nb).any():
+        raise InputError(f"the units (bounds {np.round(units.total_bounds).tolist()}) do not "
+                         f"overlap the network (bounds {np.round(nb.bounds).tolist()}) in "
+                         f"{net.crs.to_string()}")
+
+    if population is None:
+        demand = lc_population.from_totals(units, net)
+    elif isinstance(population, (str, os.PathLike)):
+        demand = lc_population.from_raster(population)
+    else:
+        demand = population
+    if "population" not in demand.columns:
+        raise InputError("population points need a 'population' column")
+    demand = demand.to_crs(net.crs)[["population", "geometry"]]
+    joined = gpd.sjoin(demand, units[[*_UNIT_KEYS, "geometry"]], predicate="within",
+                       how="left")
+    joined = joined[~joined.index.duplicated(keep="first")]
+    outside = joined["unit_id"].isna()
+    if outside.any() and assign_within_m > 0:
+        # raster cells whose centre falls just outside a unit edge belong to the nearest unit
+        near = gpd.sjoin_nearest(demand[outside.to_numpy()],
+                                 units[[*_UNIT_KEYS, "geometry"]], how="left",
+                                 max_distance=assign_within_m)
+        near = near[~near.index.duplicated(keep="first")]
+        joined.loc[near.index, _UNIT_KEYS] = near[_UNIT_KEYS].to_numpy()
+        outside = joined["unit_id"].isna()
+    if outside.any():
+        msg = (f"{int(outside.sum())} resident points ({joined.loc[outside, 'population'].sum():.0f}"
+               f" people) lie outside every unit and are not counted")
+        log.info(msg)
+        warnings.append(msg)
+    demand = gpd.GeoDataFrame(joined[~outside].drop(columns="index_right").reset_index(drop=True),
+                              geometry="geometry", crs=net.crs)
+    if len(demand) == 0 or demand["population"].sum() <= 0:
+        raise InputError("no residents inside the units: check the population source and the "
+                         "units' CRS")
+
+    d_snap = net.snap(demand.geometry, max_snap_m=max_snap_m)
+    n_far = int((~d_snap["ok"]).sum())
+    if n_far:
+        msg = (f"{n_far} resident points ({demand['population'][~d_snap['ok']].sum():.0f} "
+               f"people) are more than {max_snap_m:g} m from any street: counted as not reached")
+        log.warning(msg)
+        warnings.append(msg)
+
+    fac = facilities.to_crs(net.crs).reset_index(drop=True)
+    if "entrances" in fac.columns and fac["entrances"].notna().any():
+        # a second geometry column is not reprojected by to_crs: do it here
+        fac["entrances"] = gpd.GeoSeries(facilities["entrances"].to_numpy(),
+                                         crs=facilities.crs).to_crs(net.crs).to_numpy()
+    if "category" not in fac.columns:
+        raise InputError("facilities need a 'category' column (use lifecircle_geo.facilities)")
+    unknown = sorted(set(fac["category"]) - set(prof.category_ids))
+    if unknown:
+        msg = f"facility categories not in profile {prof.id}: {unknown} (ignored)"
+        log.warning(msg)
+        warnings.append(msg)
+    pts, owner = _access_points(fac)
+    f_snap = net.snap(pts, max_snap_m=max_snap_m)
+    best_snap = pd.Series(f_snap["snap_m"].to_numpy()).groupby(owner).min()
+    fac["snap_m"] = best_snap.reindex(np.arange(len(fac))).to_numpy()
+    fac["reachable"] = fac["snap_m"] <= max_snap_m
+    if (~fac["reachable"]).any():
+        bad = fac.loc[~fac["reachable"], ["facility_id", "name", "snap_m"]]
+        msg = (f"{len(bad)} facilities are more than {max_snap_m:g} m from any street and are "
+               f"left out: {bad.head(10).to_dict('records')}")
+        log.warning(msg)
+        warnings.append(msg)
+
+    largest = max(c.threshold_m(a) for c in prof.categories for a in units["area_type"].unique())
+    cutoff = search_cutoff_m or max(settings.search_cutoff_m, 1.5 * largest)
+    fac_cat = fac["category"].to_numpy()
+    owner_cat = fac_cat[owner] if len(owner) else np.array([], dtype=object)
+    for cat in tqdm(prof.categories, desc="categories", disable=not show, leave=False):
+        sel = np.flatnonzero(owner_cat == cat.id)
+        seeds = seeds_from_snap(net, f_snap.iloc[sel].reset_index(drop=True), owner[sel])
+        dist_node, lab_node = multi_source(net, seeds, cutoff)
+        walk, nearest = point_distances(net, dist_node, lab_node, d_snap,
+                                        f_snap.iloc[sel].reset_index(drop=True), owner[sel])
+        demand[f"walk_m_{cat.id}"] = walk
+        demand[f"nearest_{cat.id}"] = np.where(
+            nearest >= 0, fac["facility_id"].to_numpy()[np.maximum(nearest, 0)], None)
+
+    speed = settings.walk_speed_kmh
+    unit_long = _long_table(demand, units, prof, ["unit_id"])
+    coverage = summarize(unit_long, ["unit_id"], speed)
+    coverage = coverage.merge(units[_UNIT_KEYS], on="unit_id", how="left")
+    coverage["threshold_m"] = [prof.category(c).threshold_m(a)
+                               for c, a in zip(coverage["category"], coverage["area_type"],
+                                               strict=True)]
+    coverage = _with_names(coverage, prof)
+    coverage = coverage.sort_values(["unit_id"], kind="stable").reset_index(drop=True)
+    coverage = coverage[[*_UNIT_KEYS, "category", "name_zh", "name_en", "group", "class_zh",
+                         "tier_min", "threshold_m", "target_share", "population",
+                         "covered_population", "share", "mean_walk_min", "p90_walk_min",
+                         "reached_population", "meets_standard"]]
+
+    jz_long = _long_table(demand, units, prof, ["jiezhen_code", "jiezhen_name", "district_code"])
+    jiezhen = _with_names(summarize(jz_long, ["jiezhen_code", "jiezhen_name", "district_code"],
+                                    speed), prof).reset_index(drop=True)
+    d_long = _long_table(demand, units, prof, ["district_code"])
+    district = _with_names(summarize(d_long, ["district_code"], speed), prof).reset_index(
+        drop=True)
+
+    gaps = rank_gaps(coverage)
+    if suggest and len(gaps):
+        sites = suggest_sites(net, gaps, demand, d_snap, units, max_sites=max_sites_per_gap)
+    else:
+        sites = suggest_sites(net, gaps.iloc[:0], demand, d_snap, units)
+    names = {c.id: c.name_zh for c in prof.categories}
+    sites["name_zh"] = sites["category"].map(names)
+    sites = sites.merge(units[["unit_id", "jiezhen_code"]], on="unit_id", how="left")
+    sites = gpd.GeoDataFrame(sites, geometry="geometry", crs=net.crs)
+    projects = project_list(gaps, sites, prof, year=year)
+
+    unit_pop = demand.groupby("unit_id")["population"].sum()
+    units = units.copy()
+    units["population"] = units["unit_id"].map(unit_pop).fillna(0.0)
+    meta = {
+        "lifecircle_geo_version": __version__,
+        "profile": prof.id,
+        "profile_file": prof.path,
+        "walk_speed_kmh": speed,
+        "search_cutoff_m": cutoff,
+        "max_snap_m": max_snap_m,
+        "default_area_type": default_area,
+        "network_crs": net.crs.to_string(),
+        "network": {k: v for k, v in net.meta.items() if k != "rules"},
+        "n_units": len(units),
+        "n_resident_points": len(demand),
+        "population": float(demand["population"].sum()),
+        "n_facilities": int(fac["facility_id"].nunique()),
+        "n_facility_rows": len(fac),
+        "facility_sources": sorted(set(fac["source"])) if "source" in fac else [],
+        "warnings": warnings,
+        "created": t0.isoformat(timespec="seconds"),
+        "seconds": round((_dt.datetime.now(_dt.UTC) - t0).total_seconds(), 3),
+    }
+    fac_out = fac.to_crs(4326)
+    return AnalysisResult(coverage=coverage, gaps=gaps, jiezhen=jiezhen, district=district,
+                          sites=sites, projects=projects, units=units, demand=demand,
+                          facilities=fac_out, network=net, profile=prof, meta=meta)

@@ -1,0 +1,235 @@
+"""Command line: ``lifecircle demo | run CONFIG | profiles | profile show NAME``.
+
+Examples
+--------
+.. code-block:: console
+
+    $ lifecircle demo --out out/demo
+    $ lifecircle run my_jiezhen.toml
+    $ lifecircle profile show shanghai-2025
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+import tomllib
+import unicodedata
+from pathlib import Path
+
+import pandas as pd
+
+from . import __version__
+from .errors import LifecircleError
+
+log = logging.getLogger("lifecircle_geo")
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in str(text))
+
+
+def _pad(text, width: int, right: bool = False) -> str:
+    text = str(text)
+    fill = " " * max(0, width - _width(text))
+    return fill + text if right else text + fill
+
+
+def format_table(df: pd.DataFrame, right: set[str] | None = None) -> str:
+    """A plain-text table that lines up Chinese (double-width) characters."""
+    right = right or set()
+    cols = list(df.columns)
+    cells = [[str(c) for c in cols]] + [[str(v) for v in row] for row in df.itertuples(
+        index=False)]
+    widths = [max(_width(r[i]) for r in cells) for i in range(len(cols))]
+    lines = []
+    for k, row in enumerate(cells):
+        lines.append("  ".join(_pad(v, widths[i], cols[i] in right) for i, v in enumerate(row)))
+        if k == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def summary_table(result) -> str:
+    """The bilingual categories × coverage table the demo prints."""
+    s = result.summary()
+    show = pd.DataFrame({
+        "类别": s["name_zh"],
+        "Category": s["name_en"],
+        "组 Group": s["group"],
+        "分钟 Min": s["tier_min"],
+        "覆盖率 Share": (s["share"] * 100).map(lambda x: f"{x:5.1f}%"),
+        "目标 Target": (s["target_share"] * 100).map(lambda x: f"{x:.0f}%"),
+        "达标 Meets": s["meets_standard"].map({True: "是 yes", False: "否 no"}),
+    })
+    return format_table(show, right={"分钟 Min", "覆盖率 Share", "目标 Target"})
+
+
+def sample_folder() -> Path:
+    """The embedded sample: ``$LIFECIRCLE_SAMPLE`` or ``data/sample`` of the source checkout."""
+    env = os.environ.get("LIFECIRCLE_SAMPLE")
+    folder = Path(env) if env else Path(__file__).resolve().parents[1] / "data" / "sample"
+    if not (folder / "sample.osm").exists():
+        raise LifecircleError(
+            f"the embedded sample is not at {folder}; run from a source checkout, set "
+            f"LIFECIRCLE_SAMPLE, or regenerate it with 'python -m lifecircle_geo.synth sample "
+            f"data/sample'"
+        )
+    return folder
+
+
+def run_sample(out: Path, sample: Path | None = None):
+    """Analyse the embedded sample and write its outputs into ``out``."""
+    import lifecircle_geo as lc
+
+    sample = sample or sample_folder()
+    net = lc.WalkNetwork.from_osm(sample / "sample.osm")
+    fac = lc.facilities.merge(
+        lc.facilities.from_osm(sample / "sample.osm"),
+        lc.facilities.from_table(sample / "facilities_gcj02.xlsx", coords="gcj02"),
+    )
+    units = lc.units.load(sample / "units.geojson")
+    pop = lc.population.from_raster(sample / "population.tif")
+    result = lc.analyze(net, fac, units, population=pop)
+    files = result.write(out)
+    return result, files
+
+
+def run_config(path: Path):
+    """Run the pipeline described by a TOML config file (see README)."""
+    import lifecircle_geo as lc
+
+    try:
+        cfg = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise LifecircleError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise LifecircleError(f"config file {path} is not valid TOML: {exc}") from None
+    base = path.parent
+
+    def rel(p: str) -> Path:
+        q = Path(p)
+        return q if q.is_absolute() else base / q
+
+    for key in ("network", "units"):
+        if key not in cfg:
+            raise LifecircleError(f"{path}: missing [{key}] table")
+    profile = cfg.get("profile", "shanghai-2025")
+    net_cfg = cfg["network"]
+    if "saved" in net_cfg:
+        net = lc.WalkNetwork.load(rel(net_cfg["saved"]))
+    elif "osm" in net_cfg:
+        net = lc.WalkNetwork.from_osm(rel(net_cfg["osm"]), crs=net_cfg.get("crs"))
+    else:
+        raise LifecircleError(f"{path}: [network] needs 'osm' or 'saved'")
+    fac_cfg = cfg.get("facilities", {})
+    tables = []
+    for osm in fac_cfg.get("osm", [net_cfg.get("osm")] if "osm" in net_cfg else []):
+        tables.append(lc.facilities.from_osm(rel(osm), profile=profile))
+    for t in fac_cfg.get("tables", []):
+        tables.append(lc.facilities.from_table(rel(t["path"]), coords=t.get("coords", "wgs84"),
+                                               profile=profile, columns=t.get("columns")))
+    fac = lc.facilities.merge(*tables)
+    units = lc.units.load(rel(cfg["units"]["path"]))
+    pop_cfg = cfg.get("population", {})
+    pop = lc.population.from_raster(rel(pop_cfg["raster"])) if "raster" in pop_cfg else None
+    result = lc.analyze(net, fac, units, population=pop, profile=profile,
+                        area_type=cfg.get("area_type"))
+    out = rel(cfg.get("out", "out"))
+    return result, result.write(out)
+
+
+def _cmd_demo(args) -> int:
+    t0 = time.perf_counter()
+    result, files = run_sample(Path(args.out))
+    print("示例街道 (synthetic sample) — 15分钟社区生活圈 walking coverage")
+    print(f"居民 residents: {result.meta['population']:,.0f} · 单元 units: "
+          f"{result.meta['n_units']} · 设施 facilities: {result.meta['n_facilities']} · "
+          f"步速 walk speed: {result.meta['walk_speed_kmh']} km/h")
+    print()
+    print(summary_table(result))
+    print()
+    print(f"缺口 gaps: {len(result.gaps)} · 建议选址 suggested sites: {len(result.sites)} · "
+          f"项目 projects: {len(result.projects)}")
+    _print_files(files)
+    print(f"({time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
+def _print_files(files: dict) -> None:
+    print("输出 outputs:")
+    for key, value in files.items():
+        for p in value if isinstance(value, list) else [value]:
+            print(f"  {key:8s} {p}")
+
+
+def _cmd_run(args) -> int:
+    result, files = run_config(Path(args.config))
+    print(summary_table(result))
+    _print_files(files)
+    return 0
+
+
+def _cmd_profiles(args) -> int:
+    from .standards import list_profiles, load_profile
+
+    for name in list_profiles():
+        p = load_profile(name)
+        print(f"{name:16s} {len(p.categories):3d} categories  {p.name_zh}")
+    return 0
+
+
+def _cmd_profile_show(args) -> int:
+    from .standards import load_profile
+
+    p = load_profile(args.name)
+    t = p.table(args.area_type)
+    t["target_share"] = (t["target_share"] * 100).map(lambda x: f"{x:.0f}%")
+    t["threshold_m"] = t["threshold_m"].map(lambda x: f"{x:.0f}")
+    print(f"{p.id}: {p.name_zh}\n{p.name_en}\n")
+    print(format_table(t.drop(columns=["facility_types"]),
+                       right={"tier_min", "threshold_m", "target_share"}))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``lifecircle`` argument parser."""
+    ap = argparse.ArgumentParser(prog="lifecircle", description=(
+        "Walking access to the 十全十美 community services (15分钟社区生活圈)."))
+    ap.add_argument("--version", action="version", version=f"lifecircle_geo {__version__}")
+    ap.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    sub = ap.add_subparsers(dest="command", required=True)
+    d = sub.add_parser("demo", help="analyse the embedded sample and write out/demo")
+    d.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
+    d.set_defaults(func=_cmd_demo)
+    r = sub.add_parser("run", help="run the pipeline described by a TOML config")
+    r.add_argument("config")
+    r.set_defaults(func=_cmd_run)
+    pl = sub.add_parser("profiles", help="list the built-in standards profiles")
+    pl.set_defaults(func=_cmd_profiles)
+    ps = sub.add_parser("profile", help="show a profile")
+    ps_sub = ps.add_subparsers(dest="action", required=True)
+    show = ps_sub.add_parser("show", help="print a profile as a table")
+    show.add_argument("name")
+    show.add_argument("--area-type", default=None, help="中心城, 新城, 新市镇 or 乡村")
+    show.set_defaults(func=_cmd_profile_show)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``lifecircle`` command."""
+    args = build_parser().parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except LifecircleError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

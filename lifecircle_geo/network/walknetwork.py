@@ -1,0 +1,567 @@
+"""`WalkNetwork`: a pedestrian street graph as compact arrays, with snapping and save/load."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS, Transformer
+from scipy.sparse import csr_matrix
+
+from .. import crs as lc_crs
+from ..errors import InputError, NetworkError
+from ..settings import settings
+from .build import (
+    GraphArrays,
+    assemble,
+    drop_duplicates,
+    keep_components,
+    merge_chains,
+    split_parallels,
+)
+from .osm import file_provenance, read_walk_ways
+from .rules import WalkRules
+
+log = logging.getLogger(__name__)
+
+__all__ = ["FORMAT_VERSION", "WalkNetwork"]
+
+FORMAT_VERSION = 1
+_FORMAT_NAME = "lifecircle_geo.WalkNetwork"
+
+
+class WalkNetwork:
+    """A walkable street graph in a projected metric CRS.
+
+    Nodes are numbered 0..n-1 (positional); every edge can be walked both ways. Build one with
+    :meth:`from_osm`, :meth:`from_place`, :meth:`from_polygon`, :meth:`from_osmnx` or
+    :meth:`from_arrays`, and keep it with :meth:`save` / :meth:`load`.
+
+    Parameters
+    ----------
+    x_m, y_m : array-like of float
+        Node coordinates in metres, in ``crs``.
+    u, v : array-like of int
+        Positional node indices of each edge's ends.
+    length_m : array-like of float
+        Physical edge lengths.
+    crs : pyproj.CRS or str or int
+        Projected CRS of the coordinates.
+    geometry : array-like of shapely.LineString, optional
+        Edge geometries from ``u`` to ``v``; straight lines when omitted.
+    cost_m : array-like of float, optional
+        Walking cost of each edge in equivalent metres (ferry waits, steps); defaults to
+        ``length_m``. Shortest paths use the cost.
+    osmid : array-like of int, optional
+        Source ids of the nodes.
+    meta : dict, optional
+        Provenance: source file, size, hash, OSM timestamp, rules, CRS, counts, dropped islands.
+
+    Examples
+    --------
+    >>> net = WalkNetwork.from_arrays([0, 100, 100], [0, 0, 50], [0, 1], [1, 2],
+    ...                               [100.0, 50.0], crs=32651)
+    >>> net.n_nodes, net.n_edges
+    (3, 2)
+    >>> float(net.edges.length_m.sum())
+    150.0
+    """
+
+    def __init__(self, x_m, y_m, u, v, length_m, crs, *, geometry=None, cost_m=None, osmid=None,
+                 kind=None, meta: dict | None = None) -> None:
+        self.x_m = np.ascontiguousarray(x_m, dtype=np.float64)
+        self.y_m = np.ascontiguousarray(y_m, dtype=np.float64)
+        self.u = np.ascontiguousarray(u, dtype=np.int64)
+        self.v = np.ascontiguousarray(v, dtype=np.int64)
+        self.length_m = np.ascontiguousarray(length_m, dtype=np.float64)
+        self.crs = CRS.from_user_input(crs)
+        n, m = len(self.x_m), len(self.u)
+        if len(self.y_m) != n:
+            raise InputError(f"x_m has {n} values but y_m has {len(self.y_m)}")
+        if len(self.v) != m or len(self.length_m) != m:
+            raise InputError(f"u, v and length_m must have one value per edge "
+                             f"(got {m}, {len(self.v)}, {len(self.length_m)})")
+        if m and (self.u.min() < 0 or self.v.min() < 0 or max(self.u.max(), self.v.max()) >= n):
+            raise InputError(f"u and v must be node positions in 0..{n - 1}")
+        if m and (not np.all(np.isfinite(self.length_m)) or self.length_m.min() < 0):
+            raise InputError("length_m must be finite and >= 0")
+        if not self.crs.is_projected:
+            raise InputError(f"WalkNetwork needs a projected metric CRS, got {self.crs.name}")
+        self.cost_m = (self.length_m.copy() if cost_m is None
+                       else np.ascontiguousarray(cost_m, dtype=np.float64))
+        if geometry is None:
+            geometry = shapely.linestrings(
+                np.stack([np.column_stack([self.x_m[self.u], self.y_m[self.u]]),
+                          np.column_stack([self.x_m[self.v], self.y_m[self.v]])], axis=1))
+        self.geometry = np.asarray(geometry, dtype=object)
+        self.osmid = (np.arange(n, dtype=np.int64) if osmid is None
+                      else np.asarray(osmid, dtype=np.int64))
+        self.kind = (np.full(m, "walk", dtype=object) if kind is None
+                     else np.asarray(kind, dtype=object))
+        self.meta = dict(meta or {})
+        self.meta.setdefault("crs", self.crs.to_string())
+        self.meta["n_nodes"] = n
+        self.meta["n_edges"] = m
+
+    # ------------------------------------------------------------------ constructors
+    @classmethod
+    def from_arrays(cls, x, y, u, v, length_m, crs, **kwargs) -> WalkNetwork:
+        """A network from plain arrays (for callers who bring their own graph).
+
+        See the class docstring for the parameters.
+        """
+        return cls(x, y, u, v, length_m, crs, **kwargs)
+
+    @classmethod
+    def from_osm(cls, path: str | os.PathLike, *, rules: WalkRules | dict | None = None,
+                 crs: Any = None, boundary: Any = None, boundary_crs: Any = 4326,
+                 buffer_m: float = 500.0, keep: str = "largest",
+                 missing_nodes: str = "drop") -> WalkNetwork:
+        """Build the walk network of an OSM file (``.osm``, ``.osm.bz2``, ``.osm.pbf``).
+
+        Parameters
+        ----------
+        path : str or path-like
+            The OSM extract.
+        rules : WalkRules or dict, optional
+            Walk rules (see :class:`~lifecircle_geo.network.rules.WalkRules`).
+        crs : optional
+            Target CRS: None or ``"utm"`` for the local UTM zone of the data's centre, or any
+            EPSG code / CRS, e.g. 4549 (CGCS2000 3-degree Gauss-Kruger, 120°E).
+        boundary : shapely geometry, GeoSeries or GeoDataFrame, optional
+            Keep only ways within this area (buffered by ``buffer_m`` so walks that leave and
+            re-enter the area are kept).
+        boundary_crs : optional
+            CRS of a plain shapely ``boundary`` (GeoSeries/GeoDataFrame carry their own).
+        buffer_m : float
+            Buffer around ``boundary``, in metres.
+        keep : {"largest", "all"}
+            Keep only the largest connected component (dropped islands are reported in
+            ``meta["dropped_islands"]``), or every component.
+        missing_nodes : {"drop", "raise"}
+            Ways referencing nodes the file lacks (extracts cut at a boundary) are split there
+            and counted in ``meta["missing_node_refs"]`` (``"drop"``), or refused (``"raise"``).
+
+        Returns
+        -------
+        WalkNetwork
+
+        Raises
+        ------
+        NetworkError
+            Missing or unreadable file, broken references, no walkable way, or a boundary that
+            does not overlap the data.
+
+        Examples
+        --------
+        >>> net = WalkNetwork.from_osm("data/sample/sample.osm")  # doctest: +SKIP
+        >>> net.crs.to_epsg()  # doctest: +SKIP
+        32651
+        """
+        t0 = time.perf_counter()
+        if isinstance(rules, dict):
+            rules = WalkRules.from_dict(rules)
+        rules = rules or WalkRules()
+        raw = read_walk_ways(path, rules, missing_nodes=missing_nodes)
+        if raw.n_ways == 0:
+            raise NetworkError(f"{path}: no walkable way in this file (dropped: {raw.dropped})")
+        if boundary is not None:
+            raw = _clip(raw, boundary, boundary_crs, buffer_m, path)
+        meta = file_provenance(Path(path))
+        meta.update(osm_timestamp=raw.timestamp, dropped_ways=raw.dropped,
+                    missing_node_refs=raw.missing_nodes)
+        return cls._from_raw(raw, rules, crs, keep, meta, t0)
+
+    @classmethod
+    def _from_raw(cls, raw, rules: WalkRules, crs, keep: str, meta: dict, t0: float,
+                  ) -> WalkNetwork:
+        target = lc_crs.resolve_crs(crs)
+        if target is None:
+            target = lc_crs.local_utm_crs(float(np.mean([raw.lon.min(), raw.lon.max()])),
+                                          float(np.mean([raw.lat.min(), raw.lat.max()])))
+        walk_m_per_min = settings.walk_speed_kmh * 1000.0 / 60.0
+        g = assemble(raw, target, steps_factor=rules.steps_factor,
+                     ferry_wait_m=rules.ferry_wait_min * walk_m_per_min,
+                     ferry_cost_factor=settings.walk_speed_kmh / rules.ferry_speed_kmh)
+        g, n_loops, n_dup = drop_duplicates(g)
+        g = merge_chains(g)
+        g, loops2, dup2 = drop_duplicates(g)
+        g, n_split = split_parallels(g)
+        g, islands = keep_components(g, keep)
+        if len(g.u) == 0:
+            raise NetworkError(f"{meta.get('source_file', 'source')}: no walkable edge left "
+                               f"after building the graph")
+        to_ll = Transformer.from_crs(target, 4326, always_xy=True)
+        for isl in islands:
+            isl["lon"], isl["lat"] = (float(c) for c in to_ll.transform(isl["x_m"], isl["y_m"]))
+        meta.update(
+            rules=rules.to_dict(), walk_speed_kmh=settings.walk_speed_kmh,
+            degenerate_loops_dropped=n_loops + loops2, duplicate_edges_dropped=n_dup + dup2,
+            parallel_edges_split=n_split,
+            dropped_islands=islands, build_seconds=round(time.perf_counter() - t0, 3),
+        )
+        if islands:
+            log.info("kept the largest component; dropped %d islands (%d nodes)",
+                     len(islands), sum(i["n_nodes"] for i in islands))
+        return cls(g.x_m, g.y_m, g.u, g.v, g.length_m, target, geometry=g.geometry,
+                   cost_m=g.cost_m, osmid=g.osmid, kind=g.kind, meta=meta)
+
+    @classmethod
+    def from_osmnx(cls, G, crs: Any = None) -> WalkNetwork:
+        """A network from an osmnx/networkx MultiDiGraph (projected or not).
+
+        Node attributes ``x``/``y`` are used; edges get their ``length`` (or geometry length
+        in the projected CRS); both directions are walkable.
+        """
+        import osmnx as ox
+
+        graph_crs = CRS.from_user_input(G.graph.get("crs", 4326))
+        if not graph_crs.is_projected or crs is not None:
+            target = lc_crs.resolve_crs(crs)
+            G = ox.project_graph(G, to_crs=target) if target else ox.project_graph(G)
+        nodes, edges = ox.graph_to_gdfs(G, nodes=True, edges=True)
+        osmid = nodes.index.to_numpy()
+        pos = pd.Series(np.arange(len(nodes)), index=nodes.index)
+        edges = edges.reset_index()
+        u = pos.loc[edges["u"]].to_numpy()
+        v = pos.loc[edges["v"]].to_numpy()
+        geom = edges.geometry.to_numpy()
+        g = GraphArrays(nodes["x"].to_numpy(float), nodes["y"].to_numpy(float),
+                        osmid.astype(np.int64), u, v, shapely.length(geom),
+                        shapely.length(geom), geom, np.full(len(u), "walk", dtype=object))
+        g, n_loops, n_dup = drop_duplicates(g)
+        g, n_split = split_parallels(g)
+        return cls(g.x_m, g.y_m, g.u, g.v, g.length_m, nodes.crs, geometry=g.geometry,
+                   osmid=g.osmid, meta={"source": "osmnx graph", "duplicate_edges_dropped": n_dup,
+                                        "degenerate_loops_dropped": n_loops,
+                                        "parallel_edges_split": n_split})
+
+    @classmethod
+    def from_polygon(cls, polygon, polygon_crs: Any = 4326, *, crs: Any = None,
+                     rules: WalkRules | None = None, keep: str = "largest") -> WalkNetwork:
+        """Download the walk network inside ``polygon`` through osmnx (cached), when online.
+
+        The download uses osmnx's ``network_type="walk"`` and its request cache in
+        ``settings.cache_folder``; the raw OSM is saved there too, then parsed with the same
+        walk rules as :meth:`from_osm`.
+
+        Raises
+        ------
+        NetworkError
+            When the machine is offline and nothing is cached.
+        """
+        import osmnx as ox
+
+        poly = _as_wgs84_geometry(polygon, polygon_crs)
+        cache = Path(settings.cache_folder)
+        cache.mkdir(parents=True, exist_ok=True)
+        ox.settings.use_cache = True
+        ox.settings.cache_folder = str(cache / "osmnx")
+        key = shapely.to_wkb(poly, hex=True)[:4096]
+        import hashlib
+
+        name = hashlib.sha256(key.encode()).hexdigest()[:16]
+        osm_path = cache / f"walk-{name}.osm"
+        if not osm_path.exists():
+            try:
+                G = ox.graph_from_polygon(poly, network_type="walk", simplify=False,
+                                          retain_all=True)
+            except Exception as exc:  # osmnx raises several kinds for network failures
+                raise NetworkError(
+                    f"could not download OSM data for the polygon ({type(exc).__name__}: {exc}); "
+                    f"is the machine offline? Nothing is cached at {osm_path}. Use "
+                    f"WalkNetwork.from_osm with a local extract instead."
+                ) from None
+            tmp = osm_path.with_suffix(".osm.part")
+            ox.settings.all_oneway = True
+            ox.io.save_graph_xml(G, filepath=tmp)
+            os.replace(tmp, osm_path)
+        return cls.from_osm(osm_path, rules=rules, crs=crs, keep=keep)
+
+    @classmethod
+    def from_place(cls, name: str, *, crs: Any = None, rules: WalkRules | None = None,
+                   keep: str = "largest") -> WalkNetwork:
+        """Download the walk network of a named place (geocoded by osmnx), when online.
+
+        Examples
+        --------
+        >>> net = WalkNetwork.from_place("曹杨新村街道, 普陀区, 上海市")  # doctest: +SKIP
+        """
+        import osmnx as ox
+
+        try:
+            gdf = ox.geocode_to_gdf(name)
+        except Exception as exc:
+            raise NetworkError(
+                f"could not geocode {name!r} ({type(exc).__name__}: {exc}); is the machine "
+                f"offline? Pass a polygon or a local OSM file instead."
+            ) from None
+        return cls.from_polygon(gdf.geometry.iloc[0], 4326, crs=crs, rules=rules, keep=keep)
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes."""
+        return len(self.x_m)
+
+    @property
+    def n_edges(self) -> int:
+        """Number of (undirected) edges."""
+        return len(self.u)
+
+    @cached_property
+    def nodes(self) -> gpd.GeoDataFrame:
+        """Nodes as a GeoDataFrame: positional index, ``x``, ``y`` (metres), ``osmid``."""
+        return gpd.GeoDataFrame(
+            {"x": self.x_m, "y": self.y_m, "osmid": self.osmid},
+            geometry=shapely.points(self.x_m, self.y_m), crs=self.crs,
+        )
+
+    @cached_property
+    def edges(self) -> gpd.GeoDataFrame:
+        """Edges as a GeoDataFrame: ``u``, ``v``, ``length_m``, ``cost_m``, ``kind``, geometry."""
+        return gpd.GeoDataFrame(
+            {"u": self.u, "v": self.v, "length_m": self.length_m, "cost_m": self.cost_m,
+             "kind": self.kind},
+            geometry=self.geometry, crs=self.crs,
+        )
+
+    @cached_property
+    def csr(self) -> csr_matrix:
+        """Symmetric sparse adjacency (n × n) weighted by ``cost_m``."""
+        n = self.n_nodes
+        rows = np.concatenate([self.u, self.v])
+        cols = np.concatenate([self.v, self.u])
+        data = np.concatenate([self.cost_m, self.cost_m])
+        keep = rows != cols
+        rows, cols, data = rows[keep], cols[keep], data[keep]
+        # parallel edges (possible in graphs brought by callers): the cheapest counts
+        order = np.lexsort((data, cols, rows))
+        rows, cols, data = rows[order], cols[order], data[order]
+        first = np.ones(len(rows), dtype=bool)
+        first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+        return csr_matrix((data[first], (rows[first], cols[first])), shape=(n, n))
+
+    @cached_property
+    def _tree(self) -> shapely.STRtree:
+        return shapely.STRtree(self.geometry)
+
+    def to_gdfs(self) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+        """``(nodes, edges)`` GeoDataFrames."""
+        return self.nodes, self.edges
+
+    def to_networkx(self, weight: str = "length"):
+        """An undirected networkx Graph with node ``x``/``y`` and edge ``length`` (cost)."""
+        import networkx as nx
+
+        G = nx.Graph(crs=self.crs.to_string())
+        G.add_nodes_from((i, {"x": x, "y": y}) for i, (x, y) in
+                         enumerate(zip(self.x_m.tolist(), self.y_m.tolist(), strict=True)))
+        G.add_weighted_edges_from(
+            zip(self.u.tolist(), self.v.tolist(), self.cost_m.tolist(), strict=True),
+            weight=weight)
+        return G
+
+    def __repr__(self) -> str:
+        return (f"WalkNetwork({self.n_nodes:,} nodes, {self.n_edges:,} edges, "
+                f"{self.length_m.sum() / 1000:.1f} km, crs={self.crs.to_string()})")
+
+    # ------------------------------------------------------------------ snapping
+    def snap(self, points, max_snap_m: float | None = None, points_crs: Any = None,
+             ) -> pd.DataFrame:
+        """Project points onto their nearest edge.
+
+        Parameters
+        ----------
+        points : GeoSeries, GeoDataFrame, array of shapely Points, or (n, 2) array
+            In the network's CRS unless they carry another CRS (or ``points_crs`` says one).
+        max_snap_m : float, optional
+            Farther points are flagged ``ok=False`` with a ``reason``; default
+            ``settings.max_snap_m``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per point: ``edge`` (position), ``along_m`` (distance from the edge's ``u``
+            end along its geometry), ``snap_m`` (perpendicular distance), ``x``/``y`` of the
+            snapped point, ``ok`` and ``reason``.
+
+        Examples
+        --------
+        >>> net = WalkNetwork.from_arrays([0, 100], [0, 0], [0], [1], [100.0], crs=32651)
+        >>> s = net.snap(np.array([[30.0, 4.0]]))
+        >>> float(s.along_m[0]), float(s.snap_m[0])
+        (30.0, 4.0)
+        """
+        max_snap_m = settings.max_snap_m if max_snap_m is None else float(max_snap_m)
+        pts = _as_points(points, self.crs, points_crs)
+        n = len(pts)
+        out = pd.DataFrame({
+            "edge": np.full(n, -1, dtype=np.int64), "along_m": np.nan, "snap_m": np.inf,
+            "x": np.nan, "y": np.nan, "ok": False, "reason": "",
+        })
+        if n == 0:
+            return out
+        valid = ~(shapely.is_empty(pts) | shapely.is_missing(pts))
+        idx_in, idx_tree = self._tree.query_nearest(pts[valid], all_matches=False)
+        vpos = np.flatnonzero(valid)[idx_in]
+        geoms = self.geometry[idx_tree]
+        p = pts[vpos]
+        along = shapely.line_locate_point(geoms, p)
+        snapped = shapely.line_interpolate_point(geoms, along)
+        dist = shapely.distance(p, snapped)
+        out.loc[vpos, "edge"] = idx_tree
+        glen = shapely.length(geoms)
+        # along the geometry, rescaled to the edge's length_m (equal for OSM-built networks)
+        scale = np.divide(self.length_m[idx_tree], glen, out=np.ones_like(glen), where=glen > 0)
+        out.loc[vpos, "along_m"] = along * scale
+        out.loc[vpos, "snap_m"] = dist
+        out.loc[vpos, "x"] = shapely.get_x(snapped)
+        out.loc[vpos, "y"] = shapely.get_y(snapped)
+        ok = np.zeros(n, dtype=bool)
+        ok[vpos] = dist <= max_snap_m
+        out["ok"] = ok
+        reason = np.full(n, "", dtype=object)
+        reason[~valid] = "empty or missing geometry"
+        far = vpos[dist > max_snap_m]
+        reason[far] = [f"nearest street {d:.0f} m away > max_snap_m={max_snap_m:g}"
+                       for d in dist[dist > max_snap_m]]
+        out["reason"] = reason
+        return out
+
+    # ------------------------------------------------------------------ save / load
+    def save(self, path: str | os.PathLike) -> Path:
+        """Save to a versioned ``.npz`` file (arrays + JSON metadata), written atomically.
+
+        The format (version 1): arrays ``x_m``, ``y_m``, ``osmid`` (nodes), ``u``, ``v``,
+        ``length_m``, ``cost_m``, ``kind`` (edges), ``geom_xy`` and ``geom_offsets`` (edge
+        vertices, CSR-style), and ``meta``: a JSON string with ``format``, ``format_version``,
+        ``crs`` (WKT) and the provenance.
+        """
+        path = Path(path)
+        if path.suffix != ".npz":
+            path = path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(
+                ".npz")
+        coords = shapely.get_coordinates(self.geometry)
+        offsets = np.concatenate([[0], np.cumsum(shapely.get_num_coordinates(self.geometry))])
+        meta = dict(self.meta, format=_FORMAT_NAME, format_version=FORMAT_VERSION,
+                    crs_wkt=self.crs.to_wkt())
+        tmp = path.with_name(path.name + ".part")
+        with open(tmp, "wb") as fh:
+            np.savez(fh, x_m=self.x_m, y_m=self.y_m, osmid=self.osmid, u=self.u, v=self.v,
+                     length_m=self.length_m, cost_m=self.cost_m,
+                     kind=self.kind.astype("U8"), geom_xy=coords, geom_offsets=offsets,
+                     meta=np.array(json.dumps(meta, ensure_ascii=False, default=str)))
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> WalkNetwork:
+        """Load a network written by :meth:`save`.
+
+        Raises
+        ------
+        InputError
+            For a missing file, a file that is not a saved network, or another format version.
+        """
+        path = Path(path)
+        if not path.exists():
+            raise InputError(f"saved network {path} does not exist")
+        try:
+            data = np.load(path, allow_pickle=False)
+            meta = json.loads(str(data["meta"]))
+        except Exception as exc:
+            raise InputError(f"{path} is not a saved WalkNetwork ({exc})") from None
+        if meta.get("format") != _FORMAT_NAME:
+            raise InputError(f"{path} is not a saved WalkNetwork (format={meta.get('format')!r})")
+        version = meta.get("format_version")
+        if version != FORMAT_VERSION:
+            raise InputError(
+                f"{path} has WalkNetwork format version {version}; this lifecircle_geo reads "
+                f"version {FORMAT_VERSION}. Rebuild it from the OSM source."
+            )
+        offsets = data["geom_offsets"]
+        counts = np.diff(offsets)
+        geoms = shapely.linestrings(data["geom_xy"], indices=np.repeat(np.arange(len(counts)),
+                                                                        counts))
+        crs = CRS.from_wkt(meta.pop("crs_wkt"))
+        for k in ("format", "format_version"):
+            meta.pop(k)
+        return cls(data["x_m"], data["y_m"], data["u"], data["v"], data["length_m"], crs,
+                   geometry=geoms, cost_m=data["cost_m"], osmid=data["osmid"],
+                   kind=data["kind"].astype(object), meta=meta)
+
+
+# ---------------------------------------------------------------------- helpers
+def _as_wgs84_geometry(geom, geom_crs) -> shapely.Geometry:
+    if isinstance(geom, (gpd.GeoDataFrame, gpd.GeoSeries)):
+        gs = geom.geometry if isinstance(geom, gpd.GeoDataFrame) else geom
+        if gs.crs is None:
+            raise InputError("boundary GeoDataFrame/GeoSeries has no CRS")
+        return shapely.union_all(gs.to_crs(4326).to_numpy())
+    if not isinstance(geom, shapely.Geometry):
+        raise InputError(f"boundary should be a shapely geometry or GeoDataFrame, got "
+                         f"{type(geom).__name__}")
+    return gpd.GeoSeries([geom], crs=geom_crs).to_crs(4326).iloc[0]
+
+
+def _clip(raw, boundary, boundary_crs, buffer_m: float, path):
+    from .osm import RawWays
+
+    poly = _as_wgs84_geometry(boundary, boundary_crs)
+    c = poly.centroid
+    utm = lc_crs.local_utm_crs(c.x, c.y)
+    area = gpd.GeoSeries([poly], crs=4326).to_crs(utm).buffer(buffer_m).to_crs(4326).iloc[0]
+    inside = shapely.contains_xy(area, raw.lon, raw.lat)
+    if not inside.any():
+        b = raw.lon.min(), raw.lat.min(), raw.lon.max(), raw.lat.max()
+        raise NetworkError(
+            f"{path}: the boundary (bounds {tuple(round(x, 4) for x in poly.bounds)}) does not "
+            f"overlap the data (bounds {tuple(round(float(x), 4) for x in b)})"
+        )
+    # runs of consecutive inside vertices of the same way become ways of their own
+    new_run = np.ones(len(inside), dtype=bool)
+    new_run[1:] = (raw.way[1:] != raw.way[:-1]) | (inside[1:] != inside[:-1])
+    run = np.cumsum(new_run) - 1
+    run_sizes = np.bincount(run, weights=inside.astype(float))
+    keep = inside & (run_sizes[run] >= 2)
+    run_k = run[keep]
+    _, new_way = np.unique(run_k, return_inverse=True)
+    first_vertex = np.flatnonzero(keep)[np.searchsorted(run_k, np.unique(run_k))]
+    kinds = [raw.kind[w] for w in raw.way[first_vertex]]
+    return RawWays(ref=raw.ref[keep], way=new_way, lon=raw.lon[keep], lat=raw.lat[keep],
+                   kind=kinds, way_osmid=raw.way_osmid[raw.way[first_vertex]],
+                   dropped=raw.dropped, timestamp=raw.timestamp,
+                   missing_nodes=raw.missing_nodes)
+
+
+def _as_points(points, target_crs: CRS, points_crs=None) -> np.ndarray:
+    if isinstance(points, (gpd.GeoDataFrame, gpd.GeoSeries)):
+        gs = points.geometry if isinstance(points, gpd.GeoDataFrame) else points
+        if gs.crs is not None and CRS.from_user_input(gs.crs) != target_crs:
+            gs = gs.to_crs(target_crs)
+        geoms = gs.to_numpy()
+    else:
+        arr = np.asarray(points)
+        if arr.dtype == object:
+            geoms = arr
+        else:
+            arr = arr.reshape(-1, 2).astype(float)
+            geoms = shapely.points(arr[:, 0], arr[:, 1])
+        if points_crs is not None:
+            geoms = gpd.GeoSeries(geoms, crs=points_crs).to_crs(target_crs).to_numpy()
+    # polygons and lines snap through their nearest point to the network elsewhere;
+    # here every geometry is reduced to a point
+    kinds = shapely.get_type_id(geoms)
+    if np.any((kinds != 0) & (kinds != -1)):
+        geoms = np.where(kinds == 0, geoms, shapely.point_on_surface(geoms))
+    return geoms

@@ -1,0 +1,130 @@
+"""Every file a person opens: the project database (GeoPackage), the bilingual project list
+(Excel), an HTML map and PNG figures.
+
+:func:`write_result` writes them all at once, atomically: into a temporary sibling folder first,
+then moved into place, so a failure never leaves a half-written project database.
+
+Examples
+--------
+>>> from lifecircle_geo.report import write_result
+>>> paths = write_result(result, "out/putuo")  # doctest: +SKIP
+>>> sorted(paths)  # doctest: +SKIP
+['figures', 'gpkg', 'html', 'xlsx']
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from . import excel, figures, gpkg, html
+from .excel import write_excel
+from .figures import write_figures
+from .fonts import cjk_font
+from .gpkg import LAYERS, write_gpkg
+from .html import write_map
+
+__all__ = [
+    "FILE_NAMES",
+    "LAYERS",
+    "cjk_font",
+    "write_excel",
+    "write_figures",
+    "write_gpkg",
+    "write_map",
+    "write_result",
+]
+
+log = logging.getLogger(__name__)
+
+#: Output file names inside the result folder.
+FILE_NAMES = {"gpkg": "project_database.gpkg", "xlsx": "project_list.xlsx", "html": "map.html"}
+
+
+def write_result(result: Any, folder: str | os.PathLike) -> dict[str, Any]:
+    """Write every output of ``result`` into ``folder``, all or nothing.
+
+    Files are written into a temporary sibling folder (``.<name>.tmp-XXXX``) and moved into
+    ``folder`` (created if needed) only when all are finished; files of the same name already in
+    ``folder`` are replaced, other files are left alone. On any error the temporary folder is
+    removed, ``folder`` is left as it was (and not created if it did not exist) and the error is
+    raised again.
+
+    Parameters
+    ----------
+    result : AnalysisResult
+        An analysis result (see :mod:`lifecircle_geo.analysis`).
+    folder : str or os.PathLike
+        Output folder.
+
+    Returns
+    -------
+    dict
+        ``{"gpkg": Path, "xlsx": Path, "html": Path, "figures": [Path, ...]}`` inside
+        ``folder``: ``project_database.gpkg``, ``project_list.xlsx``, ``map.html`` and the PNGs
+        (``coverage_by_category.png``, ``unit_coverage_map.png``, ...).
+
+    Examples
+    --------
+    >>> import lifecircle_geo as lc
+    >>> paths = lc.report.write_result(result, "out/demo")  # doctest: +SKIP
+    >>> paths["gpkg"].name  # doctest: +SKIP
+    'project_database.gpkg'
+    """
+    folder = Path(folder).absolute()
+    created_parents = _make_parents(folder.parent)
+    existed = folder.exists()
+    if existed and not folder.is_dir():
+        raise NotADirectoryError(f"output folder {folder} exists and is not a folder")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
+    moved: list[Path] = []
+    try:
+        staged = {
+            "gpkg": gpkg.write_gpkg(result, tmp / FILE_NAMES["gpkg"]),
+            "xlsx": excel.write_excel(result, tmp / FILE_NAMES["xlsx"]),
+            "html": html.write_map(result, tmp / FILE_NAMES["html"]),
+            "figures": figures.write_figures(result, tmp),
+        }
+        folder.mkdir(exist_ok=True)
+        out: dict[str, Any] = {}
+        for key, value in staged.items():
+            if isinstance(value, list):
+                out[key] = [_move(p, folder, moved) for p in value]
+            else:
+                out[key] = _move(value, folder, moved)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not existed:
+            shutil.rmtree(folder, ignore_errors=True)
+            for parent in created_parents:
+                with contextlib.suppress(OSError):
+                    parent.rmdir()
+        elif moved:
+            log.error("writing %s failed after %d files were replaced", folder, len(moved))
+        raise
+    shutil.rmtree(tmp, ignore_errors=True)
+    log.info("wrote %s: %s", folder, ", ".join(p.name for p in moved))
+    return out
+
+
+def _make_parents(parent: Path) -> list[Path]:
+    """Create ``parent`` and its missing ancestors; return those created, deepest first."""
+    missing = []
+    p = parent
+    while not p.exists():
+        missing.append(p)
+        p = p.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
+def _move(path: Path, folder: Path, moved: list[Path]) -> Path:
+    target = folder / path.name
+    os.replace(path, target)
+    moved.append(target)
+    return target

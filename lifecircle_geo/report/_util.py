@@ -1,0 +1,200 @@
+"""Private helpers shared by the report writers: atomic files, GDAL-safe tables, JSON text."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import logging
+import math
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from ..standards import AREA_TYPES
+
+log = logging.getLogger("lifecircle_geo.report")
+
+
+# ---------------------------------------------------------------------------- files
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary sibling of ``path`` (same suffix); rename it to ``path`` on success.
+
+    On an exception the temporary file is removed and ``path`` is left as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.tmp-", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    tmp_path.unlink()  # writers (GDAL especially) want to create the file themselves
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    except BaseException:
+        for extra in (tmp_path, *tmp_path.parent.glob(tmp_path.name + "-*")):  # -wal, -shm, -journal
+            with contextlib.suppress(OSError):
+                extra.unlink()
+        raise
+
+
+# ---------------------------------------------------------------------------- tables
+def frame(result: Any, name: str) -> pd.DataFrame:
+    """``result.<name>`` as a DataFrame copy; an empty one when missing or None."""
+    value = getattr(result, name, None)
+    if value is None:
+        return pd.DataFrame()
+    return value.copy()
+
+
+def finite(df: pd.DataFrame) -> pd.DataFrame:
+    """Replace +-inf by NaN in every float column (GDAL, Excel and JSON want NULL)."""
+    out = df.copy()
+    for col in out.columns:
+        if pd.api.types.is_float_dtype(out[col].dtype):
+            values = out[col].to_numpy(dtype=float, copy=True)
+            values[~np.isfinite(values)] = np.nan
+            out[col] = values
+    return out
+
+
+def _cell_to_text(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, shapely.Geometry):
+        return None if value.is_empty else value.wkt
+    if isinstance(value, dict | list | tuple | set | frozenset | np.ndarray):
+        return json_text(value)
+    if isinstance(value, str | bool | int | float | np.generic | _dt.date | _dt.datetime):
+        return value
+    return str(value)
+
+
+def gdal_safe(df: pd.DataFrame, geometry: str | None = "geometry") -> pd.DataFrame:
+    """A copy of ``df`` that GDAL can write.
+
+    Object columns holding geometries become WKT text, containers become JSON text, categorical
+    columns become text, +-inf becomes NULL. The active ``geometry`` column is left alone.
+    """
+    out = finite(df)
+    for col in out.columns:
+        if col == geometry:
+            continue
+        dtype = out[col].dtype
+        if isinstance(dtype, pd.CategoricalDtype):
+            out[col] = out[col].astype(object).where(out[col].notna(), None)
+            dtype = out[col].dtype
+        if dtype == object or isinstance(dtype, pd.StringDtype):
+            out[col] = out[col].map(_cell_to_text).astype(object)
+        elif str(dtype).startswith("geometry"):
+            out[col] = [None if g is None or g.is_empty else g.wkt for g in out[col]]
+    out.columns = [str(c) for c in out.columns]
+    return out
+
+
+# ---------------------------------------------------------------------------- JSON
+def jsonable(obj: Any) -> Any:
+    """``obj`` made JSON-serialisable: numpy scalars, paths, dates, CRS, NaN → None."""
+    if obj is None or isinstance(obj, bool | str | int):
+        return obj
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, np.generic):
+        return jsonable(obj.item())
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | set | frozenset | np.ndarray):
+        return [jsonable(v) for v in (sorted(obj, key=str) if isinstance(obj, set | frozenset)
+                                      else obj)]
+    if isinstance(obj, _dt.date | _dt.datetime | pd.Timestamp):
+        return obj.isoformat()
+    if isinstance(obj, shapely.Geometry):
+        return obj.wkt
+    if hasattr(obj, "to_string") and callable(obj.to_string):  # pyproj.CRS
+        try:
+            return obj.to_string()
+        except Exception:  # noqa: BLE001 - fall through to str()
+            pass
+    return str(obj)
+
+
+def json_text(obj: Any, indent: int | None = None) -> str:
+    """UTF-8 JSON text of ``obj`` (Chinese kept readable, NaN written as null)."""
+    return json.dumps(jsonable(obj), ensure_ascii=False, indent=indent)
+
+
+def run_facts(result: Any) -> list[tuple[str, Any]]:
+    """Flat ``(key, value)`` facts about a run: profile, ``meta`` and the network's ``meta``."""
+    facts: list[tuple[str, Any]] = []
+    profile = getattr(result, "profile", None)
+    if profile is not None:
+        facts += [("profile.id", getattr(profile, "id", None)),
+                  ("profile.name_zh", getattr(profile, "name_zh", None)),
+                  ("profile.name_en", getattr(profile, "name_en", None))]
+    meta = getattr(result, "meta", None) or {}
+    facts += [(str(k), v) for k, v in meta.items()]
+    network = getattr(result, "network", None)
+    if network is not None:
+        crs = getattr(network, "crs", None)
+        if crs is not None:
+            facts.append(("network.crs", jsonable(crs)))
+        facts += [(f"network.{k}", v) for k, v in (getattr(network, "meta", None) or {}).items()
+                  if k != "crs"]
+    return facts
+
+
+# ---------------------------------------------------------------------------- categories
+def categories(result: Any) -> pd.DataFrame:
+    """One row per category in profile order: category, name_zh, name_en, group, class_zh,
+    tier_min, target_share, plus ``threshold_<area type>`` columns when the profile gives them.
+
+    Falls back to the categories found in ``result.coverage`` when there is no profile.
+    """
+    profile = getattr(result, "profile", None)
+    rows = []
+    for cat in getattr(profile, "categories", None) or ():
+        row = {"category": cat.id, "name_zh": cat.name_zh, "name_en": cat.name_en,
+               "group": cat.group, "class_zh": cat.class_zh, "tier_min": cat.tier_min,
+               "target_share": cat.target_share}
+        for area in AREA_TYPES:
+            try:
+                row[f"threshold_{area}"] = float(cat.threshold_m(area))
+            except Exception:  # noqa: BLE001 - a profile may lack an area type
+                row[f"threshold_{area}"] = np.nan
+        rows.append(row)
+    if rows:
+        return pd.DataFrame(rows)
+    cov = frame(result, "coverage")
+    cols = [c for c in ("category", "name_zh", "name_en", "group", "class_zh", "tier_min",
+                        "target_share") if c in cov.columns]
+    if "category" not in cols:
+        return pd.DataFrame(columns=["category", "name_zh", "name_en"])
+    return cov[cols].drop_duplicates("category").reset_index(drop=True)
+
+
+def unit_scores(result: Any) -> pd.DataFrame:
+    """Per unit: ``share_<category>`` wide columns, ``n_meets_standard`` and ``n_categories``."""
+    cov = frame(result, "coverage")
+    if cov.empty or not {"unit_id", "category", "share"} <= set(cov.columns):
+        return pd.DataFrame(columns=["unit_id", "n_meets_standard", "n_categories"])
+    order = [c for c in categories(result)["category"] if c in set(cov["category"])]
+    order += [c for c in pd.unique(cov["category"]) if c not in order]
+    wide = cov.pivot_table(index="unit_id", columns="category", values="share", aggfunc="first",
+                           dropna=False)
+    wide = wide.reindex(columns=order)
+    wide.columns = [f"share_{c}" for c in wide.columns]
+    meets = cov.get("meets_standard", pd.Series(False, index=cov.index)).fillna(False)
+    counts = (cov.assign(_meets=meets.astype(bool))
+              .groupby("unit_id").agg(n_meets_standard=("_meets", "sum"),
+                                      n_categories=("category", "nunique")))
+    out = counts.join(wide).reset_index()
+    out["n_meets_standard"] = out["n_meets_standard"].astype(int)
+    out["n_categories"] = out["n_categories"].astype(int)
+    return out

@@ -1,0 +1,302 @@
+"""PNG figures of a run: coverage per category, units by categories meeting standard, and a
+街镇 × category heat map.
+
+Drawn with matplotlib's Agg canvas directly (``pyplot`` state and the user's backend are left
+alone). Chinese labels need a CJK font (:func:`~lifecircle_geo.report.fonts.cjk_font`); without
+one the figures fall back to English labels and a warning is logged once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import BoundaryNorm
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
+from matplotlib.ticker import PercentFormatter
+
+from ._util import atomic_path, categories, frame, unit_scores
+from .fonts import cjk_font
+
+__all__ = ["FIGURES", "write_figures"]
+
+log = logging.getLogger(__name__)
+
+#: File names, in the order written (the last two only when units / 街镇 tables exist).
+FIGURES = ("coverage_by_category.png", "unit_coverage_map.png", "jiezhen_coverage_heatmap.png")
+
+_GREEN, _RED = "#2e7d32", "#c62828"
+_MAX_LABELLED_UNITS = 80
+_MAX_HEATMAP_ROWS = 60
+_warned_no_font = False
+
+
+def write_figures(result: Any, folder: str | os.PathLike) -> list[Path]:
+    """Draw the PNG figures of ``result`` into ``folder``.
+
+    Parameters
+    ----------
+    result : AnalysisResult
+        An analysis result (see :mod:`lifecircle_geo.analysis`).
+    folder : str or os.PathLike
+        Output folder (created if needed); each file is written under a temporary name and
+        renamed when complete.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written: ``coverage_by_category.png`` always, ``unit_coverage_map.png`` when
+        the result has units, ``jiezhen_coverage_heatmap.png`` when it has 街镇 rows.
+
+    Examples
+    --------
+    >>> from lifecircle_geo.report import write_figures
+    >>> [p.name for p in write_figures(result, "out")]  # doctest: +SKIP
+    ['coverage_by_category.png', 'unit_coverage_map.png', 'jiezhen_coverage_heatmap.png']
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    with _fonts() as zh:
+        written.append(_save(_coverage_by_category(result, zh), folder / FIGURES[0]))
+        units = getattr(result, "units", None)
+        if isinstance(units, gpd.GeoDataFrame) and len(units):
+            written.append(_save(_unit_map(result, units, zh), folder / FIGURES[1]))
+        jiezhen = frame(result, "jiezhen")
+        if len(jiezhen) and {"jiezhen_code", "category", "share"} <= set(jiezhen.columns):
+            written.append(_save(_heatmap(result, jiezhen, zh), folder / FIGURES[2]))
+    log.info("wrote %d figures to %s", len(written), folder)
+    return written
+
+
+# ---------------------------------------------------------------------------- helpers
+@contextmanager
+def _fonts() -> Iterator[bool]:
+    """rcParams for the figures; yields whether Chinese labels can be drawn."""
+    global _warned_no_font
+    family = cjk_font()
+    if family is None and not _warned_no_font:
+        log.warning("no CJK font found (install fonts-noto-cjk or fonts-wqy-microhei, or set "
+                    "LIFECIRCLE_CJK_FONT): figures use English labels")
+        _warned_no_font = True
+    sans = [family, "DejaVu Sans"] if family else ["DejaVu Sans"]
+    with matplotlib.rc_context({"font.family": "sans-serif", "font.sans-serif": sans,
+                                "axes.unicode_minus": False, "svg.fonttype": "none"}):
+        yield family is not None
+
+
+def _label(zh: bool, chinese: Any, english: Any) -> str:
+    text = chinese if zh else english
+    if text is None or (isinstance(text, float) and np.isnan(text)) or text == "":
+        text = english if zh else chinese
+    return "" if text is None or (isinstance(text, float) and np.isnan(text)) else str(text)
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    FigureCanvasAgg(fig)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=150, bbox_inches="tight",
+                    metadata={"Software": "lifecircle_geo"})
+    return path
+
+
+def _summary(result: Any) -> pd.DataFrame:
+    summary = getattr(result, "summary", None)
+    if callable(summary):
+        return pd.DataFrame(summary())
+    cov = frame(result, "coverage")
+    if cov.empty:
+        return pd.DataFrame(columns=["category", "share", "target_share", "meets_standard"])
+    agg = cov.groupby("category", sort=False).agg(population=("population", "sum"),
+                                                  covered_population=("covered_population",
+                                                                      "sum"))
+    agg["share"] = agg["covered_population"] / agg["population"].where(agg["population"] > 0)
+    cats = categories(result).set_index("category")
+    agg = agg.join(cats, how="left").reset_index()
+    agg["meets_standard"] = agg["share"] >= agg["target_share"]
+    return agg
+
+
+# ---------------------------------------------------------------------------- figures
+def _coverage_by_category(result: Any, zh: bool) -> Figure:
+    data = _summary(result).reset_index(drop=True)
+    cats = categories(result)
+    info = cats.set_index("category") if "category" in cats.columns else pd.DataFrame()
+    for col in ("name_zh", "name_en", "group", "tier_min", "target_share"):
+        if col not in data.columns and col in info.columns:
+            data[col] = data["category"].map(info[col])
+    order = {c: i for i, c in enumerate(cats.get("category", []))}
+    data["_order"] = data["category"].map(order).fillna(len(order))
+    if "group" in data.columns:
+        data["_group"] = data["group"].map({"十全": 0, "十美": 1}).fillna(2)
+        data = data.sort_values(["_group", "_order"], kind="stable")
+    data = data.iloc[::-1].reset_index(drop=True)  # first category at the top
+
+    n = len(data)
+    fig = Figure(figsize=(9, 1.6 + 0.34 * max(n, 1)))
+    ax = fig.add_subplot()
+    share = pd.to_numeric(data.get("share"), errors="coerce").to_numpy(dtype=float)
+    target = pd.to_numeric(data.get("target_share"), errors="coerce").to_numpy(dtype=float)
+    meets = data.get("meets_standard", pd.Series(share >= target)).fillna(False).astype(bool)
+    colours = np.where(meets.to_numpy(), _GREEN, _RED)
+    y = np.arange(n)
+    ax.barh(y, np.nan_to_num(share), color=colours, height=0.66, zorder=2)
+    ax.scatter(target, y, marker="|", s=260, linewidths=2.2, color="black", zorder=3)
+    for yi, s in zip(y, share, strict=True):
+        text = "—" if np.isnan(s) else f"{s:.0%}"
+        ax.text(min(np.nan_to_num(s), 1.0) + 0.01, yi, text, va="center", fontsize=8, zorder=4)
+    tier_word = "分钟" if zh else " min"
+    labels = []
+    for _, row in data.iterrows():
+        name = _label(zh, row.get("name_zh"), row.get("name_en") or row.get("category"))
+        tier = row.get("tier_min")
+        labels.append(f"{name} ({int(tier)}{tier_word})" if pd.notna(tier) else name)
+    ax.set_yticks(y, labels)
+    if "_group" in data.columns and n:
+        groups = data["_group"].to_numpy()
+        for i in np.flatnonzero(groups[1:] != groups[:-1]):
+            ax.axhline(i + 0.5, color="#777777", linestyle="--", linewidth=0.8)
+        for g in np.unique(groups):
+            rows = np.flatnonzero(groups == g)
+            name = data.loc[rows[0], "group"]
+            if isinstance(name, str):
+                shown = name if zh else {"十全": "basic", "十美": "quality"}.get(name, name)
+                ax.text(1.13, rows.mean(), shown, rotation=90, va="center", ha="center",
+                        fontsize=10, color="#555555", transform=ax.get_yaxis_transform())
+    ax.set_xlim(0, 1.12)
+    ax.set_ylim(-0.6, n - 0.4)
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.set_xticks(np.linspace(0, 1, 6))
+    ax.grid(axis="x", color="#dddddd", zorder=0)
+    ax.set_axisbelow(True)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.set_xlabel("步行可达人口比例 / Share of residents within walking threshold" if zh
+                  else "Share of residents within walking threshold")
+    title = ("各类服务步行可达覆盖率 / Walking coverage by service category" if zh
+             else "Walking coverage by service category")
+    ax.set_title(title, fontsize=12, loc="left")
+    profile = getattr(result, "profile", None)
+    meta = getattr(result, "meta", None) or {}
+    sub = [_label(zh, getattr(profile, "name_zh", None), getattr(profile, "name_en", None))]
+    if meta.get("walk_speed_kmh"):
+        sub.append(f"{'步行速度' if zh else 'walk speed'} {meta['walk_speed_kmh']} km/h")
+    fig.suptitle(" · ".join(s for s in sub if s), fontsize=8, color="#555555", x=0.01,
+                 ha="left", y=0.995)
+    handles = [Patch(color=_GREEN, label="达标 / meets target" if zh else "meets target"),
+               Patch(color=_RED, label="未达标 / below target" if zh else "below target"),
+               Line2D([], [], color="black", marker="|", linestyle="none", markersize=12,
+                      markeredgewidth=2, label="目标 / target" if zh else "target")]
+    ax.legend(handles=handles, loc="lower right", fontsize=8, framealpha=0.9)
+    return fig
+
+
+def _unit_map(result: Any, units: gpd.GeoDataFrame, zh: bool) -> Figure:
+    scores = unit_scores(result)
+    units = units.merge(scores[["unit_id", "n_meets_standard", "n_categories"]],
+                        on="unit_id", how="left")
+    n_cat = int(np.nanmax(units["n_categories"])) if units["n_categories"].notna().any() else 0
+    n_cat = max(n_cat, len(categories(result)), 1)
+    cmap = matplotlib.colormaps["RdYlGn"].resampled(n_cat + 1)
+    norm = BoundaryNorm(np.arange(-0.5, n_cat + 1.5), cmap.N)
+    meets = units["n_meets_standard"].to_numpy(dtype=float)
+    colours = [cmap(norm(v)) if np.isfinite(v) else "#cccccc" for v in meets]
+
+    fig = Figure(figsize=(9, 8))
+    ax = fig.add_subplot()
+    units.plot(ax=ax, color=colours, edgecolor="white", linewidth=0.8)
+    if "jiezhen_code" in units.columns and units["jiezhen_code"].nunique() > 1:
+        try:
+            units[["jiezhen_code", "geometry"]].dissolve(by="jiezhen_code").boundary.plot(
+                ax=ax, color="#333333", linewidth=1.6)
+        except Exception as exc:  # noqa: BLE001 - outlines are decoration
+            log.debug("no 街镇 outlines on the unit map: %s", exc)
+    if len(units) <= _MAX_LABELLED_UNITS:
+        points = units.geometry.representative_point()
+        for (_, row), pt in zip(units.iterrows(), points, strict=True):
+            name = row.get("unit_name") if zh else row.get("unit_id")
+            score = row.get("n_meets_standard")
+            text = str(name if name is not None else row.get("unit_id"))
+            if pd.notna(score):
+                text += f"\n{int(score)}/{n_cat}"
+            ax.annotate(text, (pt.x, pt.y), ha="center", va="center", fontsize=8,
+                        bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none",
+                              "alpha": 0.7})
+    else:
+        log.info("unit map: %d units, names left off", len(units))
+    sm = matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap)
+    bar = fig.colorbar(sm, ax=ax, shrink=0.7, ticks=_ticks(n_cat))
+    bar.set_label("达标类别数 / Categories meeting standard" if zh
+                  else "Categories meeting standard")
+    ax.set_axis_off()
+    ax.set_aspect("equal")
+    ax.set_title("社区基本单元达标服务类别数 / Service categories meeting standard per unit"
+                 if zh else "Service categories meeting standard per basic unit", fontsize=12)
+    crs = units.crs.to_string() if units.crs is not None else "?"
+    fig.text(0.01, 0.01, f"CRS {crs}", fontsize=7, color="#777777")
+    return fig
+
+
+def _ticks(n: int) -> list[int]:
+    step = max(1, int(np.ceil((n + 1) / 11)))
+    return list(range(0, n + 1, step))
+
+
+def _heatmap(result: Any, jiezhen: pd.DataFrame, zh: bool) -> Figure:
+    cats = categories(result)
+    order = [c for c in cats.get("category", []) if c in set(jiezhen["category"])]
+    order += [c for c in pd.unique(jiezhen["category"]) if c not in order]
+    name_col = "jiezhen_name" if "jiezhen_name" in jiezhen.columns else "jiezhen_code"
+    share = jiezhen.pivot_table(index="jiezhen_code", columns="category", values="share",
+                                aggfunc="first").reindex(columns=order)
+    target = (jiezhen.pivot_table(index="jiezhen_code", columns="category",
+                                  values="target_share", aggfunc="first").reindex(columns=order)
+              if "target_share" in jiezhen.columns else None)
+    if len(share) > _MAX_HEATMAP_ROWS:
+        worst = share.mean(axis=1).sort_values().index[:_MAX_HEATMAP_ROWS]
+        log.info("heat map: showing the %d 街镇 with the lowest mean share of %d",
+                 _MAX_HEATMAP_ROWS, len(share))
+        share = share.loc[worst]
+    names = jiezhen.drop_duplicates("jiezhen_code").set_index("jiezhen_code")[name_col]
+    rows = [_label(zh, names.get(code), code) for code in share.index]
+    info = cats.set_index("category") if "category" in cats.columns else pd.DataFrame()
+    cols = [_label(zh, info["name_zh"].get(c) if "name_zh" in info else None,
+                   info["name_en"].get(c) if "name_en" in info else c) or c for c in order]
+
+    n_r, n_c = share.shape
+    fig = Figure(figsize=(2.5 + 0.42 * n_c, 2.2 + 0.36 * n_r))
+    ax = fig.add_subplot()
+    img = ax.imshow(share.to_numpy(dtype=float), cmap="RdYlGn", vmin=0, vmax=1, aspect="auto")
+    ax.set_xticks(range(n_c), cols, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(n_r), rows, fontsize=8)
+    values = share.to_numpy(dtype=float)
+    targets = (target.reindex(index=share.index).to_numpy(dtype=float) if target is not None
+               else np.full_like(values, np.nan))
+    for i in range(n_r):
+        for j in range(n_c):
+            v = values[i, j]
+            if np.isnan(v):
+                continue
+            if n_r * n_c <= 600:
+                ax.text(j, i, f"{v * 100:.0f}", ha="center", va="center", fontsize=6,
+                        color="black" if 0.25 < v < 0.85 else "white")
+            if v < targets[i, j] - 1e-12:
+                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False,
+                                       edgecolor="black", linewidth=0.9))
+    bar = fig.colorbar(img, ax=ax, shrink=0.8, format=PercentFormatter(1.0, decimals=0))
+    bar.set_label("覆盖率 / Coverage share" if zh else "Coverage share")
+    ax.set_title("街镇 × 服务类别覆盖率（黑框 = 未达标）/ Sub-district coverage (box = below target)"
+                 if zh else "Sub-district coverage by category (box = below target)",
+                 fontsize=11, loc="left")
+    return fig

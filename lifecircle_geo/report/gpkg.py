@@ -1,0 +1,261 @@
+"""The project database (项目数据库): one GeoPackage with every table of a run.
+
+Layers (ASCII names, UTF-8 values, all in the units' projected CRS):
+
+========================  =============================================================
+``units``                 unit polygons, ``share_<category>`` per category,
+                          ``n_meets_standard`` and ``n_categories``
+``coverage``              unit × category rows, the unit polygon repeated
+``jiezhen_coverage``      街镇 × category rows, units dissolved by ``jiezhen_code``
+``district_coverage``     区 × category rows, units dissolved by ``district_code``
+``gaps``                  unit × category rows below standard, ranked, with the polygon
+``projects``              the project list (项目实施清单), points where a site is known
+``suggested_sites``       suggested new facility sites (points)
+``facilities``            facilities as points (areas by a representative point),
+                          ``entrances_wkt`` as text
+``facility_areas``        the polygon facilities (parks, campuses), when there are any
+``demand``                resident points, ``walk_m_<category>`` (NULL when not reached)
+``network_edges``         the walking network
+``categories``            the profile's categories and thresholds (attribute table)
+``summary``               whole-area coverage per category (attribute table)
+``run_metadata``          ``key`` / ``value`` (JSON text) facts of the run (attribute table)
+========================  =============================================================
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+
+from ._util import atomic_path, categories, frame, gdal_safe, json_text, run_facts, unit_scores
+
+__all__ = ["LAYERS", "write_gpkg"]
+
+log = logging.getLogger(__name__)
+
+#: Layers written, in order (``facility_areas`` only when there are polygon facilities).
+LAYERS = ("units", "coverage", "jiezhen_coverage", "district_coverage", "gaps", "projects",
+          "suggested_sites", "facilities", "facility_areas", "demand", "network_edges",
+          "categories", "summary", "run_metadata")
+
+_GEOMETRY_TYPE = {"units": "MultiPolygon", "coverage": "MultiPolygon",
+                  "jiezhen_coverage": "MultiPolygon", "district_coverage": "MultiPolygon",
+                  "gaps": "MultiPolygon", "projects": "Point", "suggested_sites": "Point",
+                  "facilities": "Point", "facility_areas": "MultiPolygon", "demand": "Point",
+                  "network_edges": "LineString"}
+
+
+def write_gpkg(result: Any, path: str | os.PathLike) -> Path:
+    """Write the project database (项目数据库) of ``result`` as a GeoPackage.
+
+    The file is written under a temporary name beside ``path`` and renamed when complete, so
+    an existing database is replaced only by a finished one.
+
+    Parameters
+    ----------
+    result : AnalysisResult
+        An analysis result (see :mod:`lifecircle_geo.analysis`).
+    path : str or os.PathLike
+        Output file, conventionally ``project_database.gpkg``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Examples
+    --------
+    >>> from lifecircle_geo.report import write_gpkg
+    >>> write_gpkg(result, "out/project_database.gpkg")  # doctest: +SKIP
+    PosixPath('out/project_database.gpkg')
+    >>> import pyogrio
+    >>> pyogrio.list_layers("out/project_database.gpkg")[:, 0]  # doctest: +SKIP
+    array(['units', 'coverage', ...], dtype=object)
+    """
+    path = Path(path)
+    units = _units(result)
+    crs = _target_crs(result, units)
+    layers = _layers(result, units, crs)
+    with atomic_path(path) as tmp:
+        for name, table in layers:
+            _write_layer(table, tmp, name)
+    log.info("wrote project database %s (%d layers)", path, len(layers))
+    return path
+
+
+# ---------------------------------------------------------------------------- layers
+def _layers(result: Any, units: gpd.GeoDataFrame | None, crs: Any,
+            ) -> list[tuple[str, pd.DataFrame]]:
+    out: list[tuple[str, pd.DataFrame]] = []
+    coverage = _plain(frame(result, "coverage"))
+    if units is not None:
+        unit_layer = units.merge(unit_scores(result), on="unit_id", how="left")
+        out.append(("units", unit_layer))
+        out.append(("coverage", _with_unit_geometry(coverage, units)))
+    else:
+        log.warning("result has no units: writing coverage tables without geometry")
+        out.append(("coverage", coverage))
+    out.append(("jiezhen_coverage",
+                _with_dissolved(_plain(frame(result, "jiezhen")), units, "jiezhen_code")))
+    out.append(("district_coverage",
+                _with_dissolved(_plain(frame(result, "district")), units, "district_code")))
+    gaps = _plain(frame(result, "gaps"))
+    out.append(("gaps", _with_unit_geometry(gaps, units) if units is not None else gaps))
+    out.append(("projects", _projects(frame(result, "projects"), crs)))
+    sites = getattr(result, "sites", None)
+    if isinstance(sites, gpd.GeoDataFrame):
+        out.append(("suggested_sites", _to_crs(sites, crs)))
+    elif sites is not None:
+        out.append(("suggested_sites", pd.DataFrame(sites)))
+    facilities = getattr(result, "facilities", None)
+    if isinstance(facilities, gpd.GeoDataFrame):
+        points, areas = _facilities(facilities, crs)
+        out.append(("facilities", points))
+        if len(areas):
+            out.append(("facility_areas", areas))
+    demand = getattr(result, "demand", None)
+    if isinstance(demand, gpd.GeoDataFrame):
+        out.append(("demand", _to_crs(demand, crs)))
+    network = getattr(result, "network", None)
+    if network is not None and getattr(network, "edges", None) is not None:
+        out.append(("network_edges", _to_crs(network.edges, crs)))
+    out.append(("categories", categories(result)))
+    summary = getattr(result, "summary", None)
+    if callable(summary):
+        out.append(("summary", _plain(summary())))
+    out.append(("run_metadata", pd.DataFrame(
+        [{"key": k, "value": json_text(v)} for k, v in run_facts(result)],
+        columns=["key", "value"])))
+    return out
+
+
+def _units(result: Any) -> gpd.GeoDataFrame | None:
+    units = getattr(result, "units", None)
+    if not isinstance(units, gpd.GeoDataFrame):
+        return None
+    units = units.copy()
+    if units.geometry.name != "geometry":
+        units = units.rename_geometry("geometry")
+    units["geometry"] = units.geometry.apply(_multi)
+    return units.reset_index(drop=True)
+
+
+def _target_crs(result: Any, units: gpd.GeoDataFrame | None) -> Any:
+    if units is not None and units.crs is not None:
+        return units.crs
+    network = getattr(result, "network", None)
+    if network is not None and getattr(network, "crs", None) is not None:
+        return network.crs
+    sites = getattr(result, "sites", None)
+    return getattr(sites, "crs", None)
+
+
+def _multi(geom: Any) -> Any:
+    if geom is not None and geom.geom_type == "Polygon":
+        return shapely.MultiPolygon([geom])
+    return geom
+
+
+def _plain(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` without geometry columns, as a plain DataFrame."""
+    if isinstance(df, gpd.GeoDataFrame):
+        geo_cols = [c for c in df.columns if str(df[c].dtype) == "geometry"]
+        return pd.DataFrame(df.drop(columns=geo_cols))
+    return pd.DataFrame(df)
+
+
+def _with_unit_geometry(table: pd.DataFrame, units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    if "unit_id" not in table.columns:
+        return table
+    geom = units[["unit_id", "geometry"]].drop_duplicates("unit_id")
+    merged = table.merge(geom, on="unit_id", how="left")
+    return gpd.GeoDataFrame(merged, geometry="geometry", crs=units.crs)
+
+
+def _with_dissolved(table: pd.DataFrame, units: gpd.GeoDataFrame | None,
+                    key: str) -> pd.DataFrame:
+    if units is None or key not in table.columns or key not in units.columns:
+        return table
+    try:
+        shapes = units[[key, "geometry"]].dissolve(by=key).reset_index()
+    except Exception as exc:  # noqa: BLE001 - an invalid polygon must not stop the database
+        log.warning("could not dissolve units by %s (%s): %s layer written without geometry",
+                    key, exc, key)
+        return table
+    shapes["geometry"] = shapes.geometry.apply(_multi)
+    merged = table.merge(shapes, on=key, how="left")
+    return gpd.GeoDataFrame(merged, geometry="geometry", crs=units.crs)
+
+
+def _projects(projects: pd.DataFrame, crs: Any) -> pd.DataFrame:
+    projects = _plain(projects).reset_index(drop=True)
+    if not {"lon", "lat"} <= set(projects.columns) or crs is None:
+        return projects
+    lon = pd.to_numeric(projects["lon"], errors="coerce").to_numpy(dtype=float)
+    lat = pd.to_numeric(projects["lat"], errors="coerce").to_numpy(dtype=float)
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    geoms = np.full(len(projects), None, dtype=object)
+    if ok.any():
+        geoms[ok] = shapely.points(lon[ok], lat[ok])
+    gdf = gpd.GeoDataFrame(projects, geometry=gpd.GeoSeries(geoms, crs=4326))
+    return gdf.to_crs(crs)
+
+
+def _to_crs(gdf: gpd.GeoDataFrame, crs: Any) -> gpd.GeoDataFrame:
+    gdf = gdf.reset_index(drop=True)
+    if crs is not None and gdf.crs is not None and len(gdf) and not gdf.crs.equals(crs):
+        gdf = gdf.to_crs(crs)
+    elif crs is not None and gdf.crs is None:
+        gdf = gdf.set_crs(crs)
+    elif crs is not None and not len(gdf):
+        gdf = gdf.set_crs(crs, allow_override=True)
+    return gdf
+
+
+def _facilities(facilities: gpd.GeoDataFrame, crs: Any,
+                ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    fac = _to_crs(facilities, crs)
+    if "entrances" in fac.columns:
+        fac["entrances_wkt"] = [None if g is None or getattr(g, "is_empty", True) else g.wkt
+                                for g in fac["entrances"]]
+        fac = fac.drop(columns="entrances")
+    geom_name = fac.geometry.name
+    is_point = fac.geometry.geom_type.isin(["Point"]).to_numpy()
+    fac["geometry_kind"] = np.where(is_point, "point", "area")
+    areas = fac.loc[~is_point & fac.geometry.notna().to_numpy()].copy()
+    areas[geom_name] = areas.geometry.apply(_multi)
+    points = fac.copy()
+    if (~is_point).any():
+        points[geom_name] = [g if p or g is None else g.representative_point()
+                             for g, p in zip(points.geometry, is_point, strict=True)]
+    return points, areas.reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------- writing
+def _write_layer(table: pd.DataFrame, path: Path, layer: str) -> None:
+    table = table.reset_index(drop=True)
+    if isinstance(table, gpd.GeoDataFrame):
+        geom = table.geometry.name
+        safe = gpd.GeoDataFrame(gdal_safe(table, geometry=geom), geometry=geom, crs=table.crs)
+        types = set(safe.geometry.dropna().geom_type)
+        geometry_type = None
+        if not types:
+            geometry_type = _GEOMETRY_TYPE.get(layer, "Unknown")
+        elif types <= {"Polygon", "MultiPolygon"}:
+            geometry_type = "MultiPolygon"
+        pyogrio.write_dataframe(safe, path, layer=layer, driver="GPKG",
+                                geometry_type=geometry_type)
+    else:
+        safe = gdal_safe(pd.DataFrame(table), geometry=None)
+        if not len(safe.columns):
+            safe = pd.DataFrame({"note": pd.Series([], dtype=object)})
+        pyogrio.write_dataframe(safe, path, layer=layer, driver="GPKG")
+    log.debug("layer %s: %d rows", layer, len(table))

@@ -1,0 +1,446 @@
+"""A self-contained HTML map (folium / Leaflet) of a run.
+
+Every data layer is written inline into the one file, in WGS-84 (EPSG:4326): the unit polygons
+once, drawn as one choropleth per category (chosen with the radio buttons of the layer control)
+plus "number of categories meeting standard"; facilities as circle markers per category (with
+Chinese popups: name / 类别 / 来源); suggested sites as stars; each unit's popup lists its gaps
+with 缺口人口 (people left out) and its projects. Only the Leaflet library and the background
+map tiles come from the web.
+"""
+
+from __future__ import annotations
+
+import html as _html
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from branca.element import Element, MacroElement
+
+try:  # folium >= 0.18
+    from folium.template import Template
+except ImportError:  # pragma: no cover - older folium
+    from jinja2 import Template
+
+from ._util import atomic_path, categories, frame, jsonable, unit_scores
+
+__all__ = ["SHARE_BINS", "write_map"]
+
+log = logging.getLogger(__name__)
+
+#: Colour classes of the coverage share: (lower bound, colour, label).
+SHARE_BINS = ((0.0, "#d73027", "< 50%"), (0.5, "#fc8d59", "50–70%"),
+              (0.7, "#fee08b", "70–85%"), (0.85, "#91cf60", "85–95%"),
+              (0.95, "#1a9850", "≥ 95%"))
+
+_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+            "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39",
+            "#7b4173", "#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363")
+_SIMPLIFY_M = 2.0
+_MAX_PROJECTS_IN_POPUP = 5
+
+
+def write_map(result: Any, path: str | os.PathLike) -> Path:
+    """Write an interactive, self-contained HTML map of ``result``.
+
+    Parameters
+    ----------
+    result : AnalysisResult
+        An analysis result (see :mod:`lifecircle_geo.analysis`).
+    path : str or os.PathLike
+        Output file, conventionally ``map.html`` (UTF-8); written under a temporary name and
+        renamed when complete.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Examples
+    --------
+    >>> from lifecircle_geo.report import write_map
+    >>> write_map(result, "out/map.html")  # doctest: +SKIP
+    PosixPath('out/map.html')
+    """
+    path = Path(path)
+    units = _units_4326(result)
+    facilities = _facilities_4326(result)
+    sites = _sites_4326(result)
+    cats = _categories(result)
+
+    m = folium.Map(location=_centre(units, facilities), zoom_start=14, tiles="OpenStreetMap",
+                   control_scale=True)
+    bounds = _bounds(units, facilities, sites)
+    if bounds is not None:
+        m.fit_bounds(bounds)
+    profile = getattr(result, "profile", None)
+    title_zh = getattr(profile, "name_zh", None) or "15分钟社区生活圈"
+    title_en = getattr(profile, "name_en", None) or "15-minute community life circle"
+    m.get_root().title = f"{title_zh} 步行可达覆盖 / Walking coverage"
+    m.get_root().html.add_child(Element(_title_html(result, title_zh, title_en)))
+    data = {
+        "units": _feature_collection(units),
+        "facilities": _feature_collection(facilities),
+        "sites": _feature_collection(sites),
+        "cats": cats,
+        "bins": [{"min": lo, "colour": c, "label": lab} for lo, c, lab in SHARE_BINS],
+    }
+    _Layers(data).add_to(m)
+    with atomic_path(path) as tmp:
+        tmp.write_text(m.get_root().render(), encoding="utf-8")
+    log.info("wrote map %s (%d units, %d facilities, %d sites)", path, len(units),
+             len(facilities), len(sites))
+    return path
+
+
+# ---------------------------------------------------------------------------- data
+def _to_4326(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    gdf = gdf.reset_index(drop=True)
+    if gdf.crs is None:
+        log.warning("a layer of the map has no CRS: assumed EPSG:4326")
+        return gdf.set_crs(4326)
+    return gdf.to_crs(4326) if len(gdf) else gdf.set_crs(4326, allow_override=True)
+
+
+def _round(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    gdf = gdf.copy()
+    geoms = gdf.geometry.to_numpy()
+    ok = np.array([g is not None for g in geoms], dtype=bool)
+    if ok.any():
+        geoms = geoms.copy()
+        geoms[ok] = shapely.transform(geoms[ok], lambda xy: np.round(xy, 6))
+    gdf[gdf.geometry.name] = geoms
+    return gdf
+
+
+def _empty() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=4326))
+
+
+def _units_4326(result: Any) -> gpd.GeoDataFrame:
+    units = getattr(result, "units", None)
+    if not isinstance(units, gpd.GeoDataFrame) or not len(units):
+        return _empty()
+    keep = [c for c in ("unit_id", "unit_name", "jiezhen_code", "jiezhen_name", "district_code",
+                        "area_type", "population") if c in units.columns]
+    out = gpd.GeoDataFrame(units[keep].copy(), geometry=units.geometry.to_numpy(),
+                           crs=units.crs)
+    if out.crs is not None and out.crs.is_projected:
+        out["geometry"] = out.geometry.simplify(_SIMPLIFY_M, preserve_topology=True)
+    scores = unit_scores(result)
+    share_cols = [c for c in scores.columns if c.startswith("share_")]
+    out = out.merge(scores, on="unit_id", how="left")
+    out["share"] = [
+        {c.removeprefix("share_"): _num(row[c], 4) for c in share_cols}
+        for _, row in out[share_cols].iterrows()
+    ] if share_cols else [{} for _ in range(len(out))]
+    out["gaps"] = _per_unit(frame(result, "gaps"), out["unit_id"], _gap_record, "rank")
+    out["projects"] = _per_unit(frame(result, "projects"), out["unit_id"], _project_record,
+                                "people_left_out", ascending=False,
+                                limit=_MAX_PROJECTS_IN_POPUP)
+    out = out.drop(columns=share_cols)
+    return _round(_to_4326(out))
+
+
+def _per_unit(table: pd.DataFrame, unit_ids: pd.Series, record, sort_by: str, *,
+              ascending: bool = True, limit: int | None = None) -> list[list[dict]]:
+    if table.empty or "unit_id" not in table.columns:
+        return [[] for _ in range(len(unit_ids))]
+    if sort_by in table.columns:
+        table = table.sort_values(sort_by, ascending=ascending, kind="stable")
+    groups = {uid: [record(r) for _, r in g.head(limit or len(g)).iterrows()]
+              for uid, g in table.groupby("unit_id", sort=False)}
+    return [groups.get(uid, []) for uid in unit_ids]
+
+
+def _gap_record(row: pd.Series) -> dict:
+    return {"c": row.get("category"), "zh": row.get("name_zh"), "en": row.get("name_en"),
+            "s": _num(row.get("share"), 4), "t": _num(row.get("target_share"), 4),
+            "p": _num(row.get("people_left_out"), 0), "r": _num(row.get("rank"), 0)}
+
+
+def _project_record(row: pd.Series) -> dict:
+    return {"id": row.get("project_id"), "zh": row.get("name_zh"),
+            "content": row.get("content_zh"), "p": _num(row.get("newly_covered_population"), 0)}
+
+
+def _num(value: Any, digits: int) -> float | None:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return round(v, digits) if np.isfinite(v) else None
+
+
+def _facilities_4326(result: Any) -> gpd.GeoDataFrame:
+    fac = getattr(result, "facilities", None)
+    if not isinstance(fac, gpd.GeoDataFrame) or not len(fac):
+        return _empty()
+    keep = [c for c in ("facility_id", "name", "category", "facility_type", "source",
+                        "reachable") if c in fac.columns]
+    out = gpd.GeoDataFrame(fac[keep].copy(), geometry=fac.geometry.to_numpy(), crs=fac.crs)
+    out = out[out.geometry.notna() & ~out.geometry.is_empty]
+    out = _to_4326(out)
+    out["geometry"] = [g if g.geom_type == "Point" else g.representative_point()
+                       for g in out.geometry]
+    return _round(out)
+
+
+def _sites_4326(result: Any) -> gpd.GeoDataFrame:
+    sites = getattr(result, "sites", None)
+    if not isinstance(sites, gpd.GeoDataFrame) or not len(sites):
+        return _empty()
+    keep = [c for c in ("site_id", "unit_id", "jiezhen_code", "category", "name_zh", "order",
+                        "newly_covered_population", "share_after") if c in sites.columns]
+    out = gpd.GeoDataFrame(sites[keep].copy(), geometry=sites.geometry.to_numpy(),
+                           crs=sites.crs)
+    out = out[out.geometry.notna() & ~out.geometry.is_empty]
+    out = _to_4326(out)
+    out["geometry"] = [g if g.geom_type == "Point" else g.representative_point()
+                       for g in out.geometry]
+    return _round(out)
+
+
+def _categories(result: Any) -> list[dict]:
+    cats = categories(result)
+    out = []
+    for i, row in enumerate(cats.itertuples(index=False)):
+        out.append({"id": row.category, "zh": getattr(row, "name_zh", row.category),
+                    "en": getattr(row, "name_en", row.category),
+                    "tier": _num(getattr(row, "tier_min", None), 0),
+                    "target": _num(getattr(row, "target_share", None), 4),
+                    "colour": _PALETTE[i % len(_PALETTE)]})
+    return out
+
+
+def _feature_collection(gdf: gpd.GeoDataFrame) -> dict:
+    geom_name = gdf.geometry.name
+    props = [c for c in gdf.columns if c != geom_name]
+    features = []
+    for row, geom in zip(gdf[props].itertuples(index=False, name=None), gdf.geometry,
+                         strict=True):
+        if geom is None or geom.is_empty:
+            continue
+        features.append({"type": "Feature", "geometry": shapely.geometry.mapping(geom),
+                         "properties": jsonable(dict(zip(props, row, strict=True)))})
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _centre(units: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame) -> list[float]:
+    for gdf in (units, facilities):
+        if len(gdf):
+            x0, y0, x1, y1 = gdf.total_bounds
+            return [float((y0 + y1) / 2), float((x0 + x1) / 2)]
+    return [31.2304, 121.4737]  # Shanghai, People's Square
+
+
+def _bounds(*layers: gpd.GeoDataFrame) -> list[list[float]] | None:
+    boxes = [g.total_bounds for g in layers if len(g)]
+    if not boxes:
+        return None
+    b = np.array(boxes)
+    return [[float(b[:, 1].min()), float(b[:, 0].min())],
+            [float(b[:, 3].max()), float(b[:, 2].max())]]
+
+
+def _title_html(result: Any, title_zh: str, title_en: str) -> str:
+    meta = getattr(result, "meta", None) or {}
+    bits = []
+    if meta.get("walk_speed_kmh"):
+        bits.append(f"步行速度 walk speed {meta['walk_speed_kmh']} km/h")
+    if meta.get("created"):
+        bits.append(f"生成 generated {meta['created']}")
+    sub = " · ".join(_html.escape(str(b)) for b in bits)
+    return (
+        '<div id="lc-title" style="position:fixed;top:10px;left:60px;z-index:1000;'
+        "background:rgba(255,255,255,0.9);padding:6px 10px;border-radius:4px;"
+        'box-shadow:0 1px 4px rgba(0,0,0,0.3);font:13px/1.4 sans-serif;max-width:60%;">'
+        f"<b>{_html.escape(title_zh)}</b> 步行可达覆盖<br>"
+        f"{_html.escape(title_en)}: walking coverage per basic unit"
+        + (f'<br><span style="color:#666;font-size:11px">{sub}</span>' if sub else "")
+        + "</div>"
+    )
+
+
+# ---------------------------------------------------------------------------- Leaflet
+def _js_json(obj: Any) -> str:
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return (text.replace("</", "<\\/").replace("\u2028", "\\u2028")
+            .replace("\u2029", "\\u2029"))
+
+
+class _Layers(MacroElement):
+    """The data layers, layer control and legend, written after the map is created."""
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+(function () {
+  var map = {{ this._parent.get_name() }};
+  var D = {{ this.data_json }};
+{{ this.code }}
+})();
+{% endmacro %}
+""")
+
+    def __init__(self, data: dict) -> None:
+        super().__init__()
+        self._name = "LifecircleLayers"
+        self.data_json = _js_json(data)
+        self.code = _JS
+
+
+_JS = r"""
+  function esc(s) {
+    return String(s === null || s === undefined ? "" : s).replace(/[&<>"']/g, function (c) {
+      return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c];
+    });
+  }
+  function isNum(v) { return v !== null && v !== undefined && !isNaN(v); }
+  function pct(v) { return isNum(v) ? (100 * v).toFixed(1) + "%" : "—"; }
+  function num(v) { return isNum(v) ? Math.round(v).toLocaleString() : "—"; }
+  function shareColour(v) {
+    if (!isNum(v)) return "#bdbdbd";
+    var c = D.bins[0].colour;
+    D.bins.forEach(function (b) { if (v >= b.min) c = b.colour; });
+    return c;
+  }
+  function unitPopup(p, cat) {
+    var h = "<div style='max-height:300px;overflow:auto'><b>" + esc(p.unit_name) + "</b> (" +
+      esc(p.unit_id) + ")<br>街镇 Sub-district: " + esc(p.jiezhen_name) +
+      "<br>人口 Population: " + num(p.population) +
+      "<br>达标类别 Categories meeting standard: " + esc(p.n_meets_standard) + " / " +
+      esc(p.n_categories);
+    if (cat) {
+      h += "<hr style='margin:4px 0'><b>" + esc(cat.zh) + " " + esc(cat.en) +
+        "</b><br>覆盖率 Coverage: " + pct((p.share || {})[cat.id]) + " (目标 target " +
+        pct(cat.target) + ")";
+    }
+    if (p.gaps && p.gaps.length) {
+      h += "<hr style='margin:4px 0'><b>缺口 Gaps</b><table style='font-size:11px'>" +
+        "<tr><th>类别 Category</th><th>覆盖率 Share</th><th>缺口人口 People left out</th></tr>";
+      p.gaps.forEach(function (g) {
+        h += "<tr><td>" + esc(g.zh || g.c) + "</td><td>" + pct(g.s) + " / " + pct(g.t) +
+          "</td><td style='text-align:right'>" + num(g.p) + "</td></tr>";
+      });
+      h += "</table>";
+    }
+    if (p.projects && p.projects.length) {
+      h += "<hr style='margin:4px 0'><b>项目 Projects</b><ul style='padding-left:16px;margin:0'>";
+      p.projects.forEach(function (q) {
+        h += "<li>" + esc(q.id) + " " + esc(q.zh) + ": " + esc(q.content) +
+          " (受益人口 people " + num(q.p) + ")</li>";
+      });
+      h += "</ul>";
+    }
+    return h + "</div>";
+  }
+  function unitLayer(cat) {
+    return L.geoJson(D.units, {
+      style: function (f) {
+        var p = f.properties, v, below = false;
+        if (cat) {
+          v = (p.share || {})[cat.id];
+          below = isNum(v) && isNum(cat.target) && v < cat.target;
+        } else {
+          v = p.n_categories ? p.n_meets_standard / p.n_categories : null;
+        }
+        return {fillColor: shareColour(v), fillOpacity: 0.65, color: below ? "#b71c1c" : "#444",
+                weight: below ? 2.5 : 1, dashArray: below ? "5 4" : null};
+      },
+      onEachFeature: function (f, layer) {
+        layer.bindPopup(unitPopup(f.properties, cat), {maxWidth: 380});
+        layer.bindTooltip(esc(f.properties.unit_name || f.properties.unit_id));
+      }
+    });
+  }
+  var base = {}, baseCat = {};
+  var countName = "达标类别数 Categories meeting standard";
+  base[countName] = unitLayer(null);
+  D.cats.forEach(function (c) {
+    var name = esc(c.zh) + " " + esc(c.en) + (isNum(c.tier) ? " (" + c.tier + " 分钟 min)" : "");
+    base[name] = unitLayer(c);
+    baseCat[name] = c.id;
+  });
+  base[countName].addTo(map);
+
+  var overlays = {}, facLayers = {};
+  var known = {};
+  D.cats.forEach(function (c) { known[c.id] = c; });
+  var groups = {};
+  D.facilities.features.forEach(function (f) {
+    var id = f.properties.category;
+    (groups[id] = groups[id] || []).push(f);
+  });
+  Object.keys(groups).forEach(function (id, i) {
+    var c = known[id] || {id: id, zh: id, en: "", colour: "#555555"};
+    var layer = L.geoJson({type: "FeatureCollection", features: groups[id]}, {
+      pointToLayer: function (f, ll) {
+        return L.circleMarker(ll, {radius: 5, color: "#ffffff", weight: 1,
+                                   fillColor: c.colour, fillOpacity: 0.95});
+      },
+      onEachFeature: function (f, layer) {
+        var p = f.properties;
+        layer.bindPopup("<b>" + esc(p.name) + "</b><br>类别 Category: " + esc(c.zh) + " " +
+          esc(c.en) + "<br>类型 Type: " + esc(p.facility_type) + "<br>来源 Source: " +
+          esc(p.source) + (p.reachable === false ? "<br><i>不在步行网络上 off the network</i>" : ""));
+        layer.bindTooltip(esc(p.name));
+      }
+    });
+    facLayers[id] = layer;
+    overlays["<span style='color:" + c.colour + "'>●</span> 设施 Facilities: " + esc(c.zh)] = layer;
+  });
+
+  var siteLayer = L.geoJson(D.sites, {
+    pointToLayer: function (f, ll) {
+      return L.marker(ll, {icon: L.divIcon({className: "lc-site", iconSize: [24, 24],
+        iconAnchor: [12, 12], html: "<div style='font-size:22px;line-height:24px;" +
+        "color:#6a1b9a;text-shadow:0 0 3px #fff,0 0 3px #fff'>★</div>"})});
+    },
+    onEachFeature: function (f, layer) {
+      var p = f.properties;
+      layer.bindPopup("<b>建议新增设施 Suggested site</b> " + esc(p.site_id) + "<br>类别 Category: " +
+        esc(p.name_zh || p.category) + "<br>序号 Order: " + esc(p.order) +
+        "<br>新增覆盖人口 Newly covered: " + num(p.newly_covered_population) +
+        "<br>建设后覆盖率 Share after: " + pct(p.share_after));
+    }
+  });
+  overlays["<span style='color:#6a1b9a'>★</span> 建议新增设施 Suggested sites"] = siteLayer;
+  siteLayer.addTo(map);
+
+  L.control.layers(base, overlays, {collapsed: true}).addTo(map);
+  map.on("baselayerchange", function (e) {
+    var id = baseCat[e.name];
+    Object.keys(facLayers).forEach(function (k) {
+      if (k === id) { map.addLayer(facLayers[k]); } else if (id) { map.removeLayer(facLayers[k]); }
+    });
+  });
+
+  var legend = L.control({position: "bottomright"});
+  legend.onAdd = function () {
+    var div = L.DomUtil.create("div", "lc-legend");
+    div.style.cssText = "background:rgba(255,255,255,0.92);padding:6px 8px;border-radius:4px;" +
+      "font:12px/1.5 sans-serif;box-shadow:0 1px 4px rgba(0,0,0,0.3)";
+    var h = "<b>覆盖率 Coverage share</b><br><span style='font-size:11px;color:#555'>" +
+      "(达标类别数图层: 达标类别占比 / share of categories meeting standard)</span><br>";
+    D.bins.slice().reverse().forEach(function (b) {
+      h += "<i style='display:inline-block;width:14px;height:10px;margin-right:6px;background:" +
+        b.colour + "'></i>" + esc(b.label) + "<br>";
+    });
+    h += "<i style='display:inline-block;width:14px;height:10px;margin-right:6px;" +
+      "background:#bdbdbd'></i>无数据 no data<br>" +
+      "<i style='display:inline-block;width:14px;height:0;margin:0 6px 3px 0;" +
+      "border-top:2.5px dashed #b71c1c'></i>未达标 below target<br>" +
+      "<span style='color:#6a1b9a'>★</span> 建议新增设施 suggested site<br>" +
+      "● 设施 facility (see layers 图层)";
+    div.innerHTML = h;
+    return div;
+  };
+  legend.addTo(map);
+"""

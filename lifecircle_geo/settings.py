@@ -1,0 +1,88 @@
+"""Typed defaults shared by every module: walk speed, search cutoff, cache folder, progress bars.
+
+Change them for a session with :func:`configure` or by assigning attributes of :data:`settings`;
+no module keeps state of a run here.
+
+Examples
+--------
+>>> import lifecircle_geo as lc
+>>> lc.settings.walk_speed_kmh
+4.0
+>>> lc.settings.minutes_to_m(15)
+1000.0
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["Settings", "configure", "settings"]
+
+
+def _default_cache() -> Path:
+    root = os.environ.get("LIFECIRCLE_CACHE") or os.environ.get("XDG_CACHE_HOME")
+    return Path(root) / "lifecircle_geo" if root else Path.home() / ".cache" / "lifecircle_geo"
+
+
+@dataclass
+class Settings:
+    """Session-wide defaults.
+
+    Attributes
+    ----------
+    walk_speed_kmh : float
+        Walking speed used to turn metres into minutes. 4.0 km/h: 800-1000 m in 15 minutes
+        implies 3.2-4.0 km/h (DOMAIN.md §3); an assumption, keep it configurable.
+    elderly_walk_speed_kmh : float
+        Slower speed for elderly-focused runs (assumption, about 3.0 km/h).
+    search_cutoff_m : float
+        How far a search goes beyond which a resident counts as "not reached" (2,000 m, about
+        30 minutes at 4 km/h). Walk times past it are reported as missing, not guessed.
+    max_snap_m : float
+        Largest distance from a point (facility, resident) to the street network that is still
+        snapped; farther points are reported with a reason.
+    cache_folder : pathlib.Path
+        Where downloads (osmnx) are cached.
+    progress : bool
+        Show tqdm progress bars on long work.
+    log_level : str
+        Level for the ``lifecircle_geo`` logger.
+    """
+
+    walk_speed_kmh: float = 4.0
+    elderly_walk_speed_kmh: float = 3.0
+    search_cutoff_m: float = 2000.0
+    max_snap_m: float = 500.0
+    cache_folder: Path = field(default_factory=_default_cache)
+    progress: bool = True
+    log_level: str = "WARNING"
+
+    def minutes_to_m(self, minutes: float, speed_kmh: float | None = None) -> float:
+        """Metres walked in ``minutes`` at ``speed_kmh`` (default: :attr:`walk_speed_kmh`)."""
+        return float(minutes) * (speed_kmh or self.walk_speed_kmh) * 1000.0 / 60.0
+
+    def m_to_minutes(self, metres, speed_kmh: float | None = None):
+        """Minutes needed to walk ``metres`` (scalar or array) at ``speed_kmh``."""
+        return metres / ((speed_kmh or self.walk_speed_kmh) * 1000.0 / 60.0)
+
+
+settings = Settings()
+
+
+def configure(**kwargs) -> Settings:
+    """Change session defaults, e.g. ``configure(walk_speed_kmh=3.6, progress=False)``.
+
+    Raises
+    ------
+    AttributeError
+        For a name that is not a setting.
+    """
+    for key, value in kwargs.items():
+        if not hasattr(settings, key):
+            raise AttributeError(f"unknown setting {key!r}; known: {sorted(vars(settings))}")
+        setattr(settings, key, value)
+    logging.getLogger("lifecircle_geo").setLevel(settings.log_level)
+    return settings

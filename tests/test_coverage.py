@@ -1,0 +1,108 @@
+"""Coverage on a hand-built case whose answer is known by hand.
+
+A 3×3 street grid, 100 m blocks, two units, five resident points and one kindergarten at the
+south-west corner (kindergarten threshold 300 m):
+
+    (0,200) 50p ---- (100,200) ---- (200,200) 20p
+        |               |               |
+    (0,100) -------- (100,100) -- 10p -- (200,100)
+        |               |               |
+    (0,0) 100p + 幼 -- (100,0) ----- (200,0) 30p
+
+Unit A (x < 100): 150 residents, walks 0 m and 200 m → 150 covered, share 1.
+Unit B (x > 100): walks 200 m (30p), 250 m (10p, mid-edge), 400 m (20p) → 40 of 60 covered.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+import lifecircle_geo as lc
+from lifecircle_geo.coverage import summarize, weighted_quantile
+
+X0, Y0 = 350_000.0, 3_457_000.0  # EPSG:32651, in Shanghai
+CRS = 32651
+
+
+@pytest.fixture(scope="module")
+def grid_case():
+    xs, ys = np.meshgrid([0.0, 100.0, 200.0], [0.0, 100.0, 200.0])
+    x, y = xs.ravel() + X0, ys.ravel() + Y0
+    idx = np.arange(9).reshape(3, 3)
+    u = np.concatenate([idx[:, :-1].ravel(), idx[:-1, :].ravel()])
+    v = np.concatenate([idx[:, 1:].ravel(), idx[1:, :].ravel()])
+    net = lc.WalkNetwork.from_arrays(x, y, u, v, np.full(len(u), 100.0), crs=CRS)
+    units = gpd.GeoDataFrame(
+        {"unit_id": ["A", "B"], "unit_name": ["甲单元", "乙单元"], "jiezhen_code": "J1",
+         "jiezhen_name": "测试街道", "district_code": "310105"},
+        geometry=[shapely.box(X0 - 50, Y0 - 50, X0 + 100, Y0 + 250),
+                  shapely.box(X0 + 100, Y0 - 50, X0 + 250, Y0 + 250)], crs=CRS)
+    pts = [(0, 0, 100), (0, 200, 50), (200, 0, 30), (200, 200, 20), (150, 100, 10)]
+    pop = gpd.GeoDataFrame({"population": [p for *_, p in pts]},
+                           geometry=[shapely.Point(X0 + a, Y0 + b) for a, b, _ in pts], crs=CRS)
+    fac = gpd.GeoDataFrame({"facility_id": ["k1"], "name": ["测试幼儿园"],
+                            "category": ["kindergarten"], "facility_type": ["幼儿园"],
+                            "source": ["test"], "rule": ["hand"], "capacity": [np.nan]},
+                           geometry=[shapely.Point(X0, Y0)], crs=CRS)
+    return lc.analyze(net, fac, units, population=pop, progress=False)
+
+
+def test_unit_coverage_by_hand(grid_case):
+    cov = grid_case.coverage.set_index(["unit_id", "category"])
+    a = cov.loc[("A", "kindergarten")]
+    b = cov.loc[("B", "kindergarten")]
+    assert a.threshold_m == 300.0
+    assert (a.population, a.covered_population, a.share) == (150.0, 150.0, 1.0)
+    assert (b.population, b.covered_population) == (60.0, 40.0)
+    assert b.share == pytest.approx(40 / 60)
+    m_per_min = 4000 / 60
+    assert a.mean_walk_min == pytest.approx((50 * 200) / 150 / m_per_min)
+    assert b.mean_walk_min == pytest.approx((30 * 200 + 10 * 250 + 20 * 400) / 60 / m_per_min)
+    assert b.p90_walk_min == pytest.approx(400 / m_per_min)
+    assert bool(a.meets_standard) and not bool(b.meets_standard)
+    # no park at all: nobody covered, nobody reached
+    park = cov.loc[("A", "park")]
+    assert park.covered_population == 0 and np.isnan(park.mean_walk_min)
+
+
+def test_walks_per_resident(grid_case):
+    walk = grid_case.demand.sort_values("population", ascending=False)["walk_m_kindergarten"]
+    np.testing.assert_allclose(walk.to_numpy(), [0, 50 * 0 + 200, 200, 400, 250])
+
+
+def test_gap_ranking_and_site(grid_case):
+    gaps = grid_case.gaps
+    kg = gaps[gaps.category == "kindergarten"]
+    assert kg.unit_id.tolist() == ["B"] and kg.people_left_out.iloc[0] == 20.0
+    # ranked by people left out: unit A's gaps (150 people) come before unit B's (60)
+    assert gaps.people_left_out.is_monotonic_decreasing
+    assert gaps.iloc[0].people_left_out == 150.0
+    site = grid_case.sites.query("unit_id == 'B' and category == 'kindergarten'")
+    assert len(site) == 1
+    assert site.newly_covered_population.iloc[0] == 20.0
+    assert site.share_after.iloc[0] == 1.0
+    proj = grid_case.projects.query("unit_id == 'B' and category == 'kindergarten'")
+    assert len(proj) == 1 and "幼儿园" in proj.content_zh.iloc[0]
+    assert 121 < proj.lon.iloc[0] < 122 and 31 < proj.lat.iloc[0] < 32
+
+
+def test_rollup_to_jiezhen(grid_case):
+    jz = grid_case.jiezhen.set_index("category").loc["kindergarten"]
+    assert (jz.population, jz.covered_population) == (210.0, 190.0)
+    s = grid_case.summary().set_index("category").loc["kindergarten"]
+    assert s.share == pytest.approx(190 / 210)
+    assert s.name_zh == "幼儿园"
+
+
+def test_summarize_and_quantile_edge_cases():
+    assert weighted_quantile([5.0, np.inf], [1, 1], 0.9) == np.inf
+    assert weighted_quantile([5.0, 7.0], [9, 1], 0.9) == 5.0
+    import pandas as pd
+
+    long = pd.DataFrame({"unit_id": ["z"], "category": "park", "population": [0.0],
+                         "walk_m": [np.inf], "threshold_m": 500.0, "target_share": 0.85})
+    t = summarize(long, ["unit_id"], 4.0)
+    assert t.share.iloc[0] == 0.0 and bool(t.meets_standard.iloc[0])
