@@ -39,7 +39,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp_path
         os.replace(tmp_path, path)
     except BaseException:
-        for extra in (tmp_path, *tmp_path.parent.glob(tmp_path.name + "-*")):  # -wal, -shm, -journal
+        # GDAL's side files (-wal, -shm, -journal) go too
+        for extra in (tmp_path, *tmp_path.parent.glob(tmp_path.name + "-*")):
             with contextlib.suppress(OSError):
                 extra.unlink()
         raise
@@ -91,7 +92,7 @@ def gdal_safe(df: pd.DataFrame, geometry: str | None = "geometry") -> pd.DataFra
         if isinstance(dtype, pd.CategoricalDtype):
             out[col] = out[col].astype(object).where(out[col].notna(), None)
             dtype = out[col].dtype
-        if dtype == object or isinstance(dtype, pd.StringDtype):
+        if pd.api.types.is_object_dtype(dtype) or isinstance(dtype, pd.StringDtype):
             out[col] = out[col].map(_cell_to_text).astype(object)
         elif str(dtype).startswith("geometry"):
             out[col] = [None if g is None or g.is_empty else g.wkt for g in out[col]]
@@ -120,7 +121,7 @@ def jsonable(obj: Any) -> Any:
     if hasattr(obj, "to_string") and callable(obj.to_string):  # pyproj.CRS
         try:
             return obj.to_string()
-        except Exception:  # noqa: BLE001 - fall through to str()
+        except Exception:
             pass
     return str(obj)
 
@@ -166,7 +167,7 @@ def categories(result: Any) -> pd.DataFrame:
         for area in AREA_TYPES:
             try:
                 row[f"threshold_{area}"] = float(cat.threshold_m(area))
-            except Exception:  # noqa: BLE001 - a profile may lack an area type
+            except Exception:
                 row[f"threshold_{area}"] = np.nan
         rows.append(row)
     if rows:

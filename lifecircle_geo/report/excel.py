@@ -201,7 +201,7 @@ def _excel_safe(df: pd.DataFrame) -> pd.DataFrame:
             out[col] = out[col].dt.tz_localize(None)
         elif pd.api.types.is_bool_dtype(dtype) or col == "meets_standard":
             out[col] = out[col].map(_yes_no).astype(object)
-        elif dtype == object:
+        elif pd.api.types.is_object_dtype(dtype):
             out[col] = out[col].map(_clean_text).astype(object)
     return out
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,6 +41,7 @@ _GREEN, _RED = "#2e7d32", "#c62828"
 _MAX_LABELLED_UNITS = 80
 _MAX_HEATMAP_ROWS = 60
 _warned_no_font = False
+_CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]+")
 
 
 def write_figures(result: Any, folder: str | os.PathLike) -> list[Path]:
@@ -97,10 +99,20 @@ def _fonts() -> Iterator[bool]:
 
 
 def _label(zh: bool, chinese: Any, english: Any) -> str:
+    """``chinese`` when CJK can be drawn, else ``english`` stripped of CJK characters."""
     text = chinese if zh else english
-    if text is None or (isinstance(text, float) and np.isnan(text)) or text == "":
+    if _blank(text):
         text = english if zh else chinese
-    return "" if text is None or (isinstance(text, float) and np.isnan(text)) else str(text)
+    text = "" if _blank(text) else str(text)
+    if not zh:
+        text = _CJK.sub("", text)
+        text = re.sub(r"\(\s*\)|（\s*）", "", text)
+        text = re.sub(r"\s{2,}", " ", text).strip(" ,;·-")
+    return text
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value)) or value == ""
 
 
 def _save(fig: Figure, path: Path) -> Path:
@@ -144,7 +156,7 @@ def _coverage_by_category(result: Any, zh: bool) -> Figure:
     data = data.iloc[::-1].reset_index(drop=True)  # first category at the top
 
     n = len(data)
-    fig = Figure(figsize=(9, 1.6 + 0.34 * max(n, 1)))
+    fig = Figure(figsize=(9, 1.9 + 0.34 * max(n, 1)), layout="constrained")
     ax = fig.add_subplot()
     share = pd.to_numeric(data.get("share"), errors="coerce").to_numpy(dtype=float)
     target = pd.to_numeric(data.get("target_share"), errors="coerce").to_numpy(dtype=float)
@@ -154,8 +166,13 @@ def _coverage_by_category(result: Any, zh: bool) -> Figure:
     ax.barh(y, np.nan_to_num(share), color=colours, height=0.66, zorder=2)
     ax.scatter(target, y, marker="|", s=260, linewidths=2.2, color="black", zorder=3)
     for yi, s in zip(y, share, strict=True):
-        text = "—" if np.isnan(s) else f"{s:.0%}"
-        ax.text(min(np.nan_to_num(s), 1.0) + 0.01, yi, text, va="center", fontsize=8, zorder=4)
+        if np.isnan(s):
+            ax.text(0.01, yi, "—", va="center", fontsize=8, zorder=4)
+        elif s >= 0.12:  # inside the bar, clear of the target marker
+            ax.text(min(s, 1.0) - 0.01, yi, f"{s:.0%}", va="center", ha="right", fontsize=8,
+                    color="white", zorder=4)
+        else:
+            ax.text(s + 0.01, yi, f"{s:.0%}", va="center", fontsize=8, zorder=4)
     tier_word = "分钟" if zh else " min"
     labels = []
     for _, row in data.iterrows():
@@ -172,7 +189,7 @@ def _coverage_by_category(result: Any, zh: bool) -> Figure:
             name = data.loc[rows[0], "group"]
             if isinstance(name, str):
                 shown = name if zh else {"十全": "basic", "十美": "quality"}.get(name, name)
-                ax.text(1.13, rows.mean(), shown, rotation=90, va="center", ha="center",
+                ax.text(1.01, rows.mean(), shown, rotation=90, va="center", ha="left",
                         fontsize=10, color="#555555", transform=ax.get_yaxis_transform())
     ax.set_xlim(0, 1.12)
     ax.set_ylim(-0.6, n - 0.4)
@@ -186,19 +203,19 @@ def _coverage_by_category(result: Any, zh: bool) -> Figure:
                   else "Share of residents within walking threshold")
     title = ("各类服务步行可达覆盖率 / Walking coverage by service category" if zh
              else "Walking coverage by service category")
-    ax.set_title(title, fontsize=12, loc="left")
+    ax.set_title(title, fontsize=12, loc="left", pad=16)
     profile = getattr(result, "profile", None)
     meta = getattr(result, "meta", None) or {}
     sub = [_label(zh, getattr(profile, "name_zh", None), getattr(profile, "name_en", None))]
     if meta.get("walk_speed_kmh"):
         sub.append(f"{'步行速度' if zh else 'walk speed'} {meta['walk_speed_kmh']} km/h")
-    fig.suptitle(" · ".join(s for s in sub if s), fontsize=8, color="#555555", x=0.01,
-                 ha="left", y=0.995)
+    ax.text(0.0, 1.01, " · ".join(s for s in sub if s), fontsize=8, color="#555555",
+            transform=ax.transAxes, va="bottom")
     handles = [Patch(color=_GREEN, label="达标 / meets target" if zh else "meets target"),
                Patch(color=_RED, label="未达标 / below target" if zh else "below target"),
                Line2D([], [], color="black", marker="|", linestyle="none", markersize=12,
                       markeredgewidth=2, label="目标 / target" if zh else "target")]
-    ax.legend(handles=handles, loc="lower right", fontsize=8, framealpha=0.9)
+    fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=8, frameon=False)
     return fig
 
 
@@ -213,21 +230,23 @@ def _unit_map(result: Any, units: gpd.GeoDataFrame, zh: bool) -> Figure:
     meets = units["n_meets_standard"].to_numpy(dtype=float)
     colours = [cmap(norm(v)) if np.isfinite(v) else "#cccccc" for v in meets]
 
-    fig = Figure(figsize=(9, 8))
+    x0, y0, x1, y1 = units.total_bounds
+    aspect = (y1 - y0) / (x1 - x0) if x1 > x0 and y1 > y0 else 1.0
+    fig = Figure(figsize=(9, float(np.clip(7.5 * aspect + 1.5, 4.0, 12.0))))
     ax = fig.add_subplot()
     units.plot(ax=ax, color=colours, edgecolor="white", linewidth=0.8)
     if "jiezhen_code" in units.columns and units["jiezhen_code"].nunique() > 1:
         try:
             units[["jiezhen_code", "geometry"]].dissolve(by="jiezhen_code").boundary.plot(
                 ax=ax, color="#333333", linewidth=1.6)
-        except Exception as exc:  # noqa: BLE001 - outlines are decoration
+        except Exception as exc:
             log.debug("no 街镇 outlines on the unit map: %s", exc)
     if len(units) <= _MAX_LABELLED_UNITS:
         points = units.geometry.representative_point()
-        for (_, row), pt in zip(units.iterrows(), points, strict=True):
-            name = row.get("unit_name") if zh else row.get("unit_id")
+        for i, ((_, row), pt) in enumerate(zip(units.iterrows(), points, strict=True)):
+            name = row.get("unit_name") if zh else None
+            text = _label(zh, name, row.get("unit_id")) or f"#{i + 1}"
             score = row.get("n_meets_standard")
-            text = str(name if name is not None else row.get("unit_id"))
             if pd.notna(score):
                 text += f"\n{int(score)}/{n_cat}"
             ax.annotate(text, (pt.x, pt.y), ha="center", va="center", fontsize=8,
@@ -269,7 +288,7 @@ def _heatmap(result: Any, jiezhen: pd.DataFrame, zh: bool) -> Figure:
                  _MAX_HEATMAP_ROWS, len(share))
         share = share.loc[worst]
     names = jiezhen.drop_duplicates("jiezhen_code").set_index("jiezhen_code")[name_col]
-    rows = [_label(zh, names.get(code), code) for code in share.index]
+    rows = [_label(zh, names.get(code), code) or str(i + 1) for i, code in enumerate(share.index)]
     info = cats.set_index("category") if "category" in cats.columns else pd.DataFrame()
     cols = [_label(zh, info["name_zh"].get(c) if "name_zh" in info else None,
                    info["name_en"].get(c) if "name_en" in info else c) or c for c in order]
@@ -292,11 +311,11 @@ def _heatmap(result: Any, jiezhen: pd.DataFrame, zh: bool) -> Figure:
                 ax.text(j, i, f"{v * 100:.0f}", ha="center", va="center", fontsize=6,
                         color="black" if 0.25 < v < 0.85 else "white")
             if v < targets[i, j] - 1e-12:
-                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False,
-                                       edgecolor="black", linewidth=0.9))
+                ax.add_patch(Rectangle((j - 0.42, i - 0.42), 0.84, 0.84, fill=False,
+                                       edgecolor="black", linewidth=1.2))
     bar = fig.colorbar(img, ax=ax, shrink=0.8, format=PercentFormatter(1.0, decimals=0))
     bar.set_label("覆盖率 / Coverage share" if zh else "Coverage share")
-    ax.set_title("街镇 × 服务类别覆盖率（黑框 = 未达标）/ Sub-district coverage (box = below target)"
-                 if zh else "Sub-district coverage by category (box = below target)",
-                 fontsize=11, loc="left")
+    title = ("街镇 × 服务类别覆盖率（黑框 = 未达标）/ Sub-district coverage (box = below target)"
+             if zh else "Sub-district coverage by category (box = below target)")
+    ax.set_title(title, fontsize=11, loc="left")
     return fig

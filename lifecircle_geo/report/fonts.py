@@ -60,7 +60,7 @@ def cjk_font() -> str | None:
         try:
             font_manager.fontManager.addfont(wanted)
             return font_manager.FontProperties(fname=wanted).get_name()
-        except Exception as exc:  # noqa: BLE001 - a bad file must not stop a report
+        except Exception as exc:
             log.warning("LIFECIRCLE_CJK_FONT=%s could not be loaded: %s", wanted, exc)
     preferred = ((wanted,) if wanted else ()) + CJK_FAMILIES
 
@@ -74,7 +74,7 @@ def cjk_font() -> str | None:
             try:
                 font_manager.fontManager.addfont(fname)
                 added += 1
-            except Exception:  # noqa: BLE001, S112 - unreadable font files are skipped
+            except Exception:
                 continue
     if added:
         log.debug("added %d CJK font files missing from matplotlib's cache", added)

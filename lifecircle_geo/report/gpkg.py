@@ -186,7 +186,7 @@ def _with_dissolved(table: pd.DataFrame, units: gpd.GeoDataFrame | None,
         return table
     try:
         shapes = units[[key, "geometry"]].dissolve(by=key).reset_index()
-    except Exception as exc:  # noqa: BLE001 - an invalid polygon must not stop the database
+    except Exception as exc:
         log.warning("could not dissolve units by %s (%s): %s layer written without geometry",
                     key, exc, key)
         return table

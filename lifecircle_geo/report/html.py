@@ -389,7 +389,8 @@ _JS = r"""
         var p = f.properties;
         layer.bindPopup("<b>" + esc(p.name) + "</b><br>类别 Category: " + esc(c.zh) + " " +
           esc(c.en) + "<br>类型 Type: " + esc(p.facility_type) + "<br>来源 Source: " +
-          esc(p.source) + (p.reachable === false ? "<br><i>不在步行网络上 off the network</i>" : ""));
+          esc(p.source) +
+          (p.reachable === false ? "<br><i>不在步行网络上 off the network</i>" : ""));
         layer.bindTooltip(esc(p.name));
       }
     });
@@ -405,8 +406,8 @@ _JS = r"""
     },
     onEachFeature: function (f, layer) {
       var p = f.properties;
-      layer.bindPopup("<b>建议新增设施 Suggested site</b> " + esc(p.site_id) + "<br>类别 Category: " +
-        esc(p.name_zh || p.category) + "<br>序号 Order: " + esc(p.order) +
+      layer.bindPopup("<b>建议新增设施 Suggested site</b> " + esc(p.site_id) +
+        "<br>类别 Category: " + esc(p.name_zh || p.category) + "<br>序号 Order: " + esc(p.order) +
         "<br>新增覆盖人口 Newly covered: " + num(p.newly_covered_population) +
         "<br>建设后覆盖率 Share after: " + pct(p.share_after));
     }

@@ -1,0 +1,135 @@
+"""The demo end to end through the real CLI, and bad input through `lifecircle run`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import openpyxl
+import pyogrio
+import pytest
+
+from lifecircle_geo.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample"
+
+
+def _cli(*args, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lifecircle_geo.cli", *args], cwd=cwd,
+                          capture_output=True, text=True, encoding="utf-8", timeout=600)
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "out"
+    proc = _cli("demo", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    return out, proc.stdout
+
+
+def test_demo_writes_the_three_files(demo_run):
+    out, stdout = demo_run
+    for name in ("project_database.gpkg", "project_list.xlsx", "map.html"):
+        assert (out / name).stat().st_size > 1000, name
+    assert not list(out.parent.glob(".*tmp*")), "temporary folder left behind"
+
+
+def test_demo_prints_bilingual_summary(demo_run):
+    out, stdout = demo_run
+    assert "覆盖率 Share" in stdout and "幼儿园" in stdout and "Kindergarten" in stdout
+    assert str(out) in stdout
+    # one line per category of the profile
+    assert sum(1 for line in stdout.splitlines() if line.rstrip().endswith(("是 yes", "否 no"))) == 20
+
+
+def test_geopackage_layers(demo_run):
+    out, _ = demo_run
+    layers = {name for name, _ in pyogrio.list_layers(out / "project_database.gpkg")}
+    assert {"units", "coverage", "gaps", "projects", "facilities"} <= layers
+    cov = pyogrio.read_dataframe(out / "project_database.gpkg", layer="coverage")
+    assert set(cov["name_zh"]) >= {"幼儿园", "医疗卫生"}
+    assert cov["share"].between(0, 1).all()
+
+
+def test_excel_has_chinese_headers(demo_run):
+    out, _ = demo_run
+    wb = openpyxl.load_workbook(out / "project_list.xlsx", read_only=True)
+    headers = [c for ws in wb.worksheets for c in next(ws.iter_rows(max_row=1, values_only=True))
+               if isinstance(c, str)]
+    assert any("建设内容" in h for h in headers)
+    assert any("街镇" in h for h in headers)
+    assert any(" / " in h for h in headers), "bilingual headers 中文 / English"
+
+
+# ------------------------------------------------------------------ bad input
+def _config(tmp_path: Path, **over) -> Path:
+    cfg = {
+        "network": {"osm": str(SAMPLE / "sample.osm")},
+        "units": {"path": str(SAMPLE / "units.geojson")},
+        "population": {"raster": str(SAMPLE / "population.tif")},
+        "out": str(tmp_path / "out"),
+    }
+    for key, value in over.items():
+        cfg[key] = value
+    lines = []
+    for key, value in cfg.items():
+        if isinstance(value, dict):
+            continue
+        lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
+    for key, value in cfg.items():
+        if isinstance(value, dict):
+            lines.append(f"[{key}]")
+            for k, v in value.items():
+                lines.append(f"{k} = {json.dumps(v, ensure_ascii=False)}")
+    p = tmp_path / "run.toml"
+    p.write_text("\n".join(lines), encoding="utf-8")
+    return p
+
+
+def _expect_error(tmp_path, capsys, config: Path, *needles: str) -> None:
+    assert main(["run", str(config)]) == 2
+    err = capsys.readouterr().err
+    for needle in needles:
+        assert needle in err, err
+    assert not (tmp_path / "out").exists(), "no output folder after a failed run"
+
+
+def test_missing_osm_file(tmp_path, capsys):
+    cfg = _config(tmp_path, network={"osm": str(tmp_path / "nowhere.osm")})
+    _expect_error(tmp_path, capsys, cfg, "nowhere.osm", "does not exist")
+
+
+def test_non_osm_file(tmp_path, capsys):
+    bad = tmp_path / "bad.osm"
+    bad.write_text("名称,经度\n社区食堂,121.4\n", encoding="utf-8")
+    cfg = _config(tmp_path, network={"osm": str(bad)})
+    _expect_error(tmp_path, capsys, cfg, "bad.osm", "could not be read as OSM")
+
+
+def test_osm_without_walkable_way(tmp_path, capsys):
+    osm = tmp_path / "motorway.osm"
+    osm.write_text(
+        '<?xml version="1.0"?><osm version="0.6">'
+        '<node id="1" lat="31.24" lon="121.40"/><node id="2" lat="31.25" lon="121.41"/>'
+        '<way id="9"><nd ref="1"/><nd ref="2"/><tag k="highway" v="motorway"/></way></osm>',
+        encoding="utf-8")
+    cfg = _config(tmp_path, network={"osm": str(osm)})
+    _expect_error(tmp_path, capsys, cfg, "motorway.osm", "no walkable way")
+
+
+def test_table_without_coordinates(tmp_path, capsys):
+    table = tmp_path / "poi.csv"
+    table.write_text("名称,类型,地址\n示例社区食堂,社区食堂,示例路1号\n", encoding="utf-8")
+    cfg = _config(tmp_path)
+    text = cfg.read_text(encoding="utf-8") + (
+        f'\n[[facilities.tables]]\npath = {json.dumps(str(table))}\ncoords = "gcj02"\n')
+    cfg.write_text(text, encoding="utf-8")
+    _expect_error(tmp_path, capsys, cfg, "poi.csv", "no lon and no lat column")
+
+
+def test_missing_units_file(tmp_path, capsys):
+    cfg = _config(tmp_path, units={"path": str(tmp_path / "units.gpkg")})
+    _expect_error(tmp_path, capsys, cfg, "units.gpkg", "does not exist")

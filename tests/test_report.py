@@ -1,0 +1,389 @@
+"""Tests of lifecircle_geo.report: project database, project list, map and figures."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+import types
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import openpyxl
+import pandas as pd
+import pyogrio
+import pytest
+import shapely
+from pyproj import Transformer
+
+from lifecircle_geo import report
+from lifecircle_geo.network import WalkNetwork
+from lifecircle_geo.report import fonts, write_result
+from lifecircle_geo.standards import load_profile
+
+UTM = 32651
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+UNIT_NAMES = ["长征一单元", "长征二单元", "真如一单元"]
+
+
+# ---------------------------------------------------------------------------- fixture
+def _utm(lon, lat):
+    return Transformer.from_crs(4326, UTM, always_xy=True).transform(lon, lat)
+
+
+def make_result() -> types.SimpleNamespace:
+    """A small but complete result: 3 units near lon 121.40, lat 31.24 (普陀区)."""
+    profile = load_profile("shanghai-2025")
+    cats = profile.categories
+    x0, y0 = _utm(121.40, 31.24)
+    size = 600.0
+    boxes = [shapely.box(x0 + i * size, y0, x0 + (i + 1) * size, y0 + size) for i in range(3)]
+    units = gpd.GeoDataFrame({
+        "unit_id": ["U1", "U2", "U3"],
+        "unit_name": UNIT_NAMES,
+        "jiezhen_code": ["310107014", "310107014", "310107015"],
+        "jiezhen_name": ["长征镇", "长征镇", "真如镇街道"],
+        "district_code": ["310107"] * 3,
+        "area_type": ["中心城"] * 3,
+        "population": [12000.0, 9000.0, 15000.0],
+    }, geometry=boxes, crs=UTM)
+
+    rng = np.random.default_rng(7)
+    rows = []
+    for u in units.itertuples():
+        for c in cats:
+            share = float(rng.uniform(0.3, 1.0))
+            rows.append({
+                "unit_id": u.unit_id, "unit_name": u.unit_name, "jiezhen_code": u.jiezhen_code,
+                "jiezhen_name": u.jiezhen_name, "district_code": u.district_code,
+                "area_type": u.area_type, "category": c.id, "name_zh": c.name_zh,
+                "name_en": c.name_en, "group": c.group, "class_zh": c.class_zh,
+                "tier_min": c.tier_min, "threshold_m": c.threshold_m(u.area_type),
+                "target_share": c.target_share, "population": u.population,
+                "covered_population": u.population * share, "share": share,
+                "mean_walk_min": 6.0 if share > 0.4 else np.nan,
+                "p90_walk_min": 11.0 if share > 0.4 else np.nan,
+                "meets_standard": share >= c.target_share,
+            })
+    coverage = pd.DataFrame(rows)
+
+    def aggregate(keys: list[str]) -> pd.DataFrame:
+        first = ["name_zh", "name_en", "group", "class_zh", "tier_min", "target_share"]
+        agg = coverage.groupby([*keys, "category"], sort=False).agg(
+            **{c: (c, "first") for c in first},
+            population=("population", "sum"), covered_population=("covered_population", "sum"),
+        ).reset_index()
+        agg["share"] = agg["covered_population"] / agg["population"]
+        agg["meets_standard"] = agg["share"] >= agg["target_share"]
+        return agg
+
+    jiezhen = aggregate(["jiezhen_code", "jiezhen_name", "district_code"])
+    district = aggregate(["district_code"])
+    summary = aggregate([])
+
+    gaps = coverage[~coverage["meets_standard"]].copy()
+    gaps["people_left_out"] = gaps["population"] * gaps["target_share"] - gaps[
+        "covered_population"]
+    gaps = gaps.sort_values("people_left_out", ascending=False)
+    gaps["rank"] = np.arange(1, len(gaps) + 1)
+
+    top = gaps.head(2)
+    sites = gpd.GeoDataFrame({
+        "site_id": ["S1", "S2"], "unit_id": top["unit_id"].to_list(),
+        "jiezhen_code": top["jiezhen_code"].to_list(), "category": top["category"].to_list(),
+        "name_zh": top["name_zh"].to_list(), "order": [1, 1],
+        "newly_covered_population": [3000.0, 2500.0], "share_after": [0.97, 0.9],
+    }, geometry=[shapely.Point(x0 + 300, y0 + 300), shapely.Point(x0 + 1500, y0 + 250)],
+        crs=UTM)
+    site_lonlat = sites.to_crs(4326).geometry
+    projects = pd.DataFrame({
+        "project_id": ["P001", "P002", "P003"],
+        "jiezhen_code": [*top["jiezhen_code"], "310107015"],
+        "jiezhen_name": [*top["jiezhen_name"], "真如镇街道"],
+        "unit_id": [*top["unit_id"], "U3"],
+        "unit_name": [*top["unit_name"], "真如一单元"],
+        "category": [*top["category"], "park"],
+        "name_zh": [*top["name_zh"], "自然生态"],
+        "name_en": [*top["name_en"], "Nature"],
+        "class_zh": [*top["class_zh"], "品质提升"],
+        "content_zh": ["新建社区服务点（约200平方米）", "改造既有用房", "口袋公园提升"],
+        "content_en": ["New service point (about 200 m²)", "Refit existing rooms",
+                       "Pocket park upgrade"],
+        "path_zh": ["新建", "存量更新", "微更新"],
+        "body_zh": ["长征镇人民政府", None, ""],
+        "funding_zh": [None, "区级财政", None],
+        "schedule": ["2025", "2025-2026", "2026"],
+        "design_team": ["社区规划师团队", None, None],
+        "people_left_out": [*top["people_left_out"], 800.0],
+        "newly_covered_population": [3000.0, 2500.0, np.nan],
+        "lon": [*site_lonlat.x, np.nan],
+        "lat": [*site_lonlat.y, np.nan],
+    })
+
+    park = shapely.box(121.4045, 31.2405, 121.4060, 31.2418)
+    facilities = gpd.GeoDataFrame({
+        "facility_id": ["F1", "F2", "F3"],
+        "name": ["长征镇社区卫生服务中心", "真如幼儿园", "梅川公园"],
+        "category": ["health", "kindergarten", "park"],
+        "facility_type": ["社区卫生服务中心", "幼儿园", "公园"],
+        "source": ["osm", "table", "osm"],
+        "rule": ["amenity=clinic", "名称:幼儿园", "leisure=park"],
+        "capacity": [np.nan, 200.0, np.nan],
+        "snap_m": [12.5, 30.0, 5.0],
+        "reachable": [True, True, False],
+        "entrances": [None, None, shapely.MultiPoint([(121.4045, 31.2410), (121.4060, 31.2415)])],
+    }, geometry=[shapely.Point(121.4010, 31.2415), shapely.Point(121.4150, 31.2420), park],
+        crs=4326)
+
+    gx, gy = np.meshgrid(np.arange(5) * 360 + x0 + 100, np.arange(2) * 300 + y0 + 150)
+    demand = gpd.GeoDataFrame({
+        "unit_id": ["U1", "U1", "U1", "U2", "U2", "U2", "U3", "U3", "U3", "U3"],
+        "population": np.full(10, 3600.0),
+        **{f"walk_m_{c.id}": rng.uniform(50, 1500, 10) for c in cats},
+    }, geometry=shapely.points(gx.ravel(), gy.ravel()), crs=UTM)
+    demand.loc[[2, 7], "walk_m_health"] = np.inf
+
+    nx_, ny_ = np.meshgrid(np.arange(4) * 600 + x0, np.arange(2) * 600 + y0)
+    x, y = nx_.ravel(), ny_.ravel()
+    u = [0, 1, 2, 4, 5, 6, 0, 1, 2, 3]
+    v = [1, 2, 3, 5, 6, 7, 4, 5, 6, 7]
+    length = np.hypot(x[u] - x[v], y[u] - y[v])
+    network = WalkNetwork.from_arrays(x, y, u, v, length, crs=UTM,
+                                      meta={"source": "synthetic grid 测试", "rules": {"a": 1}})
+
+    meta = {"profile": profile.id, "walk_speed_kmh": 4.0, "n_units": 3,
+            "warnings": ["2 个设施距离步行网络超过 500 m / 2 facilities off the network"],
+            "created": "2025-05-01T10:00:00+08:00"}
+    return types.SimpleNamespace(
+        coverage=coverage, jiezhen=jiezhen, district=district, gaps=gaps, sites=sites,
+        projects=projects, units=units, facilities=facilities, demand=demand, network=network,
+        profile=profile, meta=meta, summary=lambda: summary.copy(),
+    )
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("report") / "out"
+    result = make_result()
+    return result, folder, write_result(result, folder)
+
+
+# ---------------------------------------------------------------------------- write_result
+def test_write_result_files(written):
+    _, folder, paths = written
+    assert set(paths) == {"gpkg", "xlsx", "html", "figures"}
+    assert paths["gpkg"] == folder.absolute() / "project_database.gpkg"
+    assert paths["xlsx"].name == "project_list.xlsx"
+    assert paths["html"].name == "map.html"
+    names = [p.name for p in paths["figures"]]
+    assert "coverage_by_category.png" in names and "unit_coverage_map.png" in names
+    for p in [paths["gpkg"], paths["xlsx"], paths["html"], *paths["figures"]]:
+        assert p.is_file() and p.parent == folder.absolute()
+    leftovers = [p.name for p in folder.parent.iterdir() if ".tmp-" in p.name]
+    assert leftovers == []
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]
+
+
+def test_gpkg_layers_and_chinese(written):
+    result, _, paths = written
+    layers = dict(pyogrio.list_layers(paths["gpkg"]))
+    for name in ("units", "coverage", "jiezhen_coverage", "district_coverage", "gaps",
+                 "projects", "suggested_sites", "facilities", "facility_areas", "demand",
+                 "network_edges", "categories", "summary", "run_metadata"):
+        assert name in layers, name
+    assert layers["units"] == "MultiPolygon"
+    assert layers["run_metadata"] is None
+
+    units = gpd.read_file(paths["gpkg"], layer="units", engine="pyogrio")
+    assert units.crs.to_epsg() == UTM
+    assert sorted(units["unit_name"]) == sorted(UNIT_NAMES)
+    assert "share_health" in units.columns and "n_meets_standard" in units.columns
+    cov = gpd.read_file(paths["gpkg"], layer="coverage")
+    assert len(cov) == len(result.coverage) and cov.geometry.notna().all()
+    assert set(cov["name_zh"]) == {c.name_zh for c in result.profile.categories}
+    jz = gpd.read_file(paths["gpkg"], layer="jiezhen_coverage")
+    assert set(jz["jiezhen_name"]) == {"长征镇", "真如镇街道"}
+    assert jz.geometry.notna().all()
+
+    projects = gpd.read_file(paths["gpkg"], layer="projects")
+    assert projects.crs.to_epsg() == UTM
+    assert list(projects["content_zh"]) == list(result.projects["content_zh"])
+    assert projects.geometry.notna().tolist() == [True, True, False]
+
+    fac = gpd.read_file(paths["gpkg"], layer="facilities")
+    assert set(fac.geom_type) == {"Point"}
+    assert "entrances" not in fac.columns
+    assert fac.loc[fac["name"] == "梅川公园", "entrances_wkt"].iloc[0].startswith("MULTIPOINT")
+
+    demand = gpd.read_file(paths["gpkg"], layer="demand")
+    assert demand["walk_m_health"].isna().sum() == 2
+    assert np.isfinite(demand["walk_m_health"].dropna()).all()
+
+    edges = gpd.read_file(paths["gpkg"], layer="network_edges")
+    assert len(edges) == result.network.n_edges
+
+    meta = pyogrio.read_dataframe(paths["gpkg"], layer="run_metadata")
+    facts = dict(zip(meta["key"], meta["value"], strict=True))
+    assert facts["profile.id"] == '"shanghai-2025"'
+    assert "个设施" in facts["warnings"]
+    assert "测试" in facts["network.source"]
+
+
+def test_excel_sheets_and_headers(written):
+    result, _, paths = written
+    wb = openpyxl.load_workbook(paths["xlsx"])
+    assert wb.sheetnames == list(report.excel.SHEETS)
+    ws = wb["项目清单 Projects"]
+    headers = [c.value for c in ws[1]]
+    for expected in ("街镇 / Sub-district", "建设内容 / Content", "实施路径 / Implementation path",
+                     "实施主体 / Implementing body", "资金来源 / Funding source",
+                     "时间安排 / Schedule", "设计团队 / Design team", "类别 / Category",
+                     "项目类型 / Project class", "社区基本单元 / Basic unit",
+                     "受益人口 / People newly covered"):
+        assert expected in headers, expected
+    assert ws.freeze_panes == "A2"
+    assert ws.cell(row=1, column=1).fill.fgColor.rgb.endswith("1F4E78")
+    col = headers.index("建设内容 / Content") + 1
+    assert ws.cell(row=2, column=col).value == "新建社区服务点（约200平方米）"
+    body = headers.index("实施主体 / Implementing body") + 1
+    assert ws.cell(row=3, column=body).fill.fgColor.rgb.endswith("FFF2CC")  # blank: to fill
+
+    ws = wb["单元覆盖 Unit coverage"]
+    headers = [c.value for c in ws[1]]
+    share_col = headers.index("覆盖率 / Coverage share") + 1
+    assert ws.cell(row=2, column=share_col).number_format == "0.0%"
+    cov = result.coverage.reset_index(drop=True)
+    below = int(np.flatnonzero(~cov["meets_standard"].to_numpy())[0])
+    above = int(np.flatnonzero(cov["meets_standard"].to_numpy())[0])
+    assert ws.cell(row=below + 2, column=share_col).fill.fgColor.rgb.endswith("FFC7CE")
+    assert ws.cell(row=above + 2, column=share_col).fill.fill_type is None
+    assert ws.max_row == len(cov) + 1
+
+    about = wb["说明 About"]
+    text = "\n".join(str(c.value) for row in about.iter_rows() for c in row if c.value)
+    assert "shanghai-2025" in text
+    speed = [r for r in about.iter_rows(values_only=True) if str(r[0]).startswith("步行速度")]
+    assert speed and float(speed[0][1]) == 4.0
+    assert "街镇填写" in text and "党群服务" in text
+
+
+def test_html_map(written):
+    _, _, paths = written
+    text = paths["html"].read_text(encoding="utf-8")
+    assert text.lstrip().lower().startswith("<!doctype html>")
+    assert "L.map(" in text and "leaflet" in text.lower()
+    assert "L.control.layers(" in text
+    for name in [*UNIT_NAMES, "长征镇社区卫生服务中心", "缺口人口"]:
+        assert name in text, name
+    # data is inline, in WGS-84
+    assert '"type":"FeatureCollection"' in text
+    assert "121.4" in text and "31.24" in text
+    assert "32651" not in text.split("var D =", 1)[1][:200]
+
+
+def test_figures_are_images(written):
+    _, _, paths = written
+    for p in paths["figures"]:
+        data = p.read_bytes()
+        assert data.startswith(PNG_MAGIC)
+        assert len(data) > 10_000
+        width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+        assert width > 400 and height > 300
+
+
+def test_cjk_font_lookup():
+    family = fonts.cjk_font()
+    if family is None:
+        pytest.skip("no CJK font installed (apt-get install fonts-wqy-microhei)")
+    from matplotlib import font_manager
+
+    path = font_manager.findfont(family, fallback_to_default=False)
+    assert Path(path).is_file()
+
+
+def test_figures_without_cjk_font(tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(report.figures, "cjk_font", lambda: None)
+    monkeypatch.setattr(report.figures, "_warned_no_font", False)
+    result = make_result()
+    with caplog.at_level(logging.WARNING, logger="lifecircle_geo"):
+        first = report.write_figures(result, tmp_path / "a")
+        report.write_figures(result, tmp_path / "b")
+    assert [p.name for p in first][:1] == ["coverage_by_category.png"]
+    assert sum("no CJK font" in r.getMessage() for r in caplog.records) == 1
+
+
+# ---------------------------------------------------------------------------- atomicity
+class _Broken(types.SimpleNamespace):
+    @property
+    def coverage(self):
+        raise RuntimeError("coverage is broken")
+
+
+def test_failure_leaves_nothing(tmp_path):
+    good = make_result()
+    broken = _Broken(**{k: v for k, v in vars(good).items() if k != "coverage"})
+    out = tmp_path / "new" / "out"
+    with pytest.raises(RuntimeError, match="coverage is broken"):
+        write_result(broken, out)
+    assert not out.exists()
+    assert not (tmp_path / "new").exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failure_in_excel_keeps_old_outputs(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "project_database.gpkg").write_bytes(b"old")
+    (out / "notes.txt").write_text("planner's notes", encoding="utf-8")
+
+    def boom(result, path):
+        Path(path).write_bytes(b"half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(report.excel, "write_excel", boom)
+    with pytest.raises(OSError, match="disk full"):
+        write_result(make_result(), out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "project_database.gpkg"]
+    assert (out / "project_database.gpkg").read_bytes() == b"old"
+
+
+def test_replaces_same_names_keeps_others(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "map.html").write_text("old", encoding="utf-8")
+    (out / "notes.txt").write_text("keep", encoding="utf-8")
+    paths = write_result(make_result(), out)
+    assert paths["html"].read_text(encoding="utf-8") != "old"
+    assert (out / "notes.txt").read_text(encoding="utf-8") == "keep"
+
+
+def test_empty_sites_and_projects(tmp_path):
+    result = make_result()
+    result.sites = result.sites.iloc[0:0]
+    result.projects = result.projects.iloc[0:0]
+    result.gaps = result.gaps.iloc[0:0]
+    paths = write_result(result, tmp_path / "out")
+    layers = dict(pyogrio.list_layers(paths["gpkg"]))
+    assert layers["suggested_sites"] == "Point"
+    assert len(pyogrio.read_dataframe(paths["gpkg"], layer="projects")) == 0
+    assert openpyxl.load_workbook(paths["xlsx"])["缺口 Gaps"].max_row == 1
+
+
+# ---------------------------------------------------------------------------- browser
+def test_map_renders_in_headless_chromium(written, tmp_path):
+    browser = next((b for b in ("chromium", "chromium-browser", "google-chrome")
+                    if shutil.which(b)), None)
+    if browser is None:
+        pytest.skip("chromium not installed (CI installs it with apt-get install chromium)")
+    _, _, paths = written
+    shot = tmp_path / "map.png"
+    cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu",
+           "--disable-background-networking", "--no-first-run", "--disable-dev-shm-usage",
+           f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}",
+           "--window-size=1000,800", "--virtual-time-budget=3000",
+           paths["html"].absolute().as_uri()]
+    proc = subprocess.run(cmd, capture_output=True, timeout=60, check=False)
+    assert shot.is_file(), proc.stderr.decode("utf-8", "replace")[-2000:]
+    assert shot.read_bytes().startswith(PNG_MAGIC)
