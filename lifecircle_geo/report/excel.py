@@ -58,6 +58,8 @@ HEADERS: dict[str, tuple[str, str]] = {
     "meets_standard": ("是否达标", "Meets standard"),
     "people_left_out": ("缺口人口", "People left out"),
     "rank": ("缺口排序", "Rank"),
+    "gap_rank": ("缺口排序", "Gap rank"),
+    "reached_population": ("搜索范围内可达人口", "Population reached within search cutoff"),
     "content_zh": ("建设内容", "Content"),
     "content_en": ("建设内容(英文)", "Content (English)"),
     "path_zh": ("实施路径", "Implementation path"),
@@ -99,10 +101,11 @@ _ORDER = {
 _INTEGER_PREFIX = ("threshold_",)
 _PERCENT = {"share", "target_share", "share_after"}
 _INTEGER = {"population", "covered_population", "people_left_out", "newly_covered_population",
-            "threshold_m"}
+            "threshold_m", "reached_population"}
 _DECIMAL = {"mean_walk_min", "p90_walk_min"}
 _COORD = {"lon", "lat"}
 _TO_FILL = {"body_zh", "funding_zh", "design_team"}
+_TBD = "待定"  # "to be decided": placeholders the 街镇 replaces
 _WRAP = {"content_zh", "content_en", "path_zh", "value"}
 
 _HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
@@ -112,9 +115,10 @@ _BELOW_FONT = Font(color="9C0006")
 _FILL_IN = PatternFill("solid", fgColor="FFF2CC")
 _THIN = Border(bottom=Side(style="thin", color="999999"))
 
-_NOTE_BLANK = ("实施主体、资金来源、设计团队为空的单元格由街镇填写。"
-               " / Blank 实施主体 (implementing body), 资金来源 (funding source) and 设计团队 "
-               "(design team) cells are for the sub-district (街镇) to fill in.")
+_NOTE_BLANK = ("实施主体、资金来源、设计团队为空或“待定”的单元格（黄色）由街镇填写。"
+               " / Blank or 待定 (to be decided) 实施主体 (implementing body), 资金来源 (funding "
+               "source) and 设计团队 (design team) cells (yellow) are for the sub-district (街镇) "
+               "to fill in.")
 _NOTE_SHARE = ("覆盖率 = 步行距离标准内可达该类服务的居民比例；红色单元格低于目标。"
                " / Coverage share = share of residents within the category's walking "
                "threshold; red cells are below target.")
@@ -273,7 +277,8 @@ def _highlight(ws: Worksheet, df: pd.DataFrame, head: int) -> None:
                 cell.fill, cell.font = _BELOW_FILL, _BELOW_FONT
     for name in _TO_FILL & set(cols):
         j = cols.index(name) + 1
-        blank = df[name].isna() | (df[name].astype(str).str.strip() == "")
+        text = df[name].astype(str).str.strip()
+        blank = df[name].isna() | (text == "") | text.str.contains(_TBD, regex=False)
         for i in np.flatnonzero(blank.to_numpy()):
             ws.cell(row=head + 1 + int(i), column=j).fill = _FILL_IN
 

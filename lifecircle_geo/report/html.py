@@ -2,9 +2,10 @@
 
 Every data layer is written inline into the one file, in WGS-84 (EPSG:4326): the unit polygons
 once, drawn as one choropleth per category (chosen with the radio buttons of the layer control)
-plus "number of categories meeting standard"; facilities as circle markers per category (with
-Chinese popups: name / 类别 / 来源); suggested sites as stars; each unit's popup lists its gaps
-with 缺口人口 (people left out) and its projects. Only the Leaflet library and the background
+plus "number of categories meeting standard"; facilities as circle markers coloured by category
+(with Chinese popups: name / 类别 / 来源) and suggested sites as stars, both showing the chosen
+category (all categories in the count view); each unit's popup lists its gaps with 缺口人口
+(people left out) and its projects. Only the Leaflet library and the background
 map tiles come from the web.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import html as _html
 import json
+import re
 import logging
 import os
 from pathlib import Path
@@ -76,7 +78,7 @@ def write_map(result: Any, path: str | os.PathLike) -> Path:
     cats = _categories(result)
 
     m = folium.Map(location=_centre(units, facilities), zoom_start=14, tiles="OpenStreetMap",
-                   control_scale=True)
+                   control_scale=True, prefer_canvas=True)
     bounds = _bounds(units, facilities, sites)
     if bounds is not None:
         m.fit_bounds(bounds)
@@ -94,10 +96,44 @@ def write_map(result: Any, path: str | os.PathLike) -> Path:
     }
     _Layers(data).add_to(m)
     with atomic_path(path) as tmp:
-        tmp.write_text(m.get_root().render(), encoding="utf-8")
+        tmp.write_text(offline_html(m.get_root().render()), encoding="utf-8")
     log.info("wrote map %s (%d units, %d facilities, %d sites)", path, len(units),
              len(facilities), len(sites))
     return path
+
+
+# ---------------------------------------------------------------------------- offline
+_STATIC = Path(__file__).with_name("static")
+_CDN_TAG = re.compile(r'<(script|link)\b[^>]*?(?:src|href)="(https?://[^"]+)"[^>]*>(?:</script>)?',
+                      re.IGNORECASE)
+
+
+def offline_html(page: str) -> str:
+    """Make a folium page work without internet: Leaflet inlined, unused CDN assets dropped.
+
+    Planners often open maps on office PCs without internet access. Leaflet 1.9.3 (BSD-2,
+    shipped in ``report/static`` with its licence) and its control images are inlined; the
+    other libraries folium links by default (jQuery, Bootstrap, Font Awesome, awesome-markers)
+    are not used by this map and are removed. Only the base-map tiles still come from the web;
+    offline, the data shows on a grey background.
+    """
+    import base64
+
+    css = (_STATIC / "leaflet.css").read_text(encoding="utf-8")
+    for img in ("layers.png", "layers-2x.png", "marker-icon.png"):
+        data = base64.b64encode((_STATIC / img).read_bytes()).decode("ascii")
+        css = css.replace(f"url(images/{img})", f"url(data:image/png;base64,{data})")
+    js = (_STATIC / "leaflet.js").read_text(encoding="utf-8")
+
+    def swap(match: re.Match) -> str:
+        url = match.group(2)
+        if url.endswith("leaflet.js"):
+            return f"<script>{js}</script>"
+        if url.endswith("leaflet.css"):
+            return f"<style>{css}</style>"
+        return ""
+
+    return _CDN_TAG.sub(swap, page)
 
 
 # ---------------------------------------------------------------------------- data
@@ -312,8 +348,9 @@ _JS = r"""
     return c;
   }
   function unitPopup(p, cat) {
-    var h = "<div style='max-height:300px;overflow:auto'><b>" + esc(p.unit_name) + "</b> (" +
-      esc(p.unit_id) + ")<br>街镇 Sub-district: " + esc(p.jiezhen_name) +
+    var h = "<div style='max-height:300px;overflow:auto;font-size:12px'><b>" +
+      esc(p.unit_name) + "</b> (" + esc(p.unit_id) + ")<br>街镇 Sub-district: " +
+      esc(p.jiezhen_name) +
       "<br>人口 Population: " + num(p.population) +
       "<br>达标类别 Categories meeting standard: " + esc(p.n_meets_standard) + " / " +
       esc(p.n_categories);
@@ -370,35 +407,26 @@ _JS = r"""
   });
   base[countName].addTo(map);
 
-  var overlays = {}, facLayers = {};
   var known = {};
   D.cats.forEach(function (c) { known[c.id] = c; });
-  var groups = {};
-  D.facilities.features.forEach(function (f) {
-    var id = f.properties.category;
-    (groups[id] = groups[id] || []).push(f);
-  });
-  Object.keys(groups).forEach(function (id, i) {
-    var c = known[id] || {id: id, zh: id, en: "", colour: "#555555"};
-    var layer = L.geoJson({type: "FeatureCollection", features: groups[id]}, {
-      pointToLayer: function (f, ll) {
-        return L.circleMarker(ll, {radius: 5, color: "#ffffff", weight: 1,
-                                   fillColor: c.colour, fillOpacity: 0.95});
-      },
-      onEachFeature: function (f, layer) {
-        var p = f.properties;
-        layer.bindPopup("<b>" + esc(p.name) + "</b><br>类别 Category: " + esc(c.zh) + " " +
-          esc(c.en) + "<br>类型 Type: " + esc(p.facility_type) + "<br>来源 Source: " +
-          esc(p.source) +
-          (p.reachable === false ? "<br><i>不在步行网络上 off the network</i>" : ""));
-        layer.bindTooltip(esc(p.name));
-      }
-    });
-    facLayers[id] = layer;
-    overlays["<span style='color:" + c.colour + "'>●</span> 设施 Facilities: " + esc(c.zh)] = layer;
-  });
+  function catOf(id) { return known[id] || {id: id, zh: id, en: "", colour: "#555555"}; }
 
-  var siteLayer = L.geoJson(D.sites, {
+  var facLayer = L.geoJson(null, {
+    pointToLayer: function (f, ll) {
+      return L.circleMarker(ll, {radius: 5, color: "#ffffff", weight: 1,
+                                 fillColor: catOf(f.properties.category).colour,
+                                 fillOpacity: 0.95});
+    },
+    onEachFeature: function (f, layer) {
+      var p = f.properties, c = catOf(p.category);
+      layer.bindPopup("<div style='font-size:12px'><b>" + esc(p.name) + "</b><br>类别 Category: " +
+        esc(c.zh) + " " + esc(c.en) + "<br>类型 Type: " + esc(p.facility_type) +
+        "<br>来源 Source: " + esc(p.source) +
+        (p.reachable === false ? "<br><i>不在步行网络上 off the network</i>" : "") + "</div>");
+      layer.bindTooltip(esc(p.name));
+    }
+  });
+  var siteLayer = L.geoJson(null, {
     pointToLayer: function (f, ll) {
       return L.marker(ll, {icon: L.divIcon({className: "lc-site", iconSize: [24, 24],
         iconAnchor: [12, 12], html: "<div style='font-size:22px;line-height:24px;" +
@@ -406,28 +434,40 @@ _JS = r"""
     },
     onEachFeature: function (f, layer) {
       var p = f.properties;
-      layer.bindPopup("<b>建议新增设施 Suggested site</b> " + esc(p.site_id) +
-        "<br>类别 Category: " + esc(p.name_zh || p.category) + "<br>序号 Order: " + esc(p.order) +
+      layer.bindPopup("<div style='font-size:12px'><b>建议新增设施 Suggested site</b> " +
+        esc(p.site_id) + "<br>类别 Category: " + esc(p.name_zh || catOf(p.category).zh) +
+        "<br>单元 Unit: " + esc(p.unit_id) + "<br>序号 Order: " + esc(p.order) +
         "<br>新增覆盖人口 Newly covered: " + num(p.newly_covered_population) +
-        "<br>建设后覆盖率 Share after: " + pct(p.share_after));
+        "<br>建设后覆盖率 Share after: " + pct(p.share_after) + "</div>");
     }
   });
-  overlays["<span style='color:#6a1b9a'>★</span> 建议新增设施 Suggested sites"] = siteLayer;
+  // Facilities and suggested sites follow the category chosen (all of them in the count view).
+  function showCategory(id) {
+    function pick(fc) {
+      return id ? fc.features.filter(function (f) { return f.properties.category === id; })
+                : fc.features;
+    }
+    facLayer.clearLayers();
+    siteLayer.clearLayers();
+    facLayer.addData({type: "FeatureCollection", features: pick(D.facilities)});
+    siteLayer.addData({type: "FeatureCollection", features: pick(D.sites)});
+  }
+  showCategory(null);
+  facLayer.addTo(map);
   siteLayer.addTo(map);
+  map.on("baselayerchange", function (e) { showCategory(baseCat[e.name] || null); });
 
+  var overlays = {};
+  overlays["● 设施 Facilities (所选类别 chosen category)"] = facLayer;
+  overlays["<span style='color:#6a1b9a'>★</span> 建议新增设施 Suggested sites " +
+           "(所选类别 chosen category)"] = siteLayer;
   L.control.layers(base, overlays, {collapsed: true}).addTo(map);
-  map.on("baselayerchange", function (e) {
-    var id = baseCat[e.name];
-    Object.keys(facLayers).forEach(function (k) {
-      if (k === id) { map.addLayer(facLayers[k]); } else if (id) { map.removeLayer(facLayers[k]); }
-    });
-  });
 
   var legend = L.control({position: "bottomright"});
   legend.onAdd = function () {
     var div = L.DomUtil.create("div", "lc-legend");
     div.style.cssText = "background:rgba(255,255,255,0.92);padding:6px 8px;border-radius:4px;" +
-      "font:12px/1.5 sans-serif;box-shadow:0 1px 4px rgba(0,0,0,0.3)";
+      "font:12px/1.5 sans-serif;box-shadow:0 1px 4px rgba(0,0,0,0.3);max-width:300px";
     var h = "<b>覆盖率 Coverage share</b><br><span style='font-size:11px;color:#555'>" +
       "(达标类别数图层: 达标类别占比 / share of categories meeting standard)</span><br>";
     D.bins.slice().reverse().forEach(function (b) {
@@ -439,8 +479,15 @@ _JS = r"""
       "<i style='display:inline-block;width:14px;height:0;margin:0 6px 3px 0;" +
       "border-top:2.5px dashed #b71c1c'></i>未达标 below target<br>" +
       "<span style='color:#6a1b9a'>★</span> 建议新增设施 suggested site<br>" +
-      "● 设施 facility (see layers 图层)";
-    div.innerHTML = h;
+      "<b>设施 Facilities</b><br><span style='font-size:11px'>";
+    var present = {};
+    D.facilities.features.forEach(function (f) { present[f.properties.category] = true; });
+    Object.keys(present).forEach(function (id) {
+      var c = catOf(id);
+      h += "<span style='white-space:nowrap;margin-right:6px'><span style='color:" + c.colour +
+        "'>●</span> " + esc(c.zh) + "</span> ";
+    });
+    div.innerHTML = h + "</span>";
     return div;
   };
   legend.addTo(map);

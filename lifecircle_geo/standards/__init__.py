@@ -1,8 +1,17 @@
 """Standards profiles: 十全十美 service categories, facility types, tiers and thresholds, as data.
 
-A profile is a TOML file. The built-in ones live beside this module (``shanghai-2025``); a
-planner passes the path of their own file, or overrides some keys of a built-in one. Every file is
+A profile is a TOML file. The built-in ones live beside this module (``shanghai-2025``, the
+national ``gb50180-2018``); a planner passes the path of their own file, or overrides some keys
+of a built-in one (``extends = "shanghai-2025"`` at the top of their file). Every file is
 validated on load, and an error names the file, the key and what was expected.
+
+Every number of a profile carries a source: the walking speed (``walk_speed_source``), each
+tier's default thresholds (``[tiers.N].source``) and, per category, ``sources.tier_min``,
+``sources.target_share`` and ``sources.threshold_m`` (when the category sets its own
+threshold). A source is the standard and clause, or says ``"assumption"``. When a planner's
+override changes a number without giving its source, the source becomes
+``"planner override in <file> (was ...)"`` so that no inherited source is left describing a
+number it no longer belongs to.
 
 Examples
 --------
@@ -12,6 +21,8 @@ Examples
 300.0
 >>> p.category("health").name_zh
 '医疗卫生'
+>>> p.category("kindergarten").sources["threshold_m"]
+'GB 50180-2018: kindergarten service radius ≤ 300 m'
 """
 
 from __future__ import annotations
@@ -27,6 +38,10 @@ from ..errors import ProfileError
 
 __all__ = [
     "AREA_TYPES",
+    "CLASSES",
+    "GROUPS",
+    "NUMBER_KEYS",
+    "TIERS_MIN",
     "Category",
     "Profile",
     "list_profiles",
@@ -34,10 +49,21 @@ __all__ = [
 ]
 
 AREA_TYPES = ("中心城", "新城", "新市镇", "乡村")
+#: default groups; a profile may declare its own in ``[profile].groups``
 GROUPS = ("十全", "十美")
 CLASSES = ("基础保障", "品质提升", "特色塑造")
-CLASS_EN = {"基础保障": "basic guarantee", "品质提升": "quality raising", "特色塑造": "character shaping"}
+CLASS_EN = {"基础保障": "basic guarantee", "品质提升": "quality raising",
+            "特色塑造": "character shaping"}
 TIERS_MIN = (5, 10, 15)
+#: the numbers of a category, each of which needs ``sources.<key>``
+NUMBER_KEYS = ("tier_min", "threshold_m", "target_share")
+
+_PROFILE_KEYS = {"id", "name_zh", "name_en", "walk_speed_kmh", "walk_speed_source",
+                 "default_area_type", "source", "groups", "region_name", "region_bbox",
+                 "note"}
+_CATEGORY_KEYS = {"id", "name_zh", "name_en", "group", "class", "tier_min", "threshold_m",
+                  "target_share", "facility_types", "osm", "names", "amap", "sources", "note"}
+_TOP_KEYS = {"profile", "tiers", "category", "extends"}
 
 
 @dataclass(frozen=True)
@@ -51,7 +77,8 @@ class Category:
     name_zh, name_en : str
         Chinese and English names.
     group : str
-        ``"十全"`` (guaranteed basic services) or ``"十美"`` (quality and character services).
+        ``"十全"`` (guaranteed basic services) or ``"十美"`` (quality and character services),
+        or one of the profile's own ``groups``.
     class_zh : str
         ``"基础保障"``, ``"品质提升"`` or ``"特色塑造"``.
     tier_min : int
@@ -65,7 +92,9 @@ class Category:
     osm_rules, name_rules, amap_rules : tuple of dict
         Matching rules for OSM tags, Chinese names and Amap types (see ``facilities``).
     sources : dict of str to str
-        Where each number comes from, or ``"assumption"``.
+        Where each number comes from (``tier_min``, ``threshold_m``, ``target_share``; the
+        threshold's source is the tier's when the category uses the tier default), or
+        ``"assumption"``; ``membership`` says why the category is in the profile.
     """
 
     id: str
@@ -83,7 +112,11 @@ class Category:
     sources: dict[str, str] = field(default_factory=dict)
 
     def threshold_m(self, area_type: str = "中心城") -> float:
-        """Walking threshold in metres for ``area_type``."""
+        """Walking threshold in metres for ``area_type``.
+
+        >>> load_profile("shanghai-2025").category("park").threshold_m("新市镇")
+        1000.0
+        """
         try:
             return float(self.thresholds_m[area_type])
         except KeyError:
@@ -116,6 +149,11 @@ class Profile:
         File it was read from.
     raw : dict
         The parsed TOML, for overrides and display.
+    region_name : str or None
+        Region the profile is meant for (e.g. ``"Shanghai"``).
+    region_bbox : tuple of 4 floats or None
+        WGS-84 ``(min lon, min lat, max lon, max lat)`` of that region: facility tables with
+        points outside it get a warning.
     """
 
     id: str
@@ -126,6 +164,8 @@ class Profile:
     default_area_type: str
     path: str
     raw: dict = field(repr=False, default_factory=dict)
+    region_name: str | None = None
+    region_bbox: tuple[float, float, float, float] | None = None
 
     def category(self, category_id: str) -> Category:
         """The category called ``category_id``; a clear error for an unknown one."""
@@ -142,13 +182,29 @@ class Profile:
         """Category identifiers in file order."""
         return [c.id for c in self.categories]
 
-    def table(self, area_type: str | None = None):
-        """The profile as a pandas DataFrame, one row per category (for display and reports)."""
+    def table(self, area_type: str | None = None, sources: bool = False):
+        """The profile as a pandas DataFrame, one row per category (for display and reports).
+
+        Parameters
+        ----------
+        area_type : str, optional
+            Area type whose thresholds are shown; default the profile's default area type.
+        sources : bool
+            Add the columns ``source_tier_min``, ``source_threshold_m`` and
+            ``source_target_share``.
+
+        Examples
+        --------
+        >>> t = load_profile("gb50180-2018").table(sources=True)
+        >>> t.loc[t.category == "kindergarten", "threshold_m"].item()
+        300.0
+        """
         import pandas as pd
 
         area = area_type or self.default_area_type
-        rows = [
-            {
+        rows = []
+        for c in self.categories:
+            row = {
                 "category": c.id,
                 "name_zh": c.name_zh,
                 "name_en": c.name_en,
@@ -159,8 +215,10 @@ class Profile:
                 "target_share": c.target_share,
                 "facility_types": "、".join(c.facility_types),
             }
-            for c in self.categories
-        ]
+            if sources:
+                for key in NUMBER_KEYS:
+                    row[f"source_{key}"] = c.sources.get(key, "")
+            rows.append(row)
         return pd.DataFrame(rows)
 
 
@@ -171,8 +229,8 @@ def _builtin_dir():
 def list_profiles() -> list[str]:
     """Names of the built-in profiles.
 
-    >>> "shanghai-2025" in list_profiles()
-    True
+    >>> list_profiles()
+    ['gb50180-2018', 'shanghai-2025']
     """
     return sorted(p.name[:-5] for p in _builtin_dir().iterdir() if p.name.endswith(".toml"))
 
@@ -181,9 +239,9 @@ def _deep_merge(base: dict, override: dict) -> dict:
     out = copy.deepcopy(base)
     for key, value in override.items():
         if key == "category" and isinstance(value, list) and isinstance(out.get(key), list):
-            by_id = {c.get("id"): i for i, c in enumerate(out[key])}
+            by_id = {c.get("id"): i for i, c in enumerate(out[key]) if isinstance(c, dict)}
             for cat in value:
-                idx = by_id.get(cat.get("id"))
+                idx = by_id.get(cat.get("id")) if isinstance(cat, dict) else None
                 if idx is None:
                     out[key].append(copy.deepcopy(cat))
                 else:
@@ -192,6 +250,45 @@ def _deep_merge(base: dict, override: dict) -> dict:
             out[key] = _deep_merge(out[key], value)
         else:
             out[key] = copy.deepcopy(value)
+    return out
+
+
+def _attribute(override: dict, base: dict, label: str) -> dict:
+    """Give each number an override changes without a source the source ``planner override``.
+
+    Without this, a changed ``threshold_m`` would inherit the base file's source, which
+    describes the old number.
+    """
+    out = copy.deepcopy(override)
+
+    def note(old_value, old_source) -> str:
+        was = f"was {old_value!r}" if old_value is not None else "not set before"
+        if old_source:
+            was += f": {old_source}"
+        return f"planner override in {label} ({was})"
+
+    head, base_head = out.get("profile"), base.get("profile", {})
+    if isinstance(head, dict) and "walk_speed_kmh" in head and "walk_speed_source" not in head:
+        head["walk_speed_source"] = note(base_head.get("walk_speed_kmh"),
+                                         base_head.get("walk_speed_source"))
+    tiers, base_tiers = out.get("tiers"), base.get("tiers", {})
+    if isinstance(tiers, dict):
+        for key, tier in tiers.items():
+            old = base_tiers.get(key, {})
+            if isinstance(tier, dict) and "threshold_m" in tier and "source" not in tier:
+                tier["source"] = note(old.get("threshold_m"), old.get("source"))
+    base_cats = {c.get("id"): c for c in base.get("category", []) if isinstance(c, dict)}
+    for cat in out.get("category", []) if isinstance(out.get("category"), list) else []:
+        if not isinstance(cat, dict) or cat.get("id") not in base_cats:
+            continue  # a new category must bring its own sources
+        old = base_cats[cat["id"]]
+        old_sources = old.get("sources", {}) if isinstance(old.get("sources"), dict) else {}
+        given = cat.get("sources", {})
+        if not isinstance(given, dict):
+            continue  # the validator reports it
+        for key in NUMBER_KEYS:
+            if key in cat and key not in given:
+                cat.setdefault("sources", {})[key] = note(old.get(key), old_sources.get(key))
     return out
 
 
@@ -214,7 +311,8 @@ def load_profile(profile: str | Path | Profile = "shanghai-2025", overrides: dic
     profile : str, Path or Profile
         A built-in name (see :func:`list_profiles`), the path of a TOML file, or a loaded
         profile (returned as is unless ``overrides`` are given). A planner's file may say
-        ``extends = "shanghai-2025"`` at top level to override only some keys.
+        ``extends = "shanghai-2025"`` (a built-in name or a path relative to the file) at top
+        level to override only some keys; categories are matched by ``id``, new ones appended.
     overrides : dict, optional
         Keys to change, in the file's structure; categories are matched by ``id``.
 
@@ -225,25 +323,33 @@ def load_profile(profile: str | Path | Profile = "shanghai-2025", overrides: dic
     Raises
     ------
     ProfileError
-        Naming the file, the key and the problem.
+        Naming the file, the key and the problem: invalid TOML, a missing key, a value of the
+        wrong type or range, an unknown key or area type, a duplicate category id, a number
+        without its source.
 
     Examples
     --------
-    >>> p = load_profile("shanghai-2025", overrides={"category": [{"id": "bus", "threshold_m": 300}]})
+    >>> p = load_profile("shanghai-2025",
+    ...                  overrides={"category": [{"id": "bus", "threshold_m": 300}]})
     >>> p.category("bus").threshold_m()
     300.0
+    >>> p.category("bus").sources["threshold_m"][:40]
+    'planner override in overrides argument ('
     """
     if isinstance(profile, Profile):
         if not overrides:
             return profile
-        return _validate(_deep_merge(profile.raw, overrides), profile.path)
+        data = _deep_merge(profile.raw, _attribute(overrides, profile.raw, "overrides argument"))
+        return _validate(data, profile.path)
     text = str(profile)
     if text in list_profiles():
         path = _builtin_dir() / f"{text}.toml"
         label = f"<built-in {text}.toml>"
+        folder = None
     else:
         path = Path(text)
         label = str(path)
+        folder = path.parent
         if path.suffix.lower() != ".toml":
             raise ProfileError(
                 f"unknown profile {text!r}: not a built-in ({', '.join(list_profiles())}) "
@@ -252,64 +358,147 @@ def load_profile(profile: str | Path | Profile = "shanghai-2025", overrides: dic
     data = _read_toml(path, label)
     base_name = data.pop("extends", None)
     if base_name is not None:
-        base = load_profile(base_name)
-        data = _deep_merge(base.raw, data)
+        if not isinstance(base_name, str):
+            raise ProfileError(f"{label}: extends should be a profile name or path, "
+                               f"got {base_name!r}")
+        if base_name not in list_profiles() and folder is not None:
+            candidate = folder / base_name
+            base_name = str(candidate) if candidate.exists() else base_name
+        try:
+            base = load_profile(base_name)
+        except ProfileError as exc:
+            raise ProfileError(f"{label}: extends = {base_name!r}: {exc}") from None
+        data = _deep_merge(base.raw, _attribute(data, base.raw, label))
     if overrides:
-        data = _deep_merge(data, overrides)
+        data = _deep_merge(data, _attribute(overrides, data, "overrides argument"))
     return _validate(data, label)
+
+
+# ------------------------------------------------------------------ validation
+def _type_name(kind) -> str:
+    if isinstance(kind, tuple):
+        return " or ".join(_type_name(k) for k in kind)
+    return {"str": "a string", "int": "an integer", "float": "a number", "dict": "a table",
+            "list": "a list", "bool": "true/false"}.get(kind.__name__, kind.__name__)
 
 
 def _need(d: dict, key: str, kind, where: str, label: str):
     if key not in d:
         raise ProfileError(f"{label}: {where} is missing key {key!r}")
     value = d[key]
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise ProfileError(f"{label}: {where}.{key} should be {_type_name(kind)}, got {value!r}")
+    return value
+
+
+def _check_keys(d: dict, allowed: set[str], where: str, label: str) -> None:
+    unknown = sorted(set(d) - allowed)
+    if unknown:
+        raise ProfileError(f"{label}: {where} has unknown key(s) {unknown}; "
+                           f"known keys: {sorted(allowed)}")
+
+
+def _source(d: dict, key: str, where: str, label: str, what: str) -> str:
+    value = d.get(key)
+    if not isinstance(value, str) or not value.strip():
         raise ProfileError(
-            f"{label}: {where}.{key} should be {getattr(kind, '__name__', kind)}, got {value!r}"
+            f"{label}: {where} is missing key {key!r} (where {what} comes from: the standard "
+            f"and clause, or \"assumption\"); every number of a profile needs a source"
         )
     return value
 
 
+def _str_list(value, where: str, label: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ProfileError(f"{label}: {where} should be a list of non-empty strings, "
+                           f"got {value!r}")
+    return tuple(value)
+
+
 def _validate(data: dict, label: str) -> Profile:
+    _check_keys(data, _TOP_KEYS, "top level", label)
     head = data.get("profile")
     if not isinstance(head, dict):
         raise ProfileError(f"{label}: missing [profile] table")
+    _check_keys(head, _PROFILE_KEYS, "[profile]", label)
     pid = _need(head, "id", str, "[profile]", label)
     speed = float(_need(head, "walk_speed_kmh", (int, float), "[profile]", label))
     if not 1.0 <= speed <= 10.0:
         raise ProfileError(f"{label}: [profile].walk_speed_kmh={speed} outside 1..10 km/h")
+    _source(head, "walk_speed_source", "[profile]", label, f"walk_speed_kmh={speed:g}")
     default_area = head.get("default_area_type", "中心城")
+    if default_area not in AREA_TYPES:
+        raise ProfileError(f"{label}: [profile].default_area_type={default_area!r} is not an "
+                           f"area type; expected one of {AREA_TYPES}")
+    groups = GROUPS
+    if "groups" in head:
+        groups = _str_list(head["groups"], "[profile].groups", label)
+    bbox = head.get("region_bbox")
+    if bbox is not None:
+        ok = (isinstance(bbox, list) and len(bbox) == 4
+              and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bbox))
+        if not ok or not (bbox[0] < bbox[2] and bbox[1] < bbox[3]):
+            raise ProfileError(f"{label}: [profile].region_bbox should be [min lon, min lat, "
+                               f"max lon, max lat], got {bbox!r}")
+        bbox = tuple(float(v) for v in bbox)
+    region = head.get("region_name")
+    if region is not None and not isinstance(region, str):
+        raise ProfileError(f"{label}: [profile].region_name should be a string, got {region!r}")
+
     tiers = data.get("tiers", {})
+    if not isinstance(tiers, dict):
+        raise ProfileError(f"{label}: tiers should be a table of [tiers.5], [tiers.10], ...")
     tier_thresholds: dict[int, dict[str, float]] = {}
+    tier_sources: dict[int, str] = {}
     for key, tier in tiers.items():
         where = f"[tiers.{key}]"
         try:
             minutes = int(key)
         except ValueError:
             raise ProfileError(f"{label}: {where} key should be minutes (5, 10, 15)") from None
+        if minutes not in TIERS_MIN:
+            raise ProfileError(f"{label}: {where}: tier {minutes} min is not one of {TIERS_MIN}")
+        if not isinstance(tier, dict):
+            raise ProfileError(f"{label}: {where} should be a table")
+        _check_keys(tier, {"threshold_m", "source"}, where, label)
         thr = _need(tier, "threshold_m", dict, where, label)
         tier_thresholds[minutes] = _check_thresholds(thr, f"{where}.threshold_m", label)
+        tier_sources[minutes] = _source(tier, "source", where, label, "threshold_m")
+
     cats_raw = data.get("category")
     if not isinstance(cats_raw, list) or not cats_raw:
         raise ProfileError(f"{label}: no [[category]] entries")
     cats = []
-    seen = set()
+    seen: dict[str, int] = {}
     for i, c in enumerate(cats_raw):
         where = f"category[{i}]"
+        if not isinstance(c, dict):
+            raise ProfileError(f"{label}: {where} should be a table ([[category]])")
         cid = _need(c, "id", str, where, label)
-        where = f"category {cid!r}"
         if cid in seen:
-            raise ProfileError(f"{label}: duplicate category id {cid!r}")
-        seen.add(cid)
+            raise ProfileError(f"{label}: category[{i}].id: duplicate category id {cid!r} "
+                               f"(first used by category[{seen[cid]}])")
+        seen[cid] = i
+        where = f"category {cid!r}"
+        _check_keys(c, _CATEGORY_KEYS, where, label)
         group = _need(c, "group", str, where, label)
-        if group not in GROUPS:
-            raise ProfileError(f"{label}: {where}.group={group!r}, expected one of {GROUPS}")
+        if group not in groups:
+            raise ProfileError(f"{label}: {where}.group={group!r}, expected one of {groups}")
         klass = _need(c, "class", str, where, label)
         if klass not in CLASSES:
             raise ProfileError(f"{label}: {where}.class={klass!r}, expected one of {CLASSES}")
         tier = _need(c, "tier_min", int, where, label)
         if tier not in TIERS_MIN:
             raise ProfileError(f"{label}: {where}.tier_min={tier}, expected one of {TIERS_MIN}")
+        srcs = c.get("sources", {})
+        if not isinstance(srcs, dict):
+            raise ProfileError(f"{label}: {where}.sources should be a table "
+                               f"([category.sources]), got {srcs!r}")
+        for k, v in srcs.items():
+            if not isinstance(v, str):
+                raise ProfileError(f"{label}: {where}.sources.{k} should be a string, got {v!r}")
+        sources = dict(srcs)
+        _source(srcs, "tier_min", f"{where}.sources", label, f"tier_min={tier}")
         thr = c.get("threshold_m")
         if thr is None:
             if tier not in tier_thresholds:
@@ -317,32 +506,30 @@ def _validate(data: dict, label: str) -> Profile:
                     f"{label}: {where} has no threshold_m and there is no [tiers.{tier}] default"
                 )
             thresholds = dict(tier_thresholds[tier])
+            sources.setdefault("threshold_m", f"[tiers.{tier}] default: {tier_sources[tier]}")
         elif isinstance(thr, (int, float)) and not isinstance(thr, bool):
             if thr <= 0:
                 raise ProfileError(f"{label}: {where}.threshold_m={thr} must be > 0")
             # a facility-specific radius from a standard applies in every area type
             thresholds = {area: float(thr) for area in AREA_TYPES}
+            _source(srcs, "threshold_m", f"{where}.sources", label, f"threshold_m={thr}")
         elif isinstance(thr, dict):
             thresholds = _check_thresholds(thr, f"{where}.threshold_m", label)
+            if tier in tier_thresholds:  # areas the category leaves out keep the tier default
+                thresholds = {**tier_thresholds[tier], **thresholds}
+            _source(srcs, "threshold_m", f"{where}.sources", label, "threshold_m")
         else:
-            raise ProfileError(f"{label}: {where}.threshold_m should be a number or a table")
+            raise ProfileError(f"{label}: {where}.threshold_m should be a number or a table, "
+                               f"got {thr!r}")
         target = float(_need(c, "target_share", (int, float), where, label))
         if not 0.0 < target <= 1.0:
             raise ProfileError(f"{label}: {where}.target_share={target} outside (0, 1]")
-        osm_rules = tuple(c.get("osm", ()))
-        for j, rule in enumerate(osm_rules):
-            if not isinstance(rule, dict) or not isinstance(rule.get("tags"), dict):
-                raise ProfileError(f"{label}: {where}.osm[{j}] needs a 'tags' table")
-            if "type" not in rule:
-                raise ProfileError(f"{label}: {where}.osm[{j}] needs a 'type'")
-        name_rules = tuple(c.get("names", ()))
-        for j, rule in enumerate(name_rules):
-            if not isinstance(rule.get("any"), list) or "type" not in rule:
-                raise ProfileError(f"{label}: {where}.names[{j}] needs 'any' (list) and 'type'")
-        amap_rules = tuple(c.get("amap", ()))
-        for j, rule in enumerate(amap_rules):
-            if ("codes" not in rule and "any" not in rule) or "type" not in rule:
-                raise ProfileError(f"{label}: {where}.amap[{j}] needs 'codes' or 'any', and 'type'")
+        _source(srcs, "target_share", f"{where}.sources", label, f"target_share={target:g}")
+        facility_types = _str_list(c.get("facility_types", []), f"{where}.facility_types",
+                                   label)
+        osm_rules = _rules(c, "osm", where, label)
+        name_rules = _rules(c, "names", where, label)
+        amap_rules = _rules(c, "amap", where, label)
         cats.append(
             Category(
                 id=cid,
@@ -353,11 +540,11 @@ def _validate(data: dict, label: str) -> Profile:
                 tier_min=tier,
                 thresholds_m=thresholds,
                 target_share=target,
-                facility_types=tuple(c.get("facility_types", ())),
+                facility_types=facility_types,
                 osm_rules=osm_rules,
                 name_rules=name_rules,
                 amap_rules=amap_rules,
-                sources=dict(c.get("sources", {})),
+                sources=sources,
             )
         )
     return Profile(
@@ -369,7 +556,48 @@ def _validate(data: dict, label: str) -> Profile:
         default_area_type=default_area,
         path=label,
         raw=data,
+        region_name=region,
+        region_bbox=bbox,
     )
+
+
+_RULE_KEYS = {
+    "osm": {"tags", "name_any", "type"},
+    "names": {"any", "type"},
+    "amap": {"codes", "any", "type"},
+}
+
+
+def _rules(c: dict, kind: str, where: str, label: str) -> tuple[dict, ...]:
+    rules = c.get(kind, [])
+    if not isinstance(rules, list):
+        raise ProfileError(f"{label}: {where}.{kind} should be a list of rule tables")
+    for j, rule in enumerate(rules):
+        at = f"{where}.{kind}[{j}]"
+        if not isinstance(rule, dict):
+            raise ProfileError(f"{label}: {at} should be a table, got {rule!r}")
+        _check_keys(rule, _RULE_KEYS[kind], at, label)
+        _need(rule, "type", str, at, label)
+        if kind == "osm":
+            tags = _need(rule, "tags", dict, at, label)
+            if not tags:
+                raise ProfileError(f"{label}: {at}.tags is empty")
+            for k, v in tags.items():
+                if not (isinstance(v, str) or (isinstance(v, list) and v
+                        and all(isinstance(x, str) for x in v))):
+                    raise ProfileError(f"{label}: {at}.tags.{k} should be a string or a list "
+                                       f"of strings, got {v!r}")
+            if "name_any" in rule:
+                _str_list(rule["name_any"], f"{at}.name_any", label)
+        elif kind == "names":
+            _str_list(_need(rule, "any", list, at, label), f"{at}.any", label)
+        else:
+            if "codes" not in rule and "any" not in rule:
+                raise ProfileError(f"{label}: {at} needs 'codes' or 'any'")
+            for key in ("codes", "any"):
+                if key in rule:
+                    _str_list(rule[key], f"{at}.{key}", label)
+    return tuple(rules)
 
 
 def _check_thresholds(thr: dict, where: str, label: str) -> dict[str, float]:

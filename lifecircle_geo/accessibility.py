@@ -1,0 +1,1001 @@
+"""Accessibility measures beyond "nearest": service areas, counts, nearest-k, 2SFCA and gravity.
+
+Two kinds of search feed these measures:
+
+* **One multi-source search** (:func:`lifecircle_geo.engine.multi_source`) partitions the street
+  nodes among facilities: every reached node belongs to the facility nearest to it. That is all
+  :func:`service_areas` needs.
+* **Sparse per-facility bounded searches** (:func:`reach_matrix`) give, for every facility, the
+  nodes within ``cutoff_m`` and their distances, stored as a list of (facility, node, distance)
+  triples -- never a dense facility × node matrix, so memory grows with the number of reached
+  pairs, not with facilities × nodes. Counts (:func:`count_within`), the k nearest
+  (:func:`nearest_k`), two-step floating catchment (:func:`two_step_fca`) and gravity potentials
+  (:func:`gravity`) are all derived from it, at nodes or, through :func:`reach_at_points`, at
+  resident points with their walk to the street.
+
+Labels are facility ids: by convention the facility's row position in the facility table, so
+per-facility inputs (capacity) are looked up by label. Where two facilities are equally far,
+the smaller label comes first (nearest-k, service areas from :func:`reach_matrix` ordering).
+
+Examples
+--------
+>>> import numpy as np
+>>> from lifecircle_geo.network import WalkNetwork
+>>> from lifecircle_geo.engine import Seeds
+>>> net = WalkNetwork.from_arrays([0, 100, 200, 300], [0, 0, 0, 0], [0, 1, 2], [1, 2, 3],
+...                               [100.0, 100.0, 100.0], crs=32651)
+>>> seeds = Seeds(np.array([0, 3]), np.zeros(2), np.array([0, 1]))
+>>> r = reach_matrix(net, seeds, cutoff_m=250)
+>>> count_within(r).tolist()
+[1, 2, 2, 1]
+>>> d, lab = nearest_k(r, k=2)
+>>> d[1].tolist(), lab[1].tolist()
+([100.0, 200.0], [0, 1])
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
+from tqdm.auto import tqdm
+
+from .engine import Seeds, multi_source, point_distances
+from .errors import InputError
+from .network import WalkNetwork
+from .settings import settings
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "Decay",
+    "FcaResult",
+    "Reach",
+    "ServiceAreas",
+    "capacities",
+    "count_within",
+    "decay",
+    "gravity",
+    "nearest_k",
+    "reach_at_points",
+    "reach_matrix",
+    "service_areas",
+    "two_step_fca",
+]
+
+#: Largest k accepted by :func:`nearest_k`.
+MAX_K = 5
+
+
+# ====================================================================== service areas
+@dataclass
+class ServiceAreas:
+    """Which facility serves each node (and resident point), and each facility's load.
+
+    Attributes
+    ----------
+    node_label : ndarray of int64, shape (n_nodes,)
+        Label of the nearest facility within the cutoff; -1 where none.
+    node_dist_m : ndarray of float64, shape (n_nodes,)
+        Walk to that facility; ``inf`` where none.
+    point_label, point_dist_m : ndarray or None
+        The same for the demand points (with their walk to the street), when given.
+    load : DataFrame
+        One row per facility label (index ``label``): ``n_nodes`` served, ``n_points`` served
+        (when points were given) and ``population`` served (when population was given).
+    cutoff_m : float
+    """
+
+    node_label: np.ndarray
+    node_dist_m: np.ndarray
+    point_label: np.ndarray | None
+    point_dist_m: np.ndarray | None
+    load: pd.DataFrame
+    cutoff_m: float
+
+
+def service_areas(net: WalkNetwork, seeds: Seeds, cutoff_m: float,
+                  demand_snap: pd.DataFrame | None = None, population=None, *,
+                  source_snap: pd.DataFrame | None = None, source_labels=None,
+                  labels=None) -> ServiceAreas:
+    """Partition the reached nodes (and demand points) among facilities; population per facility.
+
+    One bounded multi-source search: each node goes to its nearest facility (the label
+    :func:`~lifecircle_geo.engine.multi_source` returns), so the service areas are disjoint
+    and cover exactly the reached nodes.
+
+    Parameters
+    ----------
+    net : WalkNetwork
+    seeds : Seeds
+        Facility start points (from :func:`~lifecircle_geo.engine.seeds_from_snap`).
+    cutoff_m : float
+        Search radius in metres; nodes and points farther from every facility get label -1.
+    demand_snap : DataFrame, optional
+        Demand points snapped with :meth:`WalkNetwork.snap`; they are assigned with their walk
+        to the street (:func:`~lifecircle_geo.engine.point_distances`).
+    population : array-like of float, optional
+        People per demand point (when ``demand_snap`` is given) or per node (otherwise).
+    source_snap, source_labels : optional
+        The facilities' own snap table and labels, so residents on a facility's edge walk
+        straight to it.
+    labels : array-like of int, optional
+        Every facility label to report in ``load`` (default: the labels of ``seeds``).
+
+    Returns
+    -------
+    ServiceAreas
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lifecircle_geo.network import WalkNetwork
+    >>> from lifecircle_geo.engine import Seeds
+    >>> net = WalkNetwork.from_arrays([0, 100, 200, 300], [0, 0, 0, 0], [0, 1, 2], [1, 2, 3],
+    ...                               [100.0, 100.0, 100.0], crs=32651)
+    >>> sa = service_areas(net, Seeds(np.array([0, 3]), np.zeros(2), np.array([0, 1])), 1000,
+    ...                    population=[10, 20, 30, 40])
+    >>> sa.node_label.tolist()
+    [0, 0, 1, 1]
+    >>> sa.load["population"].tolist()
+    [30.0, 70.0]
+    """
+    cutoff_m = _check_cutoff(cutoff_m)
+    dist_node, lab_node = multi_source(net, seeds, cutoff_m)
+    all_labels = np.unique(np.asarray(seeds.label if labels is None else labels, dtype=np.int64))
+    load = pd.DataFrame(index=pd.Index(all_labels, name="label"))
+    load["n_nodes"] = _per_label(lab_node, None, all_labels).astype(np.int64)
+    p_lab = p_dist = None
+    if demand_snap is not None:
+        p_dist, p_lab = point_distances(net, dist_node, lab_node, demand_snap, source_snap,
+                                        source_labels)
+        load["n_points"] = _per_label(p_lab, None, all_labels).astype(np.int64)
+    if population is not None:
+        pop = np.asarray(population, dtype=np.float64).ravel()
+        owner = lab_node if demand_snap is None else p_lab
+        if len(pop) != len(owner):
+            where = "demand point" if demand_snap is not None else "node"
+            raise InputError(f"population needs one value per {where} ({len(owner)}), "
+                             f"got {len(pop)}")
+        load["population"] = _per_label(owner, pop, all_labels)
+    return ServiceAreas(lab_node, dist_node, p_lab, p_dist, load, cutoff_m)
+
+
+def _per_label(owner: np.ndarray, weights, all_labels: np.ndarray) -> np.ndarray:
+    """Sum of ``weights`` (or counts) per label, aligned with ``all_labels``."""
+    out = np.zeros(len(all_labels))
+    ok = owner >= 0
+    if not ok.any() or len(all_labels) == 0:
+        return out
+    pos = np.searchsorted(all_labels, owner[ok])
+    pos = np.minimum(pos, len(all_labels) - 1)
+    found = all_labels[pos] == owner[ok]
+    w = np.ones(int(ok.sum())) if weights is None else weights[ok]
+    np.add.at(out, pos[found], w[found])
+    return out
+
+
+# ====================================================================== sparse reach
+@dataclass
+class Reach:
+    """Sparse facility × target walking distances within a cutoff (targets: nodes or points).
+
+    Stored as triples sorted by ``(target, dist_m, label)``: memory is about 24 bytes per
+    reached pair, independent of how many facilities × targets there are.
+
+    Attributes
+    ----------
+    facility : ndarray of int64
+        Position of the facility in ``labels``, one per pair.
+    target : ndarray of int64
+        Node (or point) position, one per pair.
+    dist_m : ndarray of float64
+        Walk in metres (<= ``cutoff_m``), one per pair.
+    labels : ndarray of int64
+        Facility labels (sorted); ``labels[facility]`` is the pair's facility label.
+    n_targets : int
+        Number of nodes (or points).
+    cutoff_m : float
+        Pairs farther than this are not stored.
+    """
+
+    facility: np.ndarray
+    target: np.ndarray
+    dist_m: np.ndarray
+    labels: np.ndarray
+    n_targets: int
+    cutoff_m: float
+    _indptr: np.ndarray | None = field(default=None, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.dist_m)
+
+    @property
+    def n_facilities(self) -> int:
+        """Number of facilities (labels)."""
+        return len(self.labels)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the pair arrays."""
+        return int(self.facility.nbytes + self.target.nbytes + self.dist_m.nbytes)
+
+    @property
+    def indptr(self) -> np.ndarray:
+        """Start of each target's pairs (length ``n_targets + 1``), pairs being target-sorted."""
+        if self._indptr is None:
+            counts = np.bincount(self.target, minlength=self.n_targets)
+            self._indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        return self._indptr
+
+    def to_csr(self) -> csr_matrix:
+        """A scipy CSR matrix (facility × target) of distances.
+
+        A facility standing on a node has distance 0 there: such pairs are kept as explicit
+        zeros, so use ``.nnz``/``.indices`` rather than ``!= 0`` to find reached pairs.
+        """
+        order = np.lexsort((self.target, self.facility))
+        f, t, d = self.facility[order], self.target[order], self.dist_m[order]
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(f, minlength=self.n_facilities))])
+        return csr_matrix((d, t, indptr), shape=(self.n_facilities, self.n_targets))
+
+    def within(self, cutoff_m: float) -> Reach:
+        """The pairs within a smaller cutoff."""
+        if cutoff_m >= self.cutoff_m:
+            return self
+        keep = self.dist_m <= cutoff_m
+        return Reach(self.facility[keep], self.target[keep], self.dist_m[keep], self.labels,
+                     self.n_targets, float(cutoff_m))
+
+    def to_frame(self) -> pd.DataFrame:
+        """The pairs as a DataFrame: ``label``, ``target``, ``dist_m``."""
+        return pd.DataFrame({"label": self.labels[self.facility], "target": self.target,
+                             "dist_m": self.dist_m})
+
+
+def _sorted_reach(fac, tgt, dist, labels, n_targets, cutoff_m) -> Reach:
+    order = np.lexsort((fac, dist, tgt))  # labels are sorted, so facility order = label order
+    return Reach(fac[order].astype(np.int64, copy=False), tgt[order].astype(np.int64, copy=False),
+                 dist[order].astype(np.float64, copy=False), labels, int(n_targets),
+                 float(cutoff_m))
+
+
+def reach_matrix(net: WalkNetwork, seeds: Seeds, cutoff_m: float, *, backend: str = "auto",
+                 batch_size: int | None = None, n_jobs: int | None = None,
+                 progress: bool | None = None) -> Reach:
+    """Every facility's reached nodes within ``cutoff_m``, from one bounded search per facility.
+
+    A facility's seeds (both ends of its edge with their partial lengths and the walk to the
+    street, or several entrances) start its search together, so mid-edge facilities are exact.
+    Each search stops at ``cutoff_m`` and only its reached nodes are kept: memory is
+    proportional to the reached pairs, never to facilities × nodes.
+
+    Parameters
+    ----------
+    net : WalkNetwork
+    seeds : Seeds
+        Start points; ``label`` says which facility each belongs to.
+    cutoff_m : float
+        Search radius in metres.
+    backend : {"auto", "numba", "scipy"}
+        ``"numba"``: a compiled bounded Dijkstra (binary heap) that touches only reached
+        nodes, run on ``n_jobs`` threads. ``"scipy"``: ``scipy.sparse.csgraph.dijkstra`` over
+        batches of facilities, each a virtual source joined to its seeds; every batch row is
+        compressed to its finite entries at once (a ``batch_size × n_nodes`` buffer at a
+        time). ``"auto"``: numba when importable.
+    batch_size : int, optional
+        Facilities per batch (default: numba 256; scipy so that a batch's dense buffer stays
+        under about 64 MB).
+    n_jobs : int, optional
+        Threads for the numba backend (default: all cores).
+    progress : bool, optional
+        tqdm progress bar over batches (default ``settings.progress``).
+
+    Returns
+    -------
+    Reach
+        Targets are node positions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lifecircle_geo.network import WalkNetwork
+    >>> from lifecircle_geo.engine import Seeds
+    >>> net = WalkNetwork.from_arrays([0, 100, 200], [0, 0, 0], [0, 1], [1, 2], [100.0, 100.0],
+    ...                               crs=32651)
+    >>> r = reach_matrix(net, Seeds(np.array([0, 2]), np.array([0.0, 10.0]), np.array([5, 7])),
+    ...                  cutoff_m=150)
+    >>> r.to_frame().values.tolist()
+    [[5.0, 0.0, 0.0], [5.0, 1.0, 100.0], [7.0, 1.0, 110.0], [7.0, 2.0, 10.0]]
+    """
+    cutoff_m = _check_cutoff(cutoff_m)
+    node = np.asarray(seeds.node, dtype=np.int64)
+    off = np.asarray(seeds.dist_m, dtype=np.float64)
+    lab = np.asarray(seeds.label, dtype=np.int64)
+    if node.size and (node.min() < 0 or node.max() >= net.n_nodes):
+        raise InputError(f"seed nodes must be node positions in 0..{net.n_nodes - 1}")
+    if off.size and (not np.all(np.isfinite(off)) or off.min() < 0):
+        raise InputError("seed start distances must be finite and >= 0")
+    labels, fac_of_seed = np.unique(lab, return_inverse=True)
+    empty = np.empty(0, dtype=np.int64)
+    if len(labels) == 0:
+        return Reach(empty, empty, np.empty(0), labels, net.n_nodes, cutoff_m)
+    order = np.lexsort((off, node, fac_of_seed))
+    s_fac, s_node, s_off = fac_of_seed[order], node[order], off[order]
+    seed_ptr = np.concatenate([[0], np.cumsum(np.bincount(s_fac, minlength=len(labels)))])
+    backend = _choose_backend(backend)
+    show = settings.progress if progress is None else progress
+    g = net.csr
+    n_fac = len(labels)
+    if backend == "numba":
+        bs = batch_size or 256
+        batches = [(a, min(a + bs, n_fac)) for a in range(0, n_fac, bs)]
+        kernel = _numba_kernel()
+        indptr = g.indptr.astype(np.int64)
+        indices = g.indices.astype(np.int64)
+        data = g.data.astype(np.float64)
+
+        def run(batch):
+            a, b = batch
+            lo, hi = seed_ptr[a], seed_ptr[b]
+            f, t, d = kernel(indptr, indices, data, net.n_nodes, seed_ptr[a:b + 1] - lo,
+                             s_node[lo:hi], s_off[lo:hi], cutoff_m)
+            return f + a, t, d
+
+        workers = n_jobs or os.cpu_count() or 1
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(batches)))) as pool:
+            parts = list(tqdm(pool.map(run, batches), total=len(batches), disable=not show,
+                              desc="per-facility searches", leave=False))
+    else:
+        bs = batch_size or max(1, int(64e6 // (8 * (net.n_nodes + 1))))
+        batches = [(a, min(a + bs, n_fac)) for a in range(0, n_fac, bs)]
+        parts = [_scipy_batch(g, net.n_nodes, a, b, seed_ptr, s_node, s_off, cutoff_m)
+                 for a, b in tqdm(batches, disable=not show, desc="per-facility searches",
+                                  leave=False)]
+    fac = np.concatenate([p[0] for p in parts]) if parts else empty
+    tgt = np.concatenate([p[1] for p in parts]) if parts else empty
+    dist = np.concatenate([p[2] for p in parts]) if parts else np.empty(0)
+    r = _sorted_reach(fac, tgt, dist, labels, net.n_nodes, cutoff_m)
+    log.debug("reach_matrix: %d facilities, %d reached pairs (%.1f MB), backend %s", n_fac,
+              len(r), r.nbytes / 1e6, backend)
+    return r
+
+
+def _choose_backend(backend: str) -> str:
+    if backend not in ("auto", "numba", "scipy"):
+        raise InputError(f"backend must be 'auto', 'numba' or 'scipy', got {backend!r}")
+    if backend == "scipy":
+        return backend
+    try:
+        _numba_kernel()
+    except ImportError:
+        if backend == "numba":
+            raise InputError("backend='numba' needs numba installed") from None
+        log.info("numba is not importable: per-facility searches use scipy")
+        return "scipy"
+    return "numba"
+
+
+def _scipy_batch(g: csr_matrix, n: int, a: int, b: int, seed_ptr, s_node, s_off,
+                 cutoff_m: float):
+    """Facilities a..b-1: virtual sources n..n+B-1 joined to their seeds, one dijkstra call."""
+    nb = b - a
+    lo, hi = seed_ptr[a], seed_ptr[b]
+    counts = np.diff(seed_ptr[a:b + 1])
+    indptr = np.concatenate([g.indptr, g.indptr[-1] + np.cumsum(counts)])
+    indices = np.concatenate([g.indices, s_node[lo:hi]])
+    # explicit zeros in a CSR matrix are edges for csgraph: zero start offsets are kept
+    data = np.concatenate([g.data, s_off[lo:hi]])
+    aug = csr_matrix((data, indices, indptr), shape=(n + nb, n + nb))
+    dist = dijkstra(aug, directed=True, indices=np.arange(n, n + nb), limit=cutoff_m)
+    dist = dist[:, :n]
+    rows, cols = np.nonzero(np.isfinite(dist))
+    d = dist[rows, cols]
+    del dist
+    return rows.astype(np.int64) + a, cols.astype(np.int64), d
+
+
+_KERNEL: Any = None
+
+
+def _numba_kernel():
+    """Compile (once, cached on disk) the bounded per-facility Dijkstra."""
+    global _KERNEL
+    if _KERNEL is None:
+        _KERNEL = _build_numba_kernel()
+    return _KERNEL
+
+
+def _build_numba_kernel():
+    import numba
+
+    @numba.njit(cache=True, nogil=True)
+    def _push(hd, hn, size, d, v):
+        i = size
+        hd[i] = d
+        hn[i] = v
+        while i > 0:
+            p = (i - 1) >> 1
+            if hd[p] <= hd[i]:
+                break
+            hd[p], hd[i] = hd[i], hd[p]
+            hn[p], hn[i] = hn[i], hn[p]
+            i = p
+
+    @numba.njit(cache=True, nogil=True)
+    def _pop(hd, hn, size):
+        d = hd[0]
+        v = hn[0]
+        size -= 1
+        hd[0] = hd[size]
+        hn[0] = hn[size]
+        i = 0
+        while True:
+            c = 2 * i + 1
+            if c >= size:
+                break
+            if c + 1 < size and hd[c + 1] < hd[c]:
+                c += 1
+            if hd[i] <= hd[c]:
+                break
+            hd[c], hd[i] = hd[i], hd[c]
+            hn[c], hn[i] = hn[i], hn[c]
+            i = c
+        return d, v
+
+    @numba.njit(cache=True, nogil=True)
+    def kernel(indptr, indices, data, n, seed_ptr, seed_node, seed_off, cutoff):
+        nf = len(seed_ptr) - 1
+        dist = np.full(n, np.inf)
+        done = np.zeros(n, dtype=np.bool_)
+        touched = np.empty(n, dtype=np.int64)
+        cap = 1024
+        out_f = np.empty(cap, dtype=np.int64)
+        out_t = np.empty(cap, dtype=np.int64)
+        out_d = np.empty(cap, dtype=np.float64)
+        m = 0
+        hcap = 1024
+        hd = np.empty(hcap, dtype=np.float64)
+        hn = np.empty(hcap, dtype=np.int64)
+        for f in range(nf):
+            nt = 0
+            size = 0
+            for s in range(seed_ptr[f], seed_ptr[f + 1]):
+                v = seed_node[s]
+                d = seed_off[s]
+                if d <= cutoff and d < dist[v]:
+                    if dist[v] == np.inf:
+                        touched[nt] = v
+                        nt += 1
+                    dist[v] = d
+                    if size == hcap:
+                        hcap *= 2
+                        hd2 = np.empty(hcap, dtype=np.float64)
+                        hn2 = np.empty(hcap, dtype=np.int64)
+                        hd2[:size] = hd[:size]
+                        hn2[:size] = hn[:size]
+                        hd, hn = hd2, hn2
+                    _push(hd, hn, size, d, v)
+                    size += 1
+            while size > 0:
+                d, v = _pop(hd, hn, size)
+                size -= 1
+                if done[v] or d > dist[v]:
+                    continue
+                done[v] = True
+                if m == cap:
+                    cap *= 2
+                    f2 = np.empty(cap, dtype=np.int64)
+                    t2 = np.empty(cap, dtype=np.int64)
+                    d2 = np.empty(cap, dtype=np.float64)
+                    f2[:m] = out_f[:m]
+                    t2[:m] = out_t[:m]
+                    d2[:m] = out_d[:m]
+                    out_f, out_t, out_d = f2, t2, d2
+                out_f[m] = f
+                out_t[m] = v
+                out_d[m] = d
+                m += 1
+                for k in range(indptr[v], indptr[v + 1]):
+                    w = indices[k]
+                    nd = d + data[k]
+                    if nd <= cutoff and nd < dist[w] and not done[w]:
+                        if dist[w] == np.inf:
+                            touched[nt] = w
+                            nt += 1
+                        dist[w] = nd
+                        if size == hcap:
+                            hcap *= 2
+                            hd2 = np.empty(hcap, dtype=np.float64)
+                            hn2 = np.empty(hcap, dtype=np.int64)
+                            hd2[:size] = hd[:size]
+                            hn2[:size] = hn[:size]
+                            hd, hn = hd2, hn2
+                        _push(hd, hn, size, nd, w)
+                        size += 1
+            for i in range(nt):
+                dist[touched[i]] = np.inf
+                done[touched[i]] = False
+        return out_f[:m].copy(), out_t[:m].copy(), out_d[:m].copy()
+
+    return kernel
+
+
+def reach_at_points(net: WalkNetwork, reach: Reach, snap: pd.DataFrame,
+                    source_snap: pd.DataFrame | None = None, source_labels=None) -> Reach:
+    """Facility distances at snapped points (residents), with their walk to the street.
+
+    For each point and facility: the point's leg + the partial edge to one of its edge's ends
+    + that node's distance from ``reach``, the better end; where the facility sits on the same
+    edge (``source_snap``), the straight walk along the edge too. Pairs beyond
+    ``reach.cutoff_m`` are dropped.
+
+    Parameters
+    ----------
+    net : WalkNetwork
+    reach : Reach
+        Node reach from :func:`reach_matrix`.
+    snap : DataFrame
+        The points, from :meth:`WalkNetwork.snap`; points with ``ok == False`` reach nothing.
+    source_snap, source_labels : optional
+        The facilities' snap table and labels (as given to
+        :func:`~lifecircle_geo.engine.seeds_from_snap`).
+
+    Returns
+    -------
+    Reach
+        Targets are point positions (rows of ``snap``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lifecircle_geo.network import WalkNetwork
+    >>> from lifecircle_geo.engine import Seeds
+    >>> net = WalkNetwork.from_arrays([0, 100], [0, 0], [0], [1], [100.0], crs=32651)
+    >>> r = reach_matrix(net, Seeds(np.array([0]), np.zeros(1), np.array([0])), 500)
+    >>> rp = reach_at_points(net, r, net.snap(np.array([[30.0, 4.0]])))
+    >>> rp.dist_m.tolist()
+    [34.0]
+    """
+    n_pts = len(snap)
+    ok = snap["ok"].to_numpy()
+    pos = np.flatnonzero(ok)
+    e = snap["edge"].to_numpy()[ok].astype(np.int64)
+    along = snap["along_m"].to_numpy()[ok].astype(np.float64)
+    off = snap["snap_m"].to_numpy()[ok].astype(np.float64)
+    length = net.length_m[e]
+    ratio = np.divide(net.cost_m[e], length, out=np.ones(len(e)), where=length > 0)
+    indptr = reach.indptr
+    fs, ts, ds = [], [], []
+    for end_node, partial in ((net.u[e], along * ratio), (net.v[e], (length - along) * ratio)):
+        start = indptr[end_node]
+        count = indptr[end_node + 1] - start
+        total = int(count.sum())
+        owner = np.repeat(np.arange(len(e)), count)
+        idx = np.arange(total) - np.repeat(np.cumsum(count) - count - start, count)
+        fs.append(reach.facility[idx])
+        ts.append(pos[owner])
+        ds.append(reach.dist_m[idx] + partial[owner] + off[owner])
+    if source_snap is not None and len(source_snap) and len(e):
+        s_ok = source_snap["ok"].to_numpy()
+        s_lab = np.asarray(source_labels, dtype=np.int64)[s_ok]
+        s_fac = np.searchsorted(reach.labels, s_lab)
+        known = (s_fac < len(reach.labels)) & (reach.labels[np.minimum(
+            s_fac, len(reach.labels) - 1)] == s_lab)
+        src = pd.DataFrame({"edge": source_snap["edge"].to_numpy()[s_ok][known],
+                            "s_along": source_snap["along_m"].to_numpy()[s_ok][known],
+                            "s_off": source_snap["snap_m"].to_numpy()[s_ok][known],
+                            "fac": s_fac[known]})
+        pts = pd.DataFrame({"edge": e, "p_along": along, "p_off": off, "pos": pos,
+                            "ratio": ratio})
+        same = pts.merge(src, on="edge", how="inner")
+        if len(same):
+            fs.append(same["fac"].to_numpy())
+            ts.append(same["pos"].to_numpy())
+            ds.append(((same["p_along"] - same["s_along"]).abs() * same["ratio"]
+                       + same["p_off"] + same["s_off"]).to_numpy())
+    f = np.concatenate(fs).astype(np.int64)
+    t = np.concatenate(ts).astype(np.int64)
+    d = np.concatenate(ds).astype(np.float64)
+    keep = d <= reach.cutoff_m
+    f, t, d = f[keep], t[keep], d[keep]
+    # the best of the candidate walks for each (point, facility)
+    order = np.lexsort((d, f, t))
+    f, t, d = f[order], t[order], d[order]
+    first = np.ones(len(f), dtype=bool)
+    first[1:] = (f[1:] != f[:-1]) | (t[1:] != t[:-1])
+    return _sorted_reach(f[first], t[first], d[first], reach.labels, n_pts, reach.cutoff_m)
+
+
+def count_within(reach: Reach, cutoff_m: float | None = None) -> np.ndarray:
+    """Number of facilities within ``cutoff_m`` of each target (node or point).
+
+    Parameters
+    ----------
+    reach : Reach
+        From :func:`reach_matrix` or :func:`reach_at_points`.
+    cutoff_m : float, optional
+        At most ``reach.cutoff_m`` (default: that).
+
+    Returns
+    -------
+    ndarray of int64, shape (n_targets,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lifecircle_geo.network import WalkNetwork
+    >>> from lifecircle_geo.engine import Seeds
+    >>> net = WalkNetwork.from_arrays([0, 100, 200], [0, 0, 0], [0, 1], [1, 2], [100.0, 100.0],
+    ...                               crs=32651)
+    >>> r = reach_matrix(net, Seeds(np.array([0, 2]), np.zeros(2), np.array([0, 1])), 200)
+    >>> count_within(r, 100).tolist()
+    [1, 2, 1]
+    """
+    r = reach.within(_sub_cutoff(reach, cutoff_m))
+    return np.bincount(r.target, minlength=r.n_targets).astype(np.int64)
+
+
+def nearest_k(reach: Reach, k: int, cutoff_m: float | None = None,
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest facilities of each target within ``cutoff_m``: distances and labels.
+
+    Ties are broken deterministically: equal distances list the smaller label first.
+
+    Parameters
+    ----------
+    reach : Reach
+    k : int
+        1 to 5.
+    cutoff_m : float, optional
+        At most ``reach.cutoff_m`` (default: that).
+
+    Returns
+    -------
+    dist_m : ndarray of float64, shape (n_targets, k)
+        Ascending; ``inf`` where fewer than k facilities are within reach.
+    label : ndarray of int64, shape (n_targets, k)
+        -1 where none.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lifecircle_geo.network import WalkNetwork
+    >>> from lifecircle_geo.engine import Seeds
+    >>> net = WalkNetwork.from_arrays([0, 100, 200], [0, 0, 0], [0, 1], [1, 2], [100.0, 100.0],
+    ...                               crs=32651)
+    >>> r = reach_matrix(net, Seeds(np.array([0, 2]), np.zeros(2), np.array([4, 3])), 150)
+    >>> d, lab = nearest_k(r, 2)
+    >>> d[1].tolist(), lab[1].tolist(), lab[0].tolist()
+    ([100.0, 100.0], [3, 4], [4, -1])
+    """
+    if not isinstance(k, (int, np.integer)) or not 1 <= k <= MAX_K:
+        raise InputError(f"k must be an integer from 1 to {MAX_K}, got {k!r}")
+    r = reach.within(_sub_cutoff(reach, cutoff_m))
+    dist = np.full((r.n_targets, k), np.inf)
+    label = np.full((r.n_targets, k), -1, dtype=np.int64)
+    # pairs are sorted by (target, dist, label): a pair's rank is its offset in its target's run
+    rank = np.arange(len(r)) - r.indptr[r.target]
+    keep = rank < k
+    dist[r.target[keep], rank[keep]] = r.dist_m[keep]
+    label[r.target[keep], rank[keep]] = r.labels[r.facility[keep]]
+    return dist, label
+
+
+def _sub_cutoff(reach: Reach, cutoff_m: float | None) -> float:
+    if cutoff_m is None:
+        return reach.cutoff_m
+    if cutoff_m > reach.cutoff_m * (1 + 1e-12):
+        raise InputError(f"cutoff_m={cutoff_m:g} exceeds the reach's search radius "
+                         f"{reach.cutoff_m:g}; search again with a larger cutoff")
+    return float(cutoff_m)
+
+
+def _check_cutoff(cutoff_m) -> float:
+    if cutoff_m is None or not np.isfinite(cutoff_m) or cutoff_m <= 0:
+        raise InputError(f"cutoff_m must be a positive finite number of metres, got {cutoff_m}")
+    return float(cutoff_m)
+
+
+# ====================================================================== decay
+_GAUSS_E = math.exp(-0.5)
+
+
+@dataclass(frozen=True)
+class Decay:
+    """A distance-decay weight: a vectorized function of metres, 0 beyond ``cutoff_m``.
+
+    Build one with :func:`decay`. Calling it on an array of distances returns weights in
+    [0, 1] (a user callable may return other non-negative values).
+    """
+
+    kind: str
+    cutoff_m: float
+    params: dict = field(default_factory=dict)
+    func: Callable | None = field(default=None, repr=False, compare=False)
+
+    def __call__(self, dist_m) -> np.ndarray:
+        d = np.asarray(dist_m, dtype=np.float64)
+        inside = d <= self.cutoff_m
+        d0 = self.cutoff_m
+        with np.errstate(over="ignore", invalid="ignore"):
+            if self.kind == "step":
+                w = np.ones_like(d)
+            elif self.kind == "linear":
+                w = 1.0 - d / d0
+            elif self.kind == "exponential":
+                w = np.exp(-self.params["beta_per_m"] * d)
+            elif self.kind == "gaussian":
+                w = (np.exp(-0.5 * (d / d0) ** 2) - _GAUSS_E) / (1.0 - _GAUSS_E)
+            else:
+                w = np.asarray(self.func(d), dtype=np.float64)
+                if w.shape != d.shape:
+                    w = np.broadcast_to(w, d.shape).astype(np.float64)
+        return np.where(inside, np.clip(w, 0.0, None), 0.0)
+
+
+def decay(kind: str | Callable | Decay, cutoff_m: float, **params) -> Decay:
+    """A distance-decay function for catchment measures, zero beyond the catchment ``cutoff_m``.
+
+    With ``d`` the walk in metres and ``d0 = cutoff_m``, for ``d <= d0`` (0 beyond):
+
+    ========================  ==============================================================
+    ``"step"``                ``1``
+    ``"linear"``              ``1 - d / d0`` (0.5 at half the cutoff)
+    ``"exponential"``         ``exp(-beta_per_m * d)``; ``beta_per_m`` (per metre) required
+    ``"gaussian"``            ``(exp(-½ (d/d0)²) - exp(-½)) / (1 - exp(-½))``: 1 at 0 and 0
+                              at ``d0`` (the Gaussian 2SFCA form of Dai 2010 / Shi et al.)
+    a callable ``f``          ``f(d)``, called with an array of distances (vectorized)
+    ========================  ==============================================================
+
+    Parameters
+    ----------
+    kind : str, callable or Decay
+    cutoff_m : float
+        Catchment size ``d0`` in metres.
+    **params
+        ``beta_per_m`` for ``"exponential"``.
+
+    Returns
+    -------
+    Decay
+        A callable: ``w = f(dist_m)``.
+
+    Examples
+    --------
+    >>> decay("linear", 1000)([0, 500, 1000, 1200]).tolist()
+    [1.0, 0.5, 0.0, 0.0]
+    >>> round(float(decay("exponential", 1000, beta_per_m=0.002)(500)), 4)
+    0.3679
+    >>> decay("gaussian", 1000)([0, 1000]).tolist()
+    [1.0, 0.0]
+    """
+    cutoff_m = _check_cutoff(cutoff_m)
+    if isinstance(kind, Decay):
+        return Decay(kind.kind, cutoff_m, dict(kind.params), kind.func)
+    if callable(kind):
+        if params:
+            raise InputError(f"a callable decay takes no parameters, got {sorted(params)}")
+        return Decay(getattr(kind, "__name__", "callable"), cutoff_m, {}, kind)
+    kinds = ("step", "linear", "exponential", "gaussian")
+    if kind not in kinds:
+        raise InputError(f"decay kind must be one of {kinds} or a callable, got {kind!r}")
+    if kind == "exponential":
+        beta = params.get("beta_per_m")
+        if beta is None or not np.isfinite(beta) or beta < 0:
+            raise InputError("exponential decay needs beta_per_m >= 0 (per metre), e.g. "
+                             "decay('exponential', 1000, beta_per_m=0.002)")
+        unknown = set(params) - {"beta_per_m"}
+    else:
+        unknown = set(params)
+    if unknown:
+        raise InputError(f"decay {kind!r} does not take {sorted(unknown)}")
+    return Decay(kind, cutoff_m, {k: float(v) for k, v in params.items()})
+
+
+def _as_decay(w, reach: Reach) -> Decay:
+    if isinstance(w, Decay):
+        if w.cutoff_m > reach.cutoff_m * (1 + 1e-12):
+            raise InputError(f"the decay's cutoff ({w.cutoff_m:g} m) exceeds the reach's search "
+                             f"radius ({reach.cutoff_m:g} m)")
+        return w
+    return decay(w, reach.cutoff_m)
+
+
+# ====================================================================== supply and demand
+def capacities(facilities, labels=None, column: str = "capacity", default: float = 1.0,
+               ) -> np.ndarray:
+    """Facility supply (beds, seats, m²) by label; missing values get ``default``.
+
+    Parameters
+    ----------
+    facilities : DataFrame, Series, array-like or None
+        A table with ``column`` (row position = label), a Series indexed by label, or an
+        array indexed by label. None: every facility supplies ``default``.
+    labels : array-like of int, optional
+        Labels to return (default: every row).
+    column : str
+        Capacity column of a table; a table without it supplies ``default`` everywhere.
+    default : float
+        Supply where the value is missing (NaN) or the column is absent.
+
+    Returns
+    -------
+    ndarray of float64
+        One value per label.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> capacities(pd.DataFrame({"capacity": [30, None, 10]}), default=5).tolist()
+    [30.0, 5.0, 10.0]
+    """
+    if facilities is None:
+        if labels is None:
+            raise InputError("capacities(None) needs labels")
+        return np.full(len(np.asarray(labels)), float(default))
+    if isinstance(facilities, pd.DataFrame):
+        if column not in facilities.columns:
+            log.info("no %r column in the facility table: every facility supplies %g", column,
+                     default)
+            vals = np.full(len(facilities), float(default))
+        else:
+            vals = pd.to_numeric(facilities[column], errors="coerce").to_numpy(dtype=float)
+    elif isinstance(facilities, pd.Series):
+        s = pd.to_numeric(facilities, errors="coerce")
+        if labels is None:
+            vals = s.to_numpy(dtype=float)
+        else:
+            vals = s.reindex(np.asarray(labels)).to_numpy(dtype=float)
+            return np.where(np.isnan(vals), float(default), vals)
+    else:
+        vals = np.asarray(facilities, dtype=float).ravel()
+    if labels is not None:
+        lab = np.asarray(labels, dtype=np.int64)
+        if lab.size and (lab.min() < 0 or lab.max() >= len(vals)):
+            raise InputError(f"facility labels must be row positions 0..{len(vals) - 1} of the "
+                             f"capacity table; got labels up to {lab.max()}")
+        vals = vals[lab]
+    if np.any(vals[~np.isnan(vals)] < 0):
+        raise InputError("facility capacity must be >= 0")
+    return np.where(np.isnan(vals), float(default), vals)
+
+
+@dataclass
+class FcaResult:
+    """What :func:`two_step_fca` returns.
+
+    Attributes
+    ----------
+    access : ndarray of float64, shape (n_targets,)
+        ``A_i``: supply per person reachable from each target (0 where nothing is).
+    facilities : DataFrame
+        Index ``label``: ``supply`` (S_j), ``demand`` (the weighted population in the
+        catchment, sum P_k w(d_kj)) and ``ratio`` (R_j = S_j / demand; NaN where no one is in
+        the catchment).
+    decay : Decay
+    """
+
+    access: np.ndarray
+    facilities: pd.DataFrame
+    decay: Decay
+
+
+def two_step_fca(reach: Reach, population, supply=None, decay_fn: Any = "step", *,
+                 access_reach: Reach | None = None, default_supply: float = 1.0) -> FcaResult:
+    """Two-step floating catchment area (2SFCA), with any distance decay (G2SFCA, E2SFCA).
+
+    Step 1, each facility j: ``R_j = S_j / Σ_{k: d_kj <= d0} P_k · w(d_kj)``.
+    Step 2, each target i: ``A_i = Σ_{j: d_ij <= d0} R_j · w(d_ij)``.
+
+    ``d0`` is the decay's cutoff (the reach's cutoff for a kind given by name). A facility
+    with nobody in its catchment has no ratio (NaN) and adds nothing to ``A``. Multiply
+    ``A`` by 1,000 for "per 1,000 residents".
+
+    Parameters
+    ----------
+    reach : Reach
+        Facility × demand-location distances (resident points from :func:`reach_at_points`,
+        or nodes from :func:`reach_matrix`).
+    population : array-like of float
+        ``P_k``, one per target of ``reach``.
+    supply : optional
+        ``S_j``: a facility table with a ``capacity`` column, a Series by label, an array by
+        label, or None (every facility supplies ``default_supply``); see :func:`capacities`.
+    decay_fn : str, callable or Decay
+        Weight ``w(d)``; a name or callable is turned into :func:`decay` with
+        ``cutoff_m = reach.cutoff_m``.
+    access_reach : Reach, optional
+        Where to evaluate ``A_i`` (e.g. every node for a map) when not the demand targets;
+        same facilities and labels.
+    default_supply : float
+        Supply of facilities without a capacity.
+
+    Returns
+    -------
+    FcaResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lifecircle_geo.network import WalkNetwork
+    >>> from lifecircle_geo.engine import Seeds
+    >>> net = WalkNetwork.from_arrays([0, 100, 200], [0, 0, 0], [0, 1], [1, 2], [100.0, 100.0],
+    ...                               crs=32651)
+    >>> r = reach_matrix(net, Seeds(np.array([0]), np.zeros(1), np.array([0])), 150)
+    >>> res = two_step_fca(r, population=[10, 30, 50], supply=[8.0])
+    >>> res.facilities["ratio"].tolist(), res.access.tolist()
+    ([0.2], [0.2, 0.2, 0.0])
+    """
+    w_fn = _as_decay(decay_fn, reach)
+    pop = np.asarray(population, dtype=np.float64).ravel()
+    if len(pop) != reach.n_targets:
+        raise InputError(f"population needs one value per demand target ({reach.n_targets}), "
+                         f"got {len(pop)}")
+    if np.any(pop < 0) or not np.all(np.isfinite(pop)):
+        raise InputError("population must be finite and >= 0")
+    s = capacities(supply, reach.labels, default=default_supply)
+    w = w_fn(reach.dist_m)
+    demand = np.bincount(reach.facility, weights=pop[reach.target] * w,
+                         minlength=reach.n_facilities)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(demand > 0, s / demand, np.nan)
+    ar = reach if access_reach is None else access_reach
+    if access_reach is not None and not np.array_equal(access_reach.labels, reach.labels):
+        raise InputError("access_reach must come from the same facilities (labels differ)")
+    wa = w if access_reach is None else w_fn(ar.dist_m)
+    r_used = np.nan_to_num(ratio, nan=0.0)
+    access = np.bincount(ar.target, weights=r_used[ar.facility] * wa, minlength=ar.n_targets)
+    n_empty = int(np.sum(demand <= 0))
+    if n_empty:
+        log.info("2SFCA: %d facilities have nobody in their catchment (ratio NaN)", n_empty)
+    fac = pd.DataFrame({"supply": s, "demand": demand, "ratio": ratio},
+                       index=pd.Index(reach.labels, name="label"))
+    return FcaResult(access, fac, w_fn)
+
+
+def gravity(reach: Reach, supply=None, decay_fn: Any = "step", *,
+            default_supply: float = 1.0) -> np.ndarray:
+    """Gravity (Hansen) potential: ``A_i = Σ_{j: d_ij <= d0} S_j · w(d_ij)`` at each target.
+
+    With ``"step"`` decay and no supply this is the count of facilities within the cutoff;
+    with capacities, the supply within reach. For the competition-adjusted form (Shen 1998),
+    whose denominator is the weighted population of each facility's catchment, use
+    :func:`two_step_fca` with the same decay: it is that measure.
+
+    Parameters
+    ----------
+    reach : Reach
+    supply : optional
+        As for :func:`two_step_fca`.
+    decay_fn : str, callable or Decay
+    default_supply : float
+
+    Returns
+    -------
+    ndarray of float64, shape (n_targets,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lifecircle_geo.network import WalkNetwork
+    >>> from lifecircle_geo.engine import Seeds
+    >>> net = WalkNetwork.from_arrays([0, 100, 200], [0, 0, 0], [0, 1], [1, 2], [100.0, 100.0],
+    ...                               crs=32651)
+    >>> r = reach_matrix(net, Seeds(np.array([0]), np.zeros(1), np.array([0])), 200)
+    >>> gravity(r, supply=[10.0], decay_fn="linear").tolist()
+    [10.0, 5.0, 0.0]
+    """
+    w_fn = _as_decay(decay_fn, reach)
+    s = capacities(supply, reach.labels, default=default_supply)
+    return np.bincount(reach.target, weights=s[reach.facility] * w_fn(reach.dist_m),
+                       minlength=reach.n_targets)
