@@ -1,34 +1,31 @@
-"""Compiled bounded multi-source shortest paths (numba): the fast path of :mod:`lifecircle_geo.engine`.
+"""Compiled bounded multi-source shortest paths (numba), the fast path of `engine`.
 
 :func:`bounded_multi_source` searches from many seeds at once over a graph given as CSR arrays,
 stops at a cutoff, and keeps for every node the distance to its nearest seed and that seed's
 label. It is compiled with ``cache=True`` (the machine code is kept in ``__pycache__`` beside
-this file, so only the first call on a machine pays the compile, about 2-3 s) and
-``nogil=True`` (threads run categories side by side).
+this file, so only the first call on a machine pays the compile: 3-4 s measured on a busy
+2-core machine, then about 0.1 s to load) and ``nogil=True`` (threads run categories side by
+side).
 
 The queue is a bucket queue (Dial / delta-stepping): bucket ``k`` holds the nodes whose
 tentative distance lies in ``[k * width, (k + 1) * width)``; buckets are emptied in order and a
-node whose distance drops while its bucket is being emptied is simply processed again. The
-result is exact (it is a label-correcting search: it stops only when no edge can improve any
-node, and every bucket below the current one is final because edge costs are non-negative).
-Measured on 250k-node graphs it is 2-3 times faster than a binary or 4-ary heap (the heap's
-unpredictable comparisons dominate a bounded search); :func:`heap_multi_source` keeps the 4-ary
-heap version for the benchmark's ablation.
+node whose distance drops while its bucket is being emptied is simply scanned again. The result
+is exact: it is a label-correcting search that stops only when no edge can improve any node,
+and every bucket below the current one is final because costs are non-negative. Measured on
+250k-node graphs it runs 2-3 times faster than a binary or 4-ary heap (in a bounded search the
+heap's unpredictable comparisons dominate); :func:`heap_multi_source` keeps the 4-ary heap for
+the benchmark's ablation.
 
-Ties: on equal distance the smaller label wins, and the answer does not depend on the order of
-the seeds, of the adjacency lists or of the processing. For every reached node ``v``::
-
-    (dist[v], label[v]) = min( (d0_s, label_s) for seeds s at v,
-                               (dist[u] + w(u, v), label[u]) for neighbours u )
-
-with ``+`` in float64 and pairs compared lexicographically, and ``label[v]`` is the smallest
-label among the seeds from which ``v`` is reached along edges that are all on shortest paths
-(the least fixed point). Distances are the float64 minimum over paths of the left-to-right sum
-``d0 + w1 + w2 + ...``, the same numbers ``scipy.sparse.csgraph.dijkstra`` computes.
+Ties: on equal distance the smaller label wins, whatever the order of the seeds, of the
+adjacency lists or of the scans. :mod:`lifecircle_geo.engine` rounds costs to a binary grid on
+which float64 sums are exact; then, for every reached node, ``dist`` is the exact minimum over
+paths and ``label`` is the smallest label among the seeds at exactly that distance. (On raw,
+unrounded costs the distances are still the float64 minima, and a label can differ from that
+rule only where two path lengths differ by less than rounding.)
 
 Types are fixed (one compiled specialisation): ``indptr`` int64, ``indices`` int32, ``data``
 float64, ``seed_node`` int64, ``seed_dist`` float64, ``seed_label`` int32, ``perm`` int64,
-outputs float64 and int32. :mod:`lifecircle_geo.engine` converts and imports this module
+outputs float64 and int32. :mod:`lifecircle_geo.engine` converts, and imports this module
 lazily, falling back to scipy when numba is missing.
 """
 

@@ -404,22 +404,22 @@ def _scipy_batch(g: csr_matrix, n: int, a: int, b: int, seed_ptr, s_node, s_off,
     return rows.astype(np.int64) + a, cols.astype(np.int64), d
 
 
-_KERNEL: Any = None
-
-
 def _numba_kernel():
-    """Compile (once, cached on disk) the bounded per-facility Dijkstra."""
-    global _KERNEL
-    if _KERNEL is None:
-        _KERNEL = _build_numba_kernel()
-    return _KERNEL
+    """The compiled bounded per-facility Dijkstra (ImportError without numba)."""
+    if _bounded_searches is None:
+        raise ImportError("numba is not installed")
+    return _bounded_searches
 
 
-def _build_numba_kernel():
-    import numba
+try:  # the compiled kernel; compiled on first use and cached on disk
+    import numba as _numba
+except ImportError:  # pragma: no cover - numba is a dependency; scipy is the fallback
+    _numba = None
 
-    @numba.njit(cache=True, nogil=True)
-    def _push(hd, hn, size, d, v):
+if _numba is not None:
+
+    @_numba.njit(cache=True, nogil=True)
+    def _heap_push(hd, hn, size, d, v):  # pragma: no cover - compiled
         i = size
         hd[i] = d
         hn[i] = v
@@ -431,8 +431,8 @@ def _build_numba_kernel():
             hn[p], hn[i] = hn[i], hn[p]
             i = p
 
-    @numba.njit(cache=True, nogil=True)
-    def _pop(hd, hn, size):
+    @_numba.njit(cache=True, nogil=True)
+    def _heap_pop(hd, hn, size):  # pragma: no cover - compiled
         d = hd[0]
         v = hn[0]
         size -= 1
@@ -452,8 +452,12 @@ def _build_numba_kernel():
             i = c
         return d, v
 
-    @numba.njit(cache=True, nogil=True)
-    def kernel(indptr, indices, data, n, seed_ptr, seed_node, seed_off, cutoff):
+    @_numba.njit(cache=True, nogil=True)
+    def _bounded_searches(indptr, indices, data, n, seed_ptr, seed_node, seed_off,
+                          cutoff):  # pragma: no cover - compiled
+        """One bounded Dijkstra per facility f (seeds seed_ptr[f]:seed_ptr[f+1] with start
+        offsets); returns the settled (facility, node, distance) triples. Only touched nodes
+        are reset between facilities, so the work is proportional to the reached pairs."""
         nf = len(seed_ptr) - 1
         dist = np.full(n, np.inf)
         done = np.zeros(n, dtype=np.bool_)
@@ -484,10 +488,10 @@ def _build_numba_kernel():
                         hd2[:size] = hd[:size]
                         hn2[:size] = hn[:size]
                         hd, hn = hd2, hn2
-                    _push(hd, hn, size, d, v)
+                    _heap_push(hd, hn, size, d, v)
                     size += 1
             while size > 0:
-                d, v = _pop(hd, hn, size)
+                d, v = _heap_pop(hd, hn, size)
                 size -= 1
                 if done[v] or d > dist[v]:
                     continue
@@ -520,14 +524,15 @@ def _build_numba_kernel():
                             hd2[:size] = hd[:size]
                             hn2[:size] = hn[:size]
                             hd, hn = hd2, hn2
-                        _push(hd, hn, size, nd, w)
+                        _heap_push(hd, hn, size, nd, w)
                         size += 1
             for i in range(nt):
                 dist[touched[i]] = np.inf
                 done[touched[i]] = False
         return out_f[:m].copy(), out_t[:m].copy(), out_d[:m].copy()
 
-    return kernel
+else:  # pragma: no cover
+    _bounded_searches = None
 
 
 def reach_at_points(net: WalkNetwork, reach: Reach, snap: pd.DataFrame,

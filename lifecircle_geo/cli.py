@@ -89,7 +89,7 @@ def run_sample(out: Path, sample: Path | None = None):
     net = lc.WalkNetwork.from_osm(sample / "sample.osm")
     fac = lc.facilities.merge(
         lc.facilities.from_osm(sample / "sample.osm"),
-        lc.facilities.from_table(sample / "facilities_gcj02.xlsx", coords="gcj02"),
+        lc.facilities.from_table(sample / "facilities_gcj02.xlsx", coords="gcj02", net=net),
     )
     units = lc.units.load(sample / "units.geojson")
     pop = lc.population.from_raster(sample / "population.tif")
@@ -131,7 +131,8 @@ def run_config(path: Path):
         tables.append(lc.facilities.from_osm(rel(osm), profile=profile))
     for t in fac_cfg.get("tables", []):
         tables.append(lc.facilities.from_table(rel(t["path"]), coords=t.get("coords", "wgs84"),
-                                               profile=profile, columns=t.get("columns")))
+                                               profile=profile, columns=t.get("columns"),
+                                               net=net))
     fac = lc.facilities.merge(*tables)
     units = lc.units.load(rel(cfg["units"]["path"]))
     pop_cfg = cfg.get("population", {})

@@ -186,10 +186,9 @@ def _split_codes(code_text: str, type_text: str) -> list[str]:
 def _classify_amap(type_text: str, codes: list[str], category) -> tuple[str, str] | None:
     parts = [p for p in re.split(r"[|]", type_text or "") if p]
     for rule in category.amap_rules:
-        for want in rule.get("codes", ()):
-            prefix = want.endswith("*")
-            for code in codes:
-                if code == want or (prefix and code.startswith(want[:-1])):
+        for code in codes:  # the POI's own order: its main type first
+            for want in rule.get("codes", ()):
+                if code == want or (want.endswith("*") and code.startswith(want[:-1])):
                     return rule["type"], f"amap-code:{code}"
         for kw in rule.get("any", ()):
             if any(kw in p for p in parts):
@@ -464,7 +463,7 @@ def _map_columns(df: pd.DataFrame, overrides: dict[str, str], path: Path) -> dic
 
 
 def _coordinates(df: pd.DataFrame, cols: dict, path: Path, rownum: np.ndarray,
-                 ) -> tuple[np.ndarray, np.ndarray]:
+                 prof: Profile) -> tuple[np.ndarray, np.ndarray]:
     def clean(s: pd.Series) -> pd.Series:
         return s.astype(str).map(lambda v: unicodedata.normalize("NFKC", v)).str.strip() \
             .str.rstrip("°").str.strip()
@@ -489,6 +488,7 @@ def _coordinates(df: pd.DataFrame, cols: dict, path: Path, rownum: np.ndarray,
         raise InputError(f"{path}: non-numeric or missing coordinates ({shown}) in "
                          f"{len(idx)} row(s): {where}{more}; expected decimal degrees such as "
                          f"121.47, 31.23")
+    _check_swapped(lon, lat, prof, path, rownum)
     out = (np.abs(lon) > 180) | (np.abs(lat) > 90)
     if out.any():
         raise InputError(f"{path}: longitude/latitude out of range (|lon| ≤ 180, |lat| ≤ 90) in "
@@ -648,8 +648,7 @@ def from_table(path: str | os.PathLike, coords: str = "wgs84",
     if geometry is not None:
         geoms, lon_raw, lat_raw = _gis_geometry(geometry, system, p, rownum)
     else:
-        lon_raw, lat_raw = _coordinates(df, cols, p, rownum)
-        _check_swapped(*lc_crs.convert(lon_raw, lat_raw, system, "wgs84"), prof, p, rownum)
+        lon_raw, lat_raw = _coordinates(df, cols, p, rownum, prof)
         geoms = None
     if cols["id"] is not None:
         _check_ids(df[cols["id"]], cols["id"], p, rownum, word)

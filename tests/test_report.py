@@ -374,18 +374,25 @@ def test_empty_sites_and_projects(tmp_path):
 
 
 # ---------------------------------------------------------------------------- browser
-def test_map_renders_in_headless_chromium(written, tmp_path):
+def _headless(tmp_path, *args) -> list[str]:
+    """A headless Chromium command line, or skip when no browser is installed."""
     browser = next((b for b in ("chromium", "chromium-browser", "google-chrome")
                     if shutil.which(b)), None)
     if browser is None:
         pytest.skip("chromium not installed (CI installs it with apt-get install chromium)")
+    return [browser, "--headless", "--no-sandbox", "--disable-gpu",
+            "--disable-background-networking", "--no-first-run", "--disable-dev-shm-usage",
+            f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=3000",
+            # no network here or in CI: make every host name fail at once (tile requests
+            # would otherwise stall the virtual clock now and then)
+            "--host-resolver-rules=MAP * ~NOTFOUND", *args]
+
+
+def test_map_renders_in_headless_chromium(written, tmp_path):
     _, _, paths = written
     shot = tmp_path / "map.png"
-    cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu",
-           "--disable-background-networking", "--no-first-run", "--disable-dev-shm-usage",
-           f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}",
-           "--window-size=1000,800", "--virtual-time-budget=3000",
-           paths["html"].absolute().as_uri()]
+    cmd = _headless(tmp_path, f"--screenshot={shot}", "--window-size=1000,800",
+                    paths["html"].absolute().as_uri())
     proc = subprocess.run(cmd, capture_output=True, timeout=60, check=False)
     assert shot.is_file(), proc.stderr.decode("utf-8", "replace")[-2000:]
     assert shot.read_bytes().startswith(PNG_MAGIC)
@@ -393,17 +400,10 @@ def test_map_renders_in_headless_chromium(written, tmp_path):
 
 def test_map_works_offline_in_headless_chromium(written, tmp_path):
     """No CDN is reachable here: the map must draw from what the file itself holds."""
-    browser = next((b for b in ("chromium", "chromium-browser", "google-chrome")
-                    if shutil.which(b)), None)
-    if browser is None:
-        pytest.skip("chromium not installed (CI installs it with apt-get install chromium)")
     _, _, paths = written
     text = paths["html"].read_text(encoding="utf-8")
     assert not re.search(r'<script[^>]+src="https?://', text), "scripts must be inline"
-    cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu",
-           "--disable-background-networking", "--no-first-run", "--disable-dev-shm-usage",
-           f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=3000",
-           "--dump-dom", paths["html"].absolute().as_uri()]
+    cmd = _headless(tmp_path, "--dump-dom", paths["html"].absolute().as_uri())
     proc = subprocess.run(cmd, capture_output=True, timeout=60, check=False)
     dom = proc.stdout.decode("utf-8", "replace")
     # classes Leaflet sets at run time: only there if the inlined library ran

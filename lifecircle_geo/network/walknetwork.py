@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -64,7 +65,18 @@ class WalkNetwork:
     osmid : array-like of int, optional
         Source ids of the nodes.
     meta : dict, optional
-        Provenance: source file, size, hash, OSM timestamp, rules, CRS, counts, dropped islands.
+        Provenance. :meth:`from_osm` records: ``source_file``, ``source_size_bytes``,
+        ``source_sha256``; ``osm_timestamp`` (newest walkable way) and
+        ``osm_header_timestamp`` (the file header's, when present); ``rules`` (the walk rules
+        as a dict), ``walk_speed_kmh``; ``crs`` and ``crs_epsg``; counts: ``n_ways_read``,
+        ``n_way_vertices``, ``dropped_ways`` (by reason), ``missing_node_refs``,
+        ``duplicate_segments_dropped``, ``through_nodes_merged``,
+        ``degenerate_loops_dropped``, ``duplicate_edges_dropped``, ``parallel_edges_split``,
+        ``n_split_nodes``, ``n_nodes``, ``n_edges``, ``total_length_m``; islands:
+        ``n_islands_dropped``, ``island_nodes_dropped``, ``island_length_m_dropped`` and
+        ``dropped_islands`` (one record each: ``n_nodes``, ``n_edges``, ``length_m``,
+        ``x_m``/``y_m``, ``lon``/``lat``); ``boundary_bounds_wgs84`` and
+        ``boundary_buffer_m`` when clipped; ``built_with`` and ``build_seconds``.
 
     Examples
     --------
@@ -98,11 +110,13 @@ class WalkNetwork:
             raise InputError(f"WalkNetwork needs a projected metric CRS, got {self.crs.name}")
         self.cost_m = (self.length_m.copy() if cost_m is None
                        else np.ascontiguousarray(cost_m, dtype=np.float64))
-        if geometry is None:
-            geometry = shapely.linestrings(
-                np.stack([np.column_stack([self.x_m[self.u], self.y_m[self.u]]),
-                          np.column_stack([self.x_m[self.v], self.y_m[self.v]])], axis=1))
-        self.geometry = np.asarray(geometry, dtype=object)
+        # edge geometries are built on first use: a loaded network keeps its vertex arrays
+        # until something (snapping, to_gdfs) needs shapely objects
+        self._geometry = None if geometry is None else np.asarray(geometry, dtype=object)
+        if self._geometry is not None and len(self._geometry) != m:
+            raise InputError(f"geometry must have one line per edge (got {len(self._geometry)} "
+                             f"for {m} edges)")
+        self._geom_parts: tuple[np.ndarray, np.ndarray] | None = None
         self.osmid = (np.arange(n, dtype=np.int64) if osmid is None
                       else np.asarray(osmid, dtype=np.int64))
         self.kind = (np.full(m, "walk", dtype=object) if kind is None
@@ -122,7 +136,8 @@ class WalkNetwork:
         return cls(x, y, u, v, length_m, crs, **kwargs)
 
     @classmethod
-    def from_osm(cls, path: str | os.PathLike, *, rules: WalkRules | dict | None = None,
+    def from_osm(cls, path: str | os.PathLike, *,
+                 rules: WalkRules | dict | str | os.PathLike | None = None,
                  crs: Any = None, boundary: Any = None, boundary_crs: Any = 4326,
                  buffer_m: float = 500.0, keep: str = "largest",
                  missing_nodes: str = "drop") -> WalkNetwork:
@@ -132,8 +147,9 @@ class WalkNetwork:
         ----------
         path : str or path-like
             The OSM extract.
-        rules : WalkRules or dict, optional
-            Walk rules (see :class:`~lifecircle_geo.network.rules.WalkRules`).
+        rules : WalkRules, dict, or path of a TOML file, optional
+            Walk rules (see :class:`~lifecircle_geo.network.rules.WalkRules`): a dict or TOML
+            file changes only the rules it names; default: the documented defaults.
         crs : optional
             Target CRS: None or ``"utm"`` for the local UTM zone of the data's centre, or any
             EPSG code / CRS, e.g. 4549 (CGCS2000 3-degree Gauss-Kruger, 120°E).
@@ -168,17 +184,20 @@ class WalkNetwork:
         32651
         """
         t0 = time.perf_counter()
-        if isinstance(rules, dict):
-            rules = WalkRules.from_dict(rules)
-        rules = rules or WalkRules()
+        rules = WalkRules.coerce(rules)
         raw = read_walk_ways(path, rules, missing_nodes=missing_nodes)
         if raw.n_ways == 0:
             raise NetworkError(f"{path}: no walkable way in this file (dropped: {raw.dropped})")
+        clip_meta = {}
         if boundary is not None:
             raw = _clip(raw, boundary, boundary_crs, buffer_m, path)
+            bounds = _as_wgs84_geometry(boundary, boundary_crs).bounds
+            clip_meta = {"boundary_bounds_wgs84": [round(b, 6) for b in bounds],
+                         "boundary_buffer_m": buffer_m}
         meta = file_provenance(Path(path))
-        meta.update(osm_timestamp=raw.timestamp, dropped_ways=raw.dropped,
-                    missing_node_refs=raw.missing_nodes)
+        meta.update(clip_meta)
+        meta.update(osm_timestamp=raw.timestamp, osm_header_timestamp=raw.header_timestamp,
+                    dropped_ways=raw.dropped, missing_node_refs=raw.missing_nodes)
         return cls._from_raw(raw, rules, crs, keep, meta, t0)
 
     @classmethod
@@ -210,6 +229,7 @@ class WalkNetwork:
         for isl in islands:
             isl["lon"], isl["lat"] = (float(c) for c in to_ll.transform(isl["x_m"], isl["y_m"]))
         meta.update(
+            built_with=f"lifecircle_geo {_version()}",
             rules=rules.to_dict(), walk_speed_kmh=settings.walk_speed_kmh,
             crs=target.to_string(), crs_epsg=target.to_epsg(),
             n_ways_read=raw.n_ways, n_way_vertices=raw.n_vertices,
@@ -262,48 +282,63 @@ class WalkNetwork:
 
     @classmethod
     def from_polygon(cls, polygon, polygon_crs: Any = 4326, *, crs: Any = None,
-                     rules: WalkRules | None = None, keep: str = "largest") -> WalkNetwork:
+                     rules: WalkRules | dict | str | os.PathLike | None = None,
+                     keep: str = "largest") -> WalkNetwork:
         """Download the walk network inside ``polygon`` through osmnx (cached), when online.
 
-        The download uses osmnx's ``network_type="walk"`` and its request cache in
-        ``settings.cache_folder``; the raw OSM is saved there too, then parsed with the same
-        walk rules as :meth:`from_osm`.
+        Every way with a ``highway`` tag and every ``route=ferry`` way is downloaded with
+        osmnx (its request cache lives in ``settings.cache_folder``), keeping the tags the walk
+        rules read, and saved there as OSM XML; that file is then parsed with the same walk
+        rules as :meth:`from_osm` (so the rules, not osmnx's ``"walk"`` filter, decide). A
+        second call for the same polygon reads the saved file and needs no network. osmnx's
+        global settings are restored afterwards.
 
         Raises
         ------
         NetworkError
-            When the machine is offline and nothing is cached.
+            When the download fails (the machine is offline, say) and nothing is cached.
         """
+        import hashlib
+
         import osmnx as ox
 
         poly = _as_wgs84_geometry(polygon, polygon_crs)
         cache = Path(settings.cache_folder)
         cache.mkdir(parents=True, exist_ok=True)
-        ox.settings.use_cache = True
-        ox.settings.cache_folder = str(cache / "osmnx")
-        key = shapely.to_wkb(poly, hex=True)[:4096]
-        import hashlib
-
-        name = hashlib.sha256(key.encode()).hexdigest()[:16]
-        osm_path = cache / f"walk-{name}.osm"
+        name = hashlib.sha256(shapely.to_wkb(poly)).hexdigest()[:16]
+        osm_path = cache / f"osm-highways-{name}.osm"
         if not osm_path.exists():
+            saved = {k: getattr(ox.settings, k) for k in
+                     ("all_oneway", "useful_tags_way", "use_cache", "cache_folder")}
             try:
-                G = ox.graph_from_polygon(poly, network_type="walk", simplify=False,
-                                          retain_all=True)
-            except Exception as exc:  # osmnx raises several kinds for network failures
-                raise NetworkError(
-                    f"could not download OSM data for the polygon ({type(exc).__name__}: {exc}); "
-                    f"is the machine offline? Nothing is cached at {osm_path}. Use "
-                    f"WalkNetwork.from_osm with a local extract instead."
-                ) from None
-            tmp = osm_path.with_suffix(".osm.part")
-            ox.settings.all_oneway = True
-            ox.io.save_graph_xml(G, filepath=tmp)
-            os.replace(tmp, osm_path)
+                # one edge per OSM segment in its mapped direction (what the XML writer needs),
+                # and the tags the walk rules read kept on the edges
+                ox.settings.all_oneway = True
+                ox.settings.useful_tags_way = sorted(
+                    set(saved["useful_tags_way"]) | set(WalkRules.tag_keys) | {"name"})
+                ox.settings.use_cache = True
+                ox.settings.cache_folder = str(cache / "osmnx")
+                try:
+                    G = ox.graph_from_polygon(poly, network_type="all", simplify=False,
+                                              retain_all=True, truncate_by_edge=True,
+                                              custom_filter=['["highway"]', '["route"="ferry"]'])
+                except Exception as exc:  # osmnx raises several kinds for network failures
+                    raise NetworkError(
+                        f"could not download OSM data for the polygon ({type(exc).__name__}: "
+                        f"{exc}); is the machine offline? Nothing is cached at {osm_path}. "
+                        f"Use WalkNetwork.from_osm with a local extract instead."
+                    ) from None
+                tmp = osm_path.with_name(osm_path.name + ".part")
+                ox.io.save_graph_xml(G, filepath=tmp)
+                os.replace(tmp, osm_path)
+            finally:
+                for k, value in saved.items():
+                    setattr(ox.settings, k, value)
         return cls.from_osm(osm_path, rules=rules, crs=crs, keep=keep)
 
     @classmethod
-    def from_place(cls, name: str, *, crs: Any = None, rules: WalkRules | None = None,
+    def from_place(cls, name: str, *, crs: Any = None,
+                   rules: WalkRules | dict | str | os.PathLike | None = None,
                    keep: str = "largest") -> WalkNetwork:
         """Download the walk network of a named place (geocoded by osmnx), when online.
 
@@ -323,6 +358,21 @@ class WalkNetwork:
         return cls.from_polygon(gdf.geometry.iloc[0], 4326, crs=crs, rules=rules, keep=keep)
 
     # ------------------------------------------------------------------ properties
+    @property
+    def geometry(self) -> np.ndarray:
+        """Edge geometries (shapely LineStrings from ``u`` to ``v``), an object array."""
+        if self._geometry is None:
+            if self._geom_parts is not None:
+                xy, offsets = self._geom_parts
+                counts = np.diff(offsets)
+                self._geometry = shapely.linestrings(
+                    xy, indices=np.repeat(np.arange(len(counts)), counts))
+            else:
+                self._geometry = shapely.linestrings(
+                    np.stack([np.column_stack([self.x_m[self.u], self.y_m[self.u]]),
+                              np.column_stack([self.x_m[self.v], self.y_m[self.v]])], axis=1))
+        return self._geometry
+
     @property
     def n_nodes(self) -> int:
         """Number of nodes."""
@@ -397,18 +447,25 @@ class WalkNetwork:
 
         Parameters
         ----------
-        points : GeoSeries, GeoDataFrame, array of shapely Points, or (n, 2) array
+        points : GeoSeries, GeoDataFrame, array of shapely geometries, or (n, 2) array
             In the network's CRS unless they carry another CRS (or ``points_crs`` says one).
+            A polygon or line is snapped through one representative point inside it
+            (``point_on_surface``); to snap a park or school through its entrances or its
+            boundary, pass those points instead (as :func:`lifecircle_geo.analyze` does).
         max_snap_m : float, optional
             Farther points are flagged ``ok=False`` with a ``reason``; default
             ``settings.max_snap_m``.
+        points_crs : optional
+            CRS of plain coordinates or shapely geometries.
 
         Returns
         -------
         pandas.DataFrame
             One row per point: ``edge`` (position), ``along_m`` (distance from the edge's ``u``
             end along its geometry), ``snap_m`` (perpendicular distance), ``x``/``y`` of the
-            snapped point, ``ok`` and ``reason``.
+            snapped point, ``ok`` and ``reason``. Every input row is there: a point that is
+            not snapped has ``ok=False`` and says why (beyond ``max_snap_m``, empty or missing
+            geometry, coordinates that are not finite).
 
         Examples
         --------
@@ -426,7 +483,11 @@ class WalkNetwork:
         })
         if n == 0:
             return out
-        valid = ~(shapely.is_empty(pts) | shapely.is_missing(pts))
+        missing = shapely.is_missing(pts) | shapely.is_empty(pts)
+        xy = shapely.get_coordinates(np.where(missing, None, pts), include_z=False)
+        finite = np.ones(n, dtype=bool)
+        finite[~missing] = np.isfinite(xy).all(axis=1)
+        valid = ~missing & finite
         idx_in, idx_tree = self._tree.query_nearest(pts[valid], all_matches=False)
         vpos = np.flatnonzero(valid)[idx_in]
         geoms = self.geometry[idx_tree]
@@ -446,7 +507,8 @@ class WalkNetwork:
         ok[vpos] = dist <= max_snap_m
         out["ok"] = ok
         reason = np.full(n, "", dtype=object)
-        reason[~valid] = "empty or missing geometry"
+        reason[missing] = "empty or missing geometry"
+        reason[~missing & ~finite] = "coordinates are not finite (NaN or inf)"
         far = vpos[dist > max_snap_m]
         reason[far] = [f"nearest street {d:.0f} m away > max_snap_m={max_snap_m:g}"
                        for d in dist[dist > max_snap_m]]
@@ -457,17 +519,48 @@ class WalkNetwork:
     def save(self, path: str | os.PathLike) -> Path:
         """Save to a versioned ``.npz`` file (arrays + JSON metadata), written atomically.
 
-        The format (version 1): arrays ``x_m``, ``y_m``, ``osmid`` (nodes), ``u``, ``v``,
-        ``length_m``, ``cost_m``, ``kind`` (edges), ``geom_xy`` and ``geom_offsets`` (edge
-        vertices, CSR-style), and ``meta``: a JSON string with ``format``, ``format_version``,
-        ``crs`` (WKT) and the provenance.
+        The file is written under a temporary name and renamed, so a failed save never leaves a
+        half-written network. A path without ``.npz`` gets it appended.
+
+        Format version 1 (:data:`FORMAT_VERSION`), an uncompressed NumPy ``.npz`` archive:
+
+        ================  ================  ==============================================
+        array             dtype, shape      meaning
+        ================  ================  ==============================================
+        ``x_m, y_m``      float64 (n,)      node coordinates in the CRS, metres
+        ``osmid``         int64 (n,)        OSM node id; negative for nodes added to split
+                                            parallel edges
+        ``u, v``          int64 (m,)        edge end nodes (positions 0..n-1)
+        ``length_m``      float64 (m,)      edge length (= length of its geometry)
+        ``cost_m``        float64 (m,)      walking cost in equivalent metres
+        ``kind``          <U8 (m,)          ``walk``, ``steps``, ``area`` or ``ferry``
+        ``geom_xy``       float64 (k, 2)    edge vertices, edge after edge, ``u`` to ``v``
+        ``geom_offsets``  int64 (m + 1,)    edge ``i`` has vertices
+                                            ``geom_xy[geom_offsets[i]:geom_offsets[i + 1]]``
+        ``meta``          0-d str           JSON: ``format`` (``"lifecircle_geo.WalkNetwork"``),
+                                            ``format_version``, ``crs_wkt`` and the
+                                            provenance (:attr:`meta`)
+        ================  ================  ==============================================
+
+        Loading reads the arrays only; edge geometries are built when first needed, which is
+        what makes :meth:`load` many times faster than parsing OSM
+        (``benchmarks/network.py`` measures it).
+
+        Returns
+        -------
+        pathlib.Path
+            The file written.
         """
         path = Path(path)
         if path.suffix != ".npz":
             path = path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(
                 ".npz")
-        coords = shapely.get_coordinates(self.geometry)
-        offsets = np.concatenate([[0], np.cumsum(shapely.get_num_coordinates(self.geometry))])
+        if self._geometry is None and self._geom_parts is not None:
+            coords, offsets = self._geom_parts
+        else:
+            coords = shapely.get_coordinates(self.geometry)
+            offsets = np.concatenate([[0],
+                                      np.cumsum(shapely.get_num_coordinates(self.geometry))])
         meta = dict(self.meta, format=_FORMAT_NAME, format_version=FORMAT_VERSION,
                     crs_wkt=self.crs.to_wkt())
         tmp = path.with_name(path.name + ".part")
@@ -486,7 +579,16 @@ class WalkNetwork:
         Raises
         ------
         InputError
-            For a missing file, a file that is not a saved network, or another format version.
+            For a missing file, a file that is not a saved network, another format version
+            (naming both versions), or a damaged one (arrays that do not fit together).
+
+        Examples
+        --------
+        >>> import tempfile, os
+        >>> net = WalkNetwork.from_arrays([0, 100], [0, 0], [0], [1], [100.0], crs=32651)
+        >>> p = net.save(os.path.join(tempfile.mkdtemp(), "net.npz"))
+        >>> WalkNetwork.load(p).n_edges
+        1
         """
         path = Path(path)
         if not path.exists():
@@ -504,19 +606,45 @@ class WalkNetwork:
                 f"{path} has WalkNetwork format version {version}; this lifecircle_geo reads "
                 f"version {FORMAT_VERSION}. Rebuild it from the OSM source."
             )
-        offsets = data["geom_offsets"]
-        counts = np.diff(offsets)
-        geoms = shapely.linestrings(data["geom_xy"], indices=np.repeat(np.arange(len(counts)),
-                                                                        counts))
-        crs = CRS.from_wkt(meta.pop("crs_wkt"))
-        for k in ("format", "format_version"):
-            meta.pop(k)
-        return cls(data["x_m"], data["y_m"], data["u"], data["v"], data["length_m"], crs,
-                   geometry=geoms, cost_m=data["cost_m"], osmid=data["osmid"],
-                   kind=data["kind"].astype(object), meta=meta)
+        try:
+            offsets = data["geom_offsets"]
+            xy = data["geom_xy"]
+            n_edges = len(data["u"])
+            if len(offsets) != n_edges + 1 or offsets[-1] != len(xy):
+                raise ValueError("geom_offsets do not match geom_xy and the edges")
+            crs = CRS.from_wkt(meta.pop("crs_wkt"))
+            for k in ("format", "format_version"):
+                meta.pop(k)
+            net = cls(data["x_m"], data["y_m"], data["u"], data["v"], data["length_m"], crs,
+                      cost_m=data["cost_m"], osmid=data["osmid"],
+                      kind=_decode_kind(data["kind"]), meta=meta)
+        except (KeyError, ValueError) as exc:
+            raise InputError(f"{path}: a damaged saved WalkNetwork ({exc})") from None
+        net._geom_parts = (xy, offsets)
+        return net
 
 
 # ---------------------------------------------------------------------- helpers
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+def _decode_kind(kind: np.ndarray) -> np.ndarray:
+    """Fixed-width strings to an object array, fast for the known kinds (one str object each)."""
+    names = ("walk", "steps", "area", "ferry")
+    out = np.empty(len(kind), dtype=object)
+    done = np.zeros(len(kind), dtype=bool)
+    for name in names:
+        hit = kind == name
+        out[hit] = name
+        done |= hit
+    if not done.all():
+        out[~done] = kind[~done].astype(object)
+    return out
+
+
 def _as_wgs84_geometry(geom, geom_crs) -> shapely.Geometry:
     if isinstance(geom, (gpd.GeoDataFrame, gpd.GeoSeries)):
         gs = geom.geometry if isinstance(geom, gpd.GeoDataFrame) else geom
@@ -530,8 +658,6 @@ def _as_wgs84_geometry(geom, geom_crs) -> shapely.Geometry:
 
 
 def _clip(raw, boundary, boundary_crs, buffer_m: float, path):
-    from .osm import RawWays
-
     poly = _as_wgs84_geometry(boundary, boundary_crs)
     c = poly.centroid
     utm = lc_crs.local_utm_crs(c.x, c.y)
@@ -553,10 +679,9 @@ def _clip(raw, boundary, boundary_crs, buffer_m: float, path):
     _, new_way = np.unique(run_k, return_inverse=True)
     first_vertex = np.flatnonzero(keep)[np.searchsorted(run_k, np.unique(run_k))]
     kinds = [raw.kind[w] for w in raw.way[first_vertex]]
-    return RawWays(ref=raw.ref[keep], way=new_way, lon=raw.lon[keep], lat=raw.lat[keep],
-                   kind=kinds, way_osmid=raw.way_osmid[raw.way[first_vertex]],
-                   dropped=raw.dropped, timestamp=raw.timestamp,
-                   missing_nodes=raw.missing_nodes)
+    return dataclasses.replace(raw, ref=raw.ref[keep], way=new_way, lon=raw.lon[keep],
+                               lat=raw.lat[keep], kind=kinds,
+                               way_osmid=raw.way_osmid[raw.way[first_vertex]])
 
 
 def _as_points(points, target_crs: CRS, points_crs=None) -> np.ndarray:
@@ -576,7 +701,10 @@ def _as_points(points, target_crs: CRS, points_crs=None) -> np.ndarray:
             geoms = gpd.GeoSeries(geoms, crs=points_crs).to_crs(target_crs).to_numpy()
     # polygons and lines snap through their nearest point to the network elsewhere;
     # here every geometry is reduced to a point
+    geoms = np.asarray(geoms, dtype=object)
     kinds = shapely.get_type_id(geoms)
-    if np.any((kinds != 0) & (kinds != -1)):
-        geoms = np.where(kinds == 0, geoms, shapely.point_on_surface(geoms))
+    other = (kinds > 0) & ~shapely.is_empty(geoms)
+    if other.any():
+        geoms = geoms.copy()
+        geoms[other] = shapely.point_on_surface(geoms[other])
     return geoms

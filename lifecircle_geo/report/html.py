@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import html as _html
 import json
-import re
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 
