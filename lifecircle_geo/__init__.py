@@ -18,7 +18,16 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
-from . import crs, engine, facilities, population, standards, units  # noqa: E402
+from . import (  # noqa: E402
+    accessibility,
+    crs,
+    engine,
+    facilities,
+    isochrones,
+    population,
+    standards,
+    units,
+)
 from .analysis import AnalysisResult, analyze  # noqa: E402
 from .errors import InputError, LifecircleError, NetworkError, ProfileError  # noqa: E402
 from .network import WalkNetwork, WalkRules  # noqa: E402
@@ -34,11 +43,13 @@ __all__ = [
     "WalkNetwork",
     "WalkRules",
     "__version__",
+    "accessibility",
     "analyze",
     "configure",
     "crs",
     "engine",
     "facilities",
+    "isochrones",
     "list_profiles",
     "load_profile",
     "population",

@@ -14,8 +14,10 @@ Two kinds of search feed these measures:
   resident points with their walk to the street.
 
 Labels are facility ids: by convention the facility's row position in the facility table, so
-per-facility inputs (capacity) are looked up by label. Where two facilities are equally far,
-the smaller label comes first (nearest-k, service areas from :func:`reach_matrix` ordering).
+per-facility inputs (capacity) are looked up by label. Ties: a :class:`Reach` keeps each target's
+pairs sorted by (distance, label), so where facilities are equally far :func:`nearest_k` lists
+the smaller label first. :func:`service_areas` takes its partition from
+:func:`~lifecircle_geo.engine.multi_source` and inherits that function's tie rule.
 
 Examples
 --------
@@ -49,7 +51,16 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 from tqdm.auto import tqdm
 
-from .engine import Seeds, multi_source, point_distances
+# _quantize/_quantum/_search_csr: the engine's exact-arithmetic preparation (costs and start
+# distances rounded to a quantum), so per-facility distances are bit-identical to multi_source's
+from .engine import (
+    Seeds,
+    _quantize,
+    _quantum,
+    _search_csr,
+    multi_source,
+    point_distances,
+)
 from .errors import InputError
 from .network import WalkNetwork
 from .settings import settings
@@ -263,7 +274,14 @@ class Reach:
 
 
 def _sorted_reach(fac, tgt, dist, labels, n_targets, cutoff_m) -> Reach:
-    order = np.lexsort((fac, dist, tgt))  # labels are sorted, so facility order = label order
+    # labels are sorted, so facility order = label order
+    kernels = _kernels() if len(fac) else None
+    if kernels is not None:
+        order = kernels.order_pairs(tgt.astype(np.int64, copy=False),
+                                    dist.astype(np.float64, copy=False),
+                                    fac.astype(np.int64, copy=False), int(n_targets))
+    else:
+        order = np.lexsort((fac, dist, tgt))
     return Reach(fac[order].astype(np.int64, copy=False), tgt[order].astype(np.int64, copy=False),
                  dist[order].astype(np.float64, copy=False), labels, int(n_targets),
                  float(cutoff_m))
@@ -277,7 +295,10 @@ def reach_matrix(net: WalkNetwork, seeds: Seeds, cutoff_m: float, *, backend: st
     A facility's seeds (both ends of its edge with their partial lengths and the walk to the
     street, or several entrances) start its search together, so mid-edge facilities are exact.
     Each search stops at ``cutoff_m`` and only its reached nodes are kept: memory is
-    proportional to the reached pairs, never to facilities × nodes.
+    proportional to the reached pairs, never to facilities × nodes. Costs and start distances
+    are rounded as in :mod:`lifecircle_geo.engine` (``COST_QUANTUM_M``), so a facility's
+    distances are bit-identical to a :func:`~lifecircle_geo.engine.multi_source` search from it
+    alone, and equal distances are exactly equal.
 
     Parameters
     ----------
@@ -326,6 +347,8 @@ def reach_matrix(net: WalkNetwork, seeds: Seeds, cutoff_m: float, *, backend: st
     if off.size and (not np.all(np.isfinite(off)) or off.min() < 0):
         raise InputError("seed start distances must be finite and >= 0")
     labels, fac_of_seed = np.unique(lab, return_inverse=True)
+    q = _quantum(cutoff_m)
+    off = _quantize(off, q)
     empty = np.empty(0, dtype=np.int64)
     if len(labels) == 0:
         return Reach(empty, empty, np.empty(0), labels, net.n_nodes, cutoff_m)
@@ -334,7 +357,7 @@ def reach_matrix(net: WalkNetwork, seeds: Seeds, cutoff_m: float, *, backend: st
     seed_ptr = np.concatenate([[0], np.cumsum(np.bincount(s_fac, minlength=len(labels)))])
     backend = _choose_backend(backend)
     show = settings.progress if progress is None else progress
-    g = net.csr
+    g = _search_csr(net, q)
     n_fac = len(labels)
     if backend == "numba":
         bs = batch_size or 256
@@ -404,135 +427,21 @@ def _scipy_batch(g: csr_matrix, n: int, a: int, b: int, seed_ptr, s_node, s_off,
     return rows.astype(np.int64) + a, cols.astype(np.int64), d
 
 
+def _kernels():
+    """The compiled kernels module, or None where numba cannot be imported."""
+    try:
+        from . import _reach_kernels
+    except ImportError:  # pragma: no cover - numba is a dependency; scipy is the fallback
+        return None
+    return _reach_kernels
+
+
 def _numba_kernel():
     """The compiled bounded per-facility Dijkstra (ImportError without numba)."""
-    if _bounded_searches is None:
+    kernels = _kernels()
+    if kernels is None:
         raise ImportError("numba is not installed")
-    return _bounded_searches
-
-
-try:  # the compiled kernel; compiled on first use and cached on disk
-    import numba as _numba
-except ImportError:  # pragma: no cover - numba is a dependency; scipy is the fallback
-    _numba = None
-
-if _numba is not None:
-
-    @_numba.njit(cache=True, nogil=True)
-    def _heap_push(hd, hn, size, d, v):  # pragma: no cover - compiled
-        i = size
-        hd[i] = d
-        hn[i] = v
-        while i > 0:
-            p = (i - 1) >> 1
-            if hd[p] <= hd[i]:
-                break
-            hd[p], hd[i] = hd[i], hd[p]
-            hn[p], hn[i] = hn[i], hn[p]
-            i = p
-
-    @_numba.njit(cache=True, nogil=True)
-    def _heap_pop(hd, hn, size):  # pragma: no cover - compiled
-        d = hd[0]
-        v = hn[0]
-        size -= 1
-        hd[0] = hd[size]
-        hn[0] = hn[size]
-        i = 0
-        while True:
-            c = 2 * i + 1
-            if c >= size:
-                break
-            if c + 1 < size and hd[c + 1] < hd[c]:
-                c += 1
-            if hd[i] <= hd[c]:
-                break
-            hd[c], hd[i] = hd[i], hd[c]
-            hn[c], hn[i] = hn[i], hn[c]
-            i = c
-        return d, v
-
-    @_numba.njit(cache=True, nogil=True)
-    def _bounded_searches(indptr, indices, data, n, seed_ptr, seed_node, seed_off,
-                          cutoff):  # pragma: no cover - compiled
-        """One bounded Dijkstra per facility f (seeds seed_ptr[f]:seed_ptr[f+1] with start
-        offsets); returns the settled (facility, node, distance) triples. Only touched nodes
-        are reset between facilities, so the work is proportional to the reached pairs."""
-        nf = len(seed_ptr) - 1
-        dist = np.full(n, np.inf)
-        done = np.zeros(n, dtype=np.bool_)
-        touched = np.empty(n, dtype=np.int64)
-        cap = 1024
-        out_f = np.empty(cap, dtype=np.int64)
-        out_t = np.empty(cap, dtype=np.int64)
-        out_d = np.empty(cap, dtype=np.float64)
-        m = 0
-        hcap = 1024
-        hd = np.empty(hcap, dtype=np.float64)
-        hn = np.empty(hcap, dtype=np.int64)
-        for f in range(nf):
-            nt = 0
-            size = 0
-            for s in range(seed_ptr[f], seed_ptr[f + 1]):
-                v = seed_node[s]
-                d = seed_off[s]
-                if d <= cutoff and d < dist[v]:
-                    if dist[v] == np.inf:
-                        touched[nt] = v
-                        nt += 1
-                    dist[v] = d
-                    if size == hcap:
-                        hcap *= 2
-                        hd2 = np.empty(hcap, dtype=np.float64)
-                        hn2 = np.empty(hcap, dtype=np.int64)
-                        hd2[:size] = hd[:size]
-                        hn2[:size] = hn[:size]
-                        hd, hn = hd2, hn2
-                    _heap_push(hd, hn, size, d, v)
-                    size += 1
-            while size > 0:
-                d, v = _heap_pop(hd, hn, size)
-                size -= 1
-                if done[v] or d > dist[v]:
-                    continue
-                done[v] = True
-                if m == cap:
-                    cap *= 2
-                    f2 = np.empty(cap, dtype=np.int64)
-                    t2 = np.empty(cap, dtype=np.int64)
-                    d2 = np.empty(cap, dtype=np.float64)
-                    f2[:m] = out_f[:m]
-                    t2[:m] = out_t[:m]
-                    d2[:m] = out_d[:m]
-                    out_f, out_t, out_d = f2, t2, d2
-                out_f[m] = f
-                out_t[m] = v
-                out_d[m] = d
-                m += 1
-                for k in range(indptr[v], indptr[v + 1]):
-                    w = indices[k]
-                    nd = d + data[k]
-                    if nd <= cutoff and nd < dist[w] and not done[w]:
-                        if dist[w] == np.inf:
-                            touched[nt] = w
-                            nt += 1
-                        dist[w] = nd
-                        if size == hcap:
-                            hcap *= 2
-                            hd2 = np.empty(hcap, dtype=np.float64)
-                            hn2 = np.empty(hcap, dtype=np.int64)
-                            hd2[:size] = hd[:size]
-                            hn2[:size] = hn[:size]
-                            hd, hn = hd2, hn2
-                        _heap_push(hd, hn, size, nd, w)
-                        size += 1
-            for i in range(nt):
-                dist[touched[i]] = np.inf
-                done[touched[i]] = False
-        return out_f[:m].copy(), out_t[:m].copy(), out_d[:m].copy()
-
-else:  # pragma: no cover
-    _bounded_searches = None
+    return kernels.bounded_searches
 
 
 def reach_at_points(net: WalkNetwork, reach: Reach, snap: pd.DataFrame,

@@ -30,9 +30,10 @@ from . import __version__
 from . import population as lc_population
 from . import units as lc_units
 from .coverage import summarize
-from .engine import multi_source, point_distances, seeds_from_snap
+from .engine import NearestByCategory, nearest_by_category
 from .errors import InputError
 from .gaps import project_list, rank_gaps, suggest_sites
+from .isochrones import isochrones, travel_time_raster
 from .network import WalkNetwork
 from .settings import settings
 from .standards import Profile, load_profile
@@ -65,11 +66,16 @@ class AnalysisResult:
     units, demand : GeoDataFrame
         Units with population, and resident points with ``walk_m_<category>``, network CRS.
     facilities : GeoDataFrame
-        Facilities used (WGS-84) with ``snap_m`` and ``reachable``.
+        Facilities used (WGS-84) with ``snap_m``, ``reachable`` and ``served_population``
+        (residents within the threshold for whom it is the nearest of its category).
     network : WalkNetwork
     profile : Profile
     meta : dict
         Run facts: versions, settings, counts and warnings.
+    isochrones : GeoDataFrame
+        Walking catchment per category and threshold (network CRS).
+    nearest : NearestByCategory
+        Distance to the nearest facility and which one, per category and street node.
     """
 
     coverage: pd.DataFrame
@@ -84,6 +90,8 @@ class AnalysisResult:
     network: WalkNetwork
     profile: Profile
     meta: dict = field(default_factory=dict)
+    isochrones: gpd.GeoDataFrame | None = None
+    nearest: NearestByCategory | None = field(default=None, repr=False)
 
     def summary(self) -> pd.DataFrame:
         """Coverage per category over the whole study area (bilingual names)."""
@@ -92,6 +100,27 @@ class AnalysisResult:
         return _with_names(out, self.profile)[
             ["category", "name_zh", "name_en", "group", "tier_min", "population",
              "covered_population", "share", "target_share", "meets_standard"]]
+
+    def travel_time_raster(self, category: str, path: str | os.PathLike,
+                           resolution_m: float = 25.0, max_snap_m: float = 200.0) -> Path:
+        """Write a GeoTIFF of walking minutes to the nearest facility of ``category``.
+
+        Cells farther than ``max_snap_m`` from a street, or beyond the search cutoff, are
+        nodata. See :func:`lifecircle_geo.isochrones.travel_time_raster`.
+
+        Examples
+        --------
+        >>> result.travel_time_raster("kindergarten", "out/kindergarten_min.tif")  # doctest: +SKIP
+        """
+        if self.nearest is None:
+            raise InputError("this result holds no per-node distances")
+        dist, label = self.nearest[category]
+        src = self.nearest._sources.get(category) if self.nearest._sources else None
+        return travel_time_raster(self.network, dist, path, resolution_m=resolution_m,
+                                  max_snap_m=max_snap_m, label_node=label,
+                                  source_snap=src[0] if src else None,
+                                  source_labels=src[1] if src else None,
+                                  speed_kmh=self.meta["walk_speed_kmh"])
 
     def write(self, folder: str | os.PathLike) -> dict[str, Any]:
         """Write the project database (.gpkg), project list (.xlsx), map (.html) and figures.
@@ -166,7 +195,8 @@ def analyze(net: WalkNetwork, facilities: gpd.GeoDataFrame, units: gpd.GeoDataFr
             profile: str | Profile = "shanghai-2025", *, area_type: str | None = None,
             max_snap_m: float | None = None, search_cutoff_m: float | None = None,
             suggest: bool = True, max_sites_per_gap: int = 3, year: int | None = None,
-            assign_within_m: float = 100.0, progress: bool | None = None) -> AnalysisResult:
+            assign_within_m: float = 100.0, isochrone_polygons: bool = True,
+            progress: bool | None = None) -> AnalysisResult:
     """Coverage of every unit × category, gaps, suggested sites and the project list.
 
     Parameters
@@ -198,6 +228,9 @@ def analyze(net: WalkNetwork, facilities: gpd.GeoDataFrame, units: gpd.GeoDataFr
     assign_within_m : float
         Resident points outside every unit but this close to one (raster cells straddling a
         unit edge) count for the nearest unit; farther ones are reported and left out.
+    isochrone_polygons : bool
+        Build each category's walking catchment polygons at its thresholds (street corridors,
+        partial edges included); they go into the project database and the map.
     progress : bool, optional
         tqdm progress bars (default ``settings.progress``).
 
@@ -300,15 +333,36 @@ def analyze(net: WalkNetwork, facilities: gpd.GeoDataFrame, units: gpd.GeoDataFr
     cutoff = search_cutoff_m or max(settings.search_cutoff_m, 1.5 * largest)
     fac_cat = fac["category"].to_numpy()
     owner_cat = fac_cat[owner] if len(owner) else np.array([], dtype=object)
+    # one bounded multi-source search per category, all categories in one call
+    near = nearest_by_category(net, f_snap, cutoff, labels=owner, category=owner_cat,
+                               categories=prof.category_ids)
+    area_types = units["area_type"].unique()
+    fac["served_population"] = 0.0
+    iso_parts = []
     for cat in tqdm(prof.categories, desc="categories", disable=not show, leave=False):
-        sel = np.flatnonzero(owner_cat == cat.id)
-        seeds = seeds_from_snap(net, f_snap.iloc[sel].reset_index(drop=True), owner[sel])
-        dist_node, lab_node = multi_source(net, seeds, cutoff)
-        walk, nearest = point_distances(net, dist_node, lab_node, d_snap,
-                                        f_snap.iloc[sel].reset_index(drop=True), owner[sel])
+        walk, nearest = near.at_points(net, d_snap, cat.id)
         demand[f"walk_m_{cat.id}"] = walk
         demand[f"nearest_{cat.id}"] = np.where(
             nearest >= 0, fac["facility_id"].to_numpy()[np.maximum(nearest, 0)], None)
+        # service load: residents within the threshold, counted at their nearest facility
+        thr = demand["area_type"].map(cat.thresholds_m).to_numpy(dtype=float)
+        within = (walk <= thr) & (nearest >= 0)
+        load = np.bincount(nearest[within], weights=demand["population"].to_numpy()[within],
+                           minlength=len(fac))
+        rows = np.flatnonzero(fac_cat == cat.id)
+        fac.loc[rows, "served_population"] = load[rows]
+        sel = np.flatnonzero(owner_cat == cat.id)
+        if isochrone_polygons and len(sel):
+            thresholds = sorted({cat.threshold_m(a) for a in area_types})
+            iso = isochrones(net, pts[sel], thresholds, labels=owner[sel], by="all",
+                             max_snap_m=max_snap_m, progress=False)
+            iso_parts.append(iso.drop(columns="group").assign(
+                category=cat.id, name_zh=cat.name_zh, name_en=cat.name_en))
+    iso_cols = ["category", "name_zh", "name_en", "threshold_m", "threshold_min", "area_m2",
+                "geometry"]
+    iso_gdf = (gpd.GeoDataFrame(pd.concat(iso_parts, ignore_index=True)[iso_cols],
+                                geometry="geometry", crs=net.crs) if iso_parts
+               else gpd.GeoDataFrame(columns=iso_cols, geometry="geometry", crs=net.crs))
 
     speed = settings.walk_speed_kmh
     unit_long = _long_table(demand, units, prof, ["unit_id"])
@@ -368,4 +422,5 @@ def analyze(net: WalkNetwork, facilities: gpd.GeoDataFrame, units: gpd.GeoDataFr
     fac_out = fac.to_crs(4326)
     return AnalysisResult(coverage=coverage, gaps=gaps, jiezhen=jiezhen, district=district,
                           sites=sites, projects=projects, units=units, demand=demand,
-                          facilities=fac_out, network=net, profile=prof, meta=meta)
+                          facilities=fac_out, network=net, profile=prof, meta=meta,
+                          isochrones=iso_gdf, nearest=near)

@@ -106,3 +106,37 @@ def test_summarize_and_quantile_edge_cases():
                          "walk_m": [np.inf], "threshold_m": 500.0, "target_share": 0.85})
     t = summarize(long, ["unit_id"], 4.0)
     assert t.share.iloc[0] == 0.0 and bool(t.meets_standard.iloc[0])
+
+
+def test_service_load_equals_covered_people(grid_case):
+    fac = grid_case.facilities.set_index("facility_id")
+    assert fac.loc["k1", "served_population"] == 190.0
+
+
+def test_catchment_polygon_by_hand(grid_case):
+    iso = grid_case.isochrones.query("category == 'kindergarten'")
+    assert iso.threshold_m.tolist() == [300.0]
+    poly = iso.geometry.iloc[0]
+    inside = [(0, 0), (100, 0), (200, 0), (0, 100), (100, 100), (0, 200), (200, 100)]
+    for a, b in inside:
+        assert poly.covers(shapely.Point(X0 + a, Y0 + b)), (a, b)
+    assert not poly.covers(shapely.Point(X0 + 200, Y0 + 200))  # 400 m > 300 m + corridor
+
+
+def test_travel_time_raster_by_hand(grid_case, tmp_path):
+    import rasterio
+
+    path = grid_case.travel_time_raster("kindergarten", tmp_path / "kg.tif", resolution_m=10)
+    with rasterio.open(path) as ds:
+        assert ds.crs.to_epsg() == CRS
+        at = {(a, b): float(next(ds.sample([(X0 + a, Y0 + b)]))[0])
+              for a, b in [(5, 5), (195, 5), (105, 105)]}
+        nodata = ds.nodata
+    m_per_min = 4000 / 60
+    # cell centre (5, 5): 5 m off the street, 5 m along it to the kindergarten's corner
+    assert at[(5, 5)] == pytest.approx(10 / m_per_min, abs=1e-4)
+    # (195, 5): 5 m off, then 95 m + 100 m along the bottom street
+    assert at[(195, 5)] == pytest.approx(200 / m_per_min, abs=1e-4)
+    # (105, 105): next to node (100, 100), 200 m away on the network
+    assert at[(105, 105)] == pytest.approx(210 / m_per_min, abs=1e-4)
+    assert nodata is not None

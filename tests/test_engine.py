@@ -1,4 +1,4 @@
-"""The engine against networkx on real networks, and hand-computed mid-edge cases."""
+"""The engine against networkx on real networks and random graphs, and hand-computed cases."""
 
 from __future__ import annotations
 
@@ -6,12 +6,16 @@ import networkx as nx
 import numpy as np
 import pytest
 import shapely
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import lifecircle_geo as lc
+from lifecircle_geo import engine as E
 from lifecircle_geo.engine import (
     Seeds,
     distance_to_nearest,
     multi_source,
+    nearest_by_category,
     point_distances,
     seeds_from_snap,
 )
@@ -149,11 +153,6 @@ def test_snap_reports_far_points():
 # ---------------------------------------------------------------------- nearest_by_category
 # The scipy backend here; the compiled (numba) backend in test_engine_compiled.py. Both share
 # the helpers below, imported from this module.
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from lifecircle_geo import engine as E  # noqa: E402
-from lifecircle_geo.engine import nearest_by_category  # noqa: E402
 
 
 @st.composite

@@ -594,3 +594,36 @@ def test_osmnx_way_filter_matches_osmnx():
     ox = pytest.importorskip("osmnx")
     installed = ox._overpass._get_network_filter("walk")
     assert _CONDITION.findall(installed) == _CONDITION.findall(_OSMNX_WALK_FILTER)
+
+
+def test_degenerate_input(tmp_path):
+    one = write_osm(tmp_path / "one.osm", nodes={1: NODES[1]},
+                    ways=[(1, [1, 1], {"highway": "footway"})])
+    with pytest.raises(lc.NetworkError, match=r"one\.osm: no walkable edge left"):
+        lc.WalkNetwork.from_osm(one)
+    p = write_osm(tmp_path / "r.osm")
+    speck = shapely.Point(*NODES[31]).buffer(1e-5)  # holds one vertex, no segment
+    with pytest.raises(lc.NetworkError, match="holds no walkable way"):
+        lc.WalkNetwork.from_osm(p, boundary=speck, buffer_m=1)
+    with pytest.raises(ValueError, match="keep='biggest'"):
+        lc.WalkNetwork.from_osm(p, keep="biggest")
+
+
+def test_load_is_lazy_and_refuses_damaged_files(shanghai_net, tmp_path):
+    p = shanghai_net.save(tmp_path / "net")  # ".npz" is added
+    assert p.name == "net.npz"
+    back = lc.WalkNetwork.load(p)
+    assert back._geometry is None and back._crs is None  # built on first use
+    assert back.crs == shanghai_net.crs
+    assert back.snap(np.array([[shanghai_net.x_m[0], shanghai_net.y_m[0]]])).snap_m[0] < 1e-6
+    assert back.save(tmp_path / "again.npz").stat().st_size > 0
+    data = dict(np.load(p))
+    data["geom_offsets"] = data["geom_offsets"][:-1]
+    np.savez(tmp_path / "bad.npz", **data)
+    with pytest.raises(lc.InputError, match="damaged saved WalkNetwork"):
+        lc.WalkNetwork.load(tmp_path / "bad.npz")
+    data = dict(np.load(p))
+    data["u"] = data["u"] + shanghai_net.n_nodes
+    np.savez(tmp_path / "bad2.npz", **data)
+    with pytest.raises(lc.InputError, match="node positions"):
+        lc.WalkNetwork.load(tmp_path / "bad2.npz")

@@ -259,6 +259,8 @@ def assemble(raw: RawWays, crs: CRS, *, steps_factor: float = 1.0, ferry_wait_m:
         Nodes are the OSM nodes that end an edge; each edge's ``length_m`` is the length of its
         projected geometry.
     """
+    if raw.n_ways == 0:
+        raise ValueError("assemble needs at least one way")
     if any(k == "area" for k in raw.kind):
         uniq, counts_arr = np.unique(raw.ref, return_counts=True)
         raw = _area_crossings(raw, dict(zip(uniq.tolist(), counts_arr.tolist(), strict=True)))
@@ -289,6 +291,12 @@ def assemble(raw: RawWays, crs: CRS, *, steps_factor: float = 1.0, ferry_wait_m:
     keep = np.sort(order[first])
     n_dup = int(len(order) - len(keep))
     a, b, code, seg_len, seg_cost = a[keep], b[keep], code[keep], seg_len[keep], seg_cost[keep]
+    if len(a) == 0:  # every way degenerate (a single node repeated)
+        if stats is not None:
+            stats.update(duplicate_segments_dropped=n_dup, through_nodes_merged=0)
+        empty_f, empty_i = np.zeros(0), np.zeros(0, dtype=np.int64)
+        return GraphArrays(empty_f, empty_f, empty_i, empty_i, empty_i, empty_f, empty_f,
+                           np.zeros(0, dtype=object), np.zeros(0, dtype=object))
     coords = np.empty((2 * len(a), 2))
     coords[0::2, 0], coords[0::2, 1] = nx_[a], ny_[a]
     coords[1::2, 0], coords[1::2, 1] = nx_[b], ny_[b]

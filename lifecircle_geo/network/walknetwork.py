@@ -95,7 +95,13 @@ class WalkNetwork:
         self.u = np.ascontiguousarray(u, dtype=np.int64)
         self.v = np.ascontiguousarray(v, dtype=np.int64)
         self.length_m = np.ascontiguousarray(length_m, dtype=np.float64)
-        self.crs = CRS.from_user_input(crs)
+        if isinstance(crs, _SavedCRS):  # from load(): checked when saved, parsed on first use
+            self._crs, self._crs_wkt = None, crs.wkt
+        else:
+            self._crs = CRS.from_user_input(crs)
+            if not self._crs.is_projected:
+                raise InputError(f"WalkNetwork needs a projected metric CRS, got "
+                                 f"{self._crs.name}")
         n, m = len(self.x_m), len(self.u)
         if len(self.y_m) != n:
             raise InputError(f"x_m has {n} values but y_m has {len(self.y_m)}")
@@ -106,10 +112,11 @@ class WalkNetwork:
             raise InputError(f"u and v must be node positions in 0..{n - 1}")
         if m and (not np.all(np.isfinite(self.length_m)) or self.length_m.min() < 0):
             raise InputError("length_m must be finite and >= 0")
-        if not self.crs.is_projected:
-            raise InputError(f"WalkNetwork needs a projected metric CRS, got {self.crs.name}")
         self.cost_m = (self.length_m.copy() if cost_m is None
                        else np.ascontiguousarray(cost_m, dtype=np.float64))
+        if len(self.cost_m) != m:
+            raise InputError(f"cost_m must have one value per edge (got {len(self.cost_m)} for "
+                             f"{m} edges)")
         # edge geometries are built on first use: a loaded network keeps its vertex arrays
         # until something (snapping, to_gdfs) needs shapely objects
         self._geometry = None if geometry is None else np.asarray(geometry, dtype=object)
@@ -121,8 +128,12 @@ class WalkNetwork:
                       else np.asarray(osmid, dtype=np.int64))
         self.kind = (np.full(m, "walk", dtype=object) if kind is None
                      else np.asarray(kind, dtype=object))
+        if len(self.osmid) != n or len(self.kind) != m:
+            raise InputError(f"osmid must have one value per node and kind one per edge (got "
+                             f"{len(self.osmid)} for {n} nodes, {len(self.kind)} for {m} edges)")
         self.meta = dict(meta or {})
-        self.meta.setdefault("crs", self.crs.to_string())
+        if "crs" not in self.meta:
+            self.meta["crs"] = self.crs.to_string()
         self.meta["n_nodes"] = n
         self.meta["n_edges"] = m
 
@@ -184,6 +195,8 @@ class WalkNetwork:
         32651
         """
         t0 = time.perf_counter()
+        if keep not in ("largest", "all"):
+            raise ValueError(f"keep={keep!r}; expected 'largest' or 'all'")
         rules = WalkRules.coerce(rules)
         raw = read_walk_ways(path, rules, missing_nodes=missing_nodes)
         if raw.n_ways == 0:
@@ -191,6 +204,9 @@ class WalkNetwork:
         clip_meta = {}
         if boundary is not None:
             raw = _clip(raw, boundary, boundary_crs, buffer_m, path)
+            if raw.n_ways == 0:
+                raise NetworkError(f"{path}: the boundary (buffered by {buffer_m:g} m) holds no "
+                                   f"walkable way, only single points of ways")
             bounds = _as_wgs84_geometry(boundary, boundary_crs).bounds
             clip_meta = {"boundary_bounds_wgs84": [round(b, 6) for b in bounds],
                          "boundary_buffer_m": buffer_m}
@@ -358,6 +374,13 @@ class WalkNetwork:
         return cls.from_polygon(gdf.geometry.iloc[0], 4326, crs=crs, rules=rules, keep=keep)
 
     # ------------------------------------------------------------------ properties
+    @property
+    def crs(self) -> CRS:
+        """The projected CRS of the coordinates (a :class:`pyproj.CRS`)."""
+        if self._crs is None:
+            self._crs = CRS.from_wkt(self._crs_wkt)
+        return self._crs
+
     @property
     def geometry(self) -> np.ndarray:
         """Edge geometries (shapely LineStrings from ``u`` to ``v``), an object array."""
@@ -612,7 +635,7 @@ class WalkNetwork:
             n_edges = len(data["u"])
             if len(offsets) != n_edges + 1 or offsets[-1] != len(xy):
                 raise ValueError("geom_offsets do not match geom_xy and the edges")
-            crs = CRS.from_wkt(meta.pop("crs_wkt"))
+            crs = _SavedCRS(meta.pop("crs_wkt"))
             for k in ("format", "format_version"):
                 meta.pop(k)
             net = cls(data["x_m"], data["y_m"], data["u"], data["v"], data["length_m"], crs,
@@ -625,6 +648,15 @@ class WalkNetwork:
 
 
 # ---------------------------------------------------------------------- helpers
+class _SavedCRS:
+    """The WKT of a saved network's CRS, parsed when the network first needs it."""
+
+    def __init__(self, wkt: str) -> None:
+        if not isinstance(wkt, str) or not wkt:
+            raise ValueError("crs_wkt is missing")
+        self.wkt = wkt
+
+
 def _version() -> str:
     from .. import __version__
 

@@ -41,15 +41,17 @@ __all__ = ["LAYERS", "write_gpkg"]
 
 log = logging.getLogger(__name__)
 
-#: Layers written, in order (``facility_areas`` only when there are polygon facilities).
+#: Layers written, in order (``facility_areas`` only when there are polygon facilities,
+#: ``isochrones`` only when the result has catchment polygons).
 LAYERS = ("units", "coverage", "jiezhen_coverage", "district_coverage", "gaps", "projects",
-          "suggested_sites", "facilities", "facility_areas", "demand", "network_edges",
-          "categories", "summary", "run_metadata")
+          "suggested_sites", "facilities", "facility_areas", "isochrones", "demand",
+          "network_edges", "categories", "summary", "run_metadata")
 
 _GEOMETRY_TYPE = {"units": "MultiPolygon", "coverage": "MultiPolygon",
                   "jiezhen_coverage": "MultiPolygon", "district_coverage": "MultiPolygon",
                   "gaps": "MultiPolygon", "projects": "Point", "suggested_sites": "Point",
-                  "facilities": "Point", "facility_areas": "MultiPolygon", "demand": "Point",
+                  "facilities": "Point", "facility_areas": "MultiPolygon",
+                  "isochrones": "MultiPolygon", "demand": "Point",
                   "network_edges": "LineString"}
 
 
@@ -121,6 +123,9 @@ def _layers(result: Any, units: gpd.GeoDataFrame | None, crs: Any,
         out.append(("facilities", points))
         if len(areas):
             out.append(("facility_areas", areas))
+    iso = getattr(result, "isochrones", None)
+    if isinstance(iso, gpd.GeoDataFrame) and len(iso):
+        out.append(("isochrones", _to_crs(iso, crs)))
     demand = getattr(result, "demand", None)
     if isinstance(demand, gpd.GeoDataFrame):
         out.append(("demand", _to_crs(demand, crs)))
