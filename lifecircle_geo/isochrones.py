@@ -40,6 +40,7 @@ from .accessibility import reach_matrix
 from .engine import Seeds, multi_source, point_distances, seeds_from_snap
 from .errors import InputError
 from .network import WalkNetwork
+from .network.walknetwork import _as_points
 from .settings import settings
 
 log = logging.getLogger(__name__)
@@ -193,23 +194,7 @@ def _as_sources(net: WalkNetwork, sources, max_snap_m, sources_crs):
     if isinstance(sources, Seeds):
         return sources, None, None
     snap = net.snap(sources, max_snap_m=max_snap_m, points_crs=sources_crs)
-    if isinstance(sources, (gpd.GeoDataFrame, gpd.GeoSeries)):
-        gs = sources.geometry if isinstance(sources, gpd.GeoDataFrame) else sources
-        if gs.crs is not None:
-            gs = gs.to_crs(net.crs)
-        pts = gs.to_numpy()
-    else:
-        arr = np.asarray(sources)
-        if arr.dtype == object:
-            pts = arr
-        else:
-            xy = arr.reshape(-1, 2).astype(float)
-            pts = shapely.points(xy[:, 0], xy[:, 1])
-            if sources_crs is not None:
-                pts = gpd.GeoSeries(pts, crs=sources_crs).to_crs(net.crs).to_numpy()
-    kinds = shapely.get_type_id(pts)
-    if np.any(kinds > 0):
-        pts = np.where(kinds == 0, pts, shapely.point_on_surface(pts))
+    pts = _as_points(sources, net.crs, sources_crs)
     if (~snap["ok"]).any():
         log.warning("%d sources are farther than max_snap_m from any street and have no "
                     "isochrone", int((~snap["ok"]).sum()))
