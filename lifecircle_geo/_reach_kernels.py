@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ._dijkstra import _grow
+
 
 @njit(cache=True, nogil=True)
 def heap_push(hd, hn, size, d, v):  # pragma: no cover - compiled
@@ -71,13 +73,8 @@ def bounded_searches(indptr, indices, data, n, seed_ptr, seed_node, seed_off,
                     touched[nt] = v
                     nt += 1
                 dist[v] = d
-                if size == hcap:
-                    hcap *= 2
-                    hd2 = np.empty(hcap, dtype=np.float64)
-                    hn2 = np.empty(hcap, dtype=np.int64)
-                    hd2[:size] = hd[:size]
-                    hn2[:size] = hn[:size]
-                    hd, hn = hd2, hn2
+                if size == hd.shape[0]:
+                    hd, hn = _grow(hd, size), _grow(hn, size)
                 heap_push(hd, hn, size, d, v)
                 size += 1
         while size > 0:
@@ -86,15 +83,8 @@ def bounded_searches(indptr, indices, data, n, seed_ptr, seed_node, seed_off,
             if done[v] or d > dist[v]:
                 continue
             done[v] = True
-            if m == cap:
-                cap *= 2
-                f2 = np.empty(cap, dtype=np.int64)
-                t2 = np.empty(cap, dtype=np.int64)
-                d2 = np.empty(cap, dtype=np.float64)
-                f2[:m] = out_f[:m]
-                t2[:m] = out_t[:m]
-                d2[:m] = out_d[:m]
-                out_f, out_t, out_d = f2, t2, d2
+            if m == out_f.shape[0]:
+                out_f, out_t, out_d = _grow(out_f, m), _grow(out_t, m), _grow(out_d, m)
             out_f[m] = f
             out_t[m] = v
             out_d[m] = d
@@ -107,13 +97,8 @@ def bounded_searches(indptr, indices, data, n, seed_ptr, seed_node, seed_off,
                         touched[nt] = w
                         nt += 1
                     dist[w] = nd
-                    if size == hcap:
-                        hcap *= 2
-                        hd2 = np.empty(hcap, dtype=np.float64)
-                        hn2 = np.empty(hcap, dtype=np.int64)
-                        hd2[:size] = hd[:size]
-                        hn2[:size] = hn[:size]
-                        hd, hn = hd2, hn2
+                    if size == hd.shape[0]:
+                        hd, hn = _grow(hd, size), _grow(hn, size)
                     heap_push(hd, hn, size, nd, w)
                     size += 1
         for i in range(nt):
