@@ -20,6 +20,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 from . import (  # noqa: E402
     accessibility,
+    batch,
     crs,
     engine,
     facilities,
@@ -45,6 +46,7 @@ __all__ = [
     "__version__",
     "accessibility",
     "analyze",
+    "batch",
     "configure",
     "crs",
     "engine",

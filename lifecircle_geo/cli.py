@@ -1,4 +1,4 @@
-"""Command line: ``lifecircle demo | run CONFIG | profiles | profile show NAME``.
+"""Command line: ``lifecircle demo | run CONFIG | batch CONFIG | profiles | profile show NAME``.
 
 Examples
 --------
@@ -6,6 +6,7 @@ Examples
 
     $ lifecircle demo --out out/demo
     $ lifecircle run my_jiezhen.toml
+    $ lifecircle batch city.toml --workers 8 --scheduler dask
     $ lifecircle profile show shanghai-2025
 """
 
@@ -174,6 +175,20 @@ def _cmd_run(args) -> int:
     return 0
 
 
+def _cmd_batch(args) -> int:
+    from . import batch
+
+    res = batch.run(Path(args.config), args.out, scheduler=args.scheduler,
+                    workers=args.workers, restart=args.restart)
+    print(f"任务 tasks: {len(res.tasks)} · 完成 done: {len(res.done)} · 跳过 skipped (already "
+          f"done): {len(res.skipped)} · 失败 failed: {len(res.failed)}")
+    for key, path in res.files.items():
+        print(f"  {key:14s} {path}")
+    for error in res.failed.values():
+        print(f"failed: {error}", file=sys.stderr)
+    return 0 if res.ok else 1
+
+
 def _cmd_profiles(args) -> int:
     from .standards import list_profiles, load_profile
 
@@ -209,6 +224,17 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run the pipeline described by a TOML config")
     r.add_argument("config")
     r.set_defaults(func=_cmd_run)
+    b = sub.add_parser("batch", help="run a TOML config per 街镇 (or district), resumably")
+    b.add_argument("config")
+    b.add_argument("--workers", type=int, default=None,
+                   help="worker processes (default: CPU count)")
+    b.add_argument("--scheduler", default="local",
+                   help="local (processes), dask (a local Dask cluster), a Dask scheduler "
+                        "address such as tcp://host:8786, or sync (in-process)")
+    b.add_argument("--restart", action="store_true",
+                   help="ignore out/manifest.json and run every task again")
+    b.add_argument("--out", default=None, help="output folder (default: the config's out)")
+    b.set_defaults(func=_cmd_batch)
     pl = sub.add_parser("profiles", help="list the built-in standards profiles")
     pl.set_defaults(func=_cmd_profiles)
     ps = sub.add_parser("profile", help="show a profile")

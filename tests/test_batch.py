@@ -1,0 +1,231 @@
+"""Batch runs over 街镇: planning, local processes and Dask, resuming, failures, city roll-up.
+
+The case is the embedded sample split in two: units 4 and 5 move to a second 街镇
+"310105098" 示例二街道 (a copy of units.geojson in a temporary folder; the other inputs are
+read in place).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+
+import lifecircle_geo as lc
+from lifecircle_geo import batch
+from lifecircle_geo.cli import main
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+KEYS = ["310105098", "310105099"]
+OUTPUTS = ("project_database.gpkg", "project_list.xlsx", "map.html")
+
+
+def _write_case(folder: Path, shift_second: bool = False) -> Path:
+    """Units with two 街镇 and a run config; ``shift_second`` moves 街镇 310105098 ~50 km
+    east, off the OSM data (a task whose input is broken)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    units = json.loads((SAMPLE / "units.geojson").read_text(encoding="utf-8"))
+    for f in units["features"][3:]:
+        f["properties"].update(jiezhen_code="310105098", jiezhen_name="示例二街道")
+        if shift_second:
+            f["geometry"]["coordinates"] = [[[x + 0.5, y] for x, y in ring]
+                                            for ring in f["geometry"]["coordinates"]]
+    (folder / "units.geojson").write_text(json.dumps(units, ensure_ascii=False),
+                                          encoding="utf-8")
+    cfg = folder / "city.toml"
+    cfg.write_text(f"""profile = "shanghai-2025"
+out = "out"
+
+[network]
+osm = "{(SAMPLE / 'sample.osm').as_posix()}"
+
+[facilities]
+osm = ["{(SAMPLE / 'sample.osm').as_posix()}"]
+[[facilities.tables]]
+path = "{(SAMPLE / 'facilities_gcj02.xlsx').as_posix()}"
+coords = "gcj02"
+
+[units]
+path = "units.geojson"
+
+[population]
+raster = "{(SAMPLE / 'population.tif').as_posix()}"
+
+[batch]
+by = "jiezhen_code"
+buffer_m = 1000
+""", encoding="utf-8")
+    return cfg
+
+
+def _manifest(out: Path) -> dict:
+    return json.loads((out / "manifest.json").read_text(encoding="utf-8"))["tasks"]
+
+
+def _coverage(out: Path) -> pd.DataFrame:
+    parts = [pd.read_csv(out / "jiezhen_code" / k / "coverage.csv", dtype={"unit_id": str})
+             for k in KEYS]
+    return (pd.concat(parts).sort_values(["unit_id", "category"]).reset_index(drop=True))
+
+
+@pytest.fixture(scope="module")
+def case(tmp_path_factory) -> Path:
+    return _write_case(tmp_path_factory.mktemp("batch_case"))
+
+
+@pytest.fixture(scope="module")
+def local_run(case) -> batch.BatchResult:
+    return batch.run(case, case.parent / "out_local", scheduler="local", workers=2,
+                     progress=False)
+
+
+def test_plan_splits_by_jiezhen(case):
+    tasks = batch.plan(case)
+    assert [t.key for t in tasks] == KEYS
+    assert [len(t.unit_ids) for t in tasks] == [2, 3]
+    assert tasks[0].inputs["buffer_m"] == 1000.0
+    assert not tasks[0].boundary.intersection(tasks[1].boundary).area > 1e-12
+    assert tasks[0].fingerprint() == batch.plan(case)[0].fingerprint()
+    assert [t.key for t in batch.plan(case, by="district_code")] == ["310105"]
+    assert [t.key for t in batch.plan(case, keys=["310105099"])] == ["310105099"]
+    with pytest.raises(lc.InputError, match="no unit has jiezhen_code"):
+        batch.plan(case, keys=["999"])
+
+
+def test_local_run_writes_tasks_manifest_and_city_rollup(case, local_run):
+    out = case.parent / "out_local"
+    assert local_run.ok and local_run.done == KEYS and local_run.skipped == []
+    for key in KEYS:
+        for name in OUTPUTS:
+            assert (out / "jiezhen_code" / key / name).is_file(), (key, name)
+    manifest = _manifest(out)
+    assert {k: v["status"] for k, v in manifest.items()} == dict.fromkeys(KEYS, "done")
+    assert all(v["fingerprint"] and v["seconds"] > 0 for v in manifest.values())
+
+    # the city roll-up: population sums of the tasks, shares from sums
+    task_pop = sum(json.loads((out / "jiezhen_code" / k / "summary.json").read_text(
+        encoding="utf-8"))["population"] for k in KEYS)
+    city = pd.read_csv(out / "city_summary.csv", dtype={"jiezhen_code": str,
+                                                        "district_code": str})
+    assert list(city.columns[:3]) == ["level", "district_code", "jiezhen_code"]
+    dist = city[city.level == "district"]
+    jz = city[city.level == "jiezhen"]
+    assert sorted(jz["jiezhen_code"].unique()) == KEYS
+    assert np.allclose(dist.groupby("category")["population"].sum(), task_pop)
+    assert np.allclose(jz.groupby("category")["population"].sum(), task_pop)
+    assert np.allclose(dist["share"], dist["covered_population"] / dist["population"])
+    sheets = openpyxl.load_workbook(out / "city_coverage.xlsx", read_only=True).sheetnames
+    assert sheets[:2] == ["街镇覆盖 Sub-district coverage", "区覆盖 District coverage"]
+    head = next(openpyxl.load_workbook(out / "city_coverage.xlsx")[sheets[0]].iter_rows(
+        max_row=1, values_only=True))
+    assert "覆盖率 / Coverage share" in head
+
+    # one analysis over all units on the whole network gives the same walks: the 1,000 m
+    # buffer keeps every street a resident of this small sample walks on
+    net = lc.WalkNetwork.from_osm(SAMPLE / "sample.osm")
+    fac = lc.facilities.merge(
+        lc.facilities.from_osm(SAMPLE / "sample.osm"),
+        lc.facilities.from_table(SAMPLE / "facilities_gcj02.xlsx", coords="gcj02", net=net))
+    whole = lc.analyze(net, fac, lc.units.load(case.parent / "units.geojson"),
+                       population=lc.population.from_raster(SAMPLE / "population.tif"))
+    cov = _coverage(out)
+    ref = whole.coverage.sort_values(["unit_id", "category"]).reset_index(drop=True)
+    assert cov["unit_id"].tolist() == ref["unit_id"].tolist()
+    assert np.allclose(cov["population"], ref["population"])
+    assert np.allclose(cov["covered_population"], ref["covered_population"])
+    assert np.isclose(task_pop, whole.meta["population"])
+    ref_d = whole.district.set_index("category")
+    got_d = dist.set_index("category").loc[ref_d.index]
+    assert np.allclose(got_d["share"], ref_d["share"], atol=1e-9)
+    assert np.allclose(got_d["mean_walk_min"], ref_d["mean_walk_min"], equal_nan=True)
+    assert (got_d["meets_standard"].astype(bool) == ref_d["meets_standard"]).all()
+
+
+def test_rerun_skips_done_and_reruns_missing_or_changed(case, local_run, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(case.parent / "out_local", out)
+    first = _manifest(out)
+
+    again = batch.run(case, out, scheduler="sync", progress=False)
+    assert again.skipped == KEYS and again.done == [] and again.ok
+    assert _manifest(out) == first  # nothing recomputed
+
+    # a task folder removed: only that task runs again
+    shutil.rmtree(out / "jiezhen_code" / KEYS[0])
+    res = batch.run(case, out, scheduler="sync", progress=False)
+    assert res.done == [KEYS[0]] and res.skipped == [KEYS[1]]
+    m = _manifest(out)
+    assert m[KEYS[1]] == first[KEYS[1]]
+    assert m[KEYS[0]]["finished"] > first[KEYS[0]]["finished"]
+    assert all((out / "jiezhen_code" / KEYS[0] / n).is_file() for n in OUTPUTS)
+
+    # an input of one task changed (a unit of 310105098 renamed): only that task runs again
+    units_path = case.parent / "units.geojson"
+    original = units_path.read_text(encoding="utf-8")
+    try:
+        units = json.loads(original)
+        units["features"][4]["properties"]["unit_name"] = "示例五社区(改)"
+        units_path.write_text(json.dumps(units, ensure_ascii=False), encoding="utf-8")
+        res = batch.run(case, out, scheduler="sync", progress=False)
+        assert res.done == [KEYS[0]] and res.skipped == [KEYS[1]]
+        assert "示例五社区(改)" in (out / "jiezhen_code" / KEYS[0] / "coverage.csv").read_text(
+            encoding="utf-8")
+    finally:
+        units_path.write_text(original, encoding="utf-8")
+
+    # restart ignores the manifest
+    res = batch.run(case, out, scheduler="sync", progress=False, restart=True)
+    assert res.done == KEYS and res.skipped == []
+
+
+def test_failed_task_is_recorded_and_others_finish(tmp_path, capsys):
+    cfg = _write_case(tmp_path / "broken", shift_second=True)
+    out = tmp_path / "broken" / "out"
+    res = batch.run(cfg, scheduler="local", workers=2, progress=False)
+    assert not res.ok
+    assert res.done == [KEYS[1]]
+    assert list(res.failed) == [KEYS[0]]
+    error = res.failed[KEYS[0]]
+    assert error.startswith("jiezhen_code=310105098: NetworkError:")
+    assert "sample.osm" in error and "does not overlap" in error
+    m = _manifest(out)
+    assert m[KEYS[0]]["status"] == "failed" and m[KEYS[0]]["error"] == error
+    assert m[KEYS[1]]["status"] == "done"
+    assert not (out / "jiezhen_code" / KEYS[0]).exists()
+    city = pd.read_csv(out / "city_summary.csv", dtype={"jiezhen_code": str})
+    assert set(city.loc[city.level == "jiezhen", "jiezhen_code"]) == {KEYS[1]}
+
+    # the command line: the done task is skipped, the failed one retried, exit code 1
+    code = main(["batch", str(cfg), "--scheduler", "sync"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "does not overlap" in captured.err
+    assert _manifest(out)[KEYS[1]] == m[KEYS[1]]
+
+
+def test_run_task_clips_network_and_facilities_to_the_buffered_boundary(case, local_run,
+                                                                        tmp_path):
+    # with a 1,000 m buffer the small sample is kept whole (hence the exact match above); a
+    # 50 m buffer cuts the network and the facilities to the task's surroundings
+    whole = json.loads((case.parent / "out_local" / "jiezhen_code" / KEYS[0] /
+                        "summary.json").read_text(encoding="utf-8"))
+    res = batch.run_task(batch.plan(case, buffer_m=50)[0], tmp_path)
+    assert res.status == "done" and res.folder == tmp_path / "jiezhen_code" / KEYS[0]
+    assert res.summary["n_network_nodes"] < whole["n_network_nodes"]
+    assert res.summary["n_facilities"] < whole["n_facilities"]
+    assert np.isclose(res.summary["population"], whole["population"])
+
+
+def test_dask_local_cluster_matches_local_processes(case, local_run):
+    # a real LocalCluster with worker processes (starts in a few seconds here)
+    res = batch.run(case, case.parent / "out_dask", scheduler="dask", workers=2,
+                    progress=False)
+    assert res.ok and res.done == KEYS
+    pd.testing.assert_frame_equal(_coverage(case.parent / "out_dask"),
+                                  _coverage(case.parent / "out_local"))
+    pd.testing.assert_frame_equal(res.city_summary, local_run.city_summary)
