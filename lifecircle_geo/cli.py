@@ -17,7 +17,6 @@ import logging
 import os
 import sys
 import time
-import tomllib
 import unicodedata
 from pathlib import Path
 
@@ -100,48 +99,32 @@ def run_sample(out: Path, sample: Path | None = None):
 
 
 def run_config(path: Path):
-    """Run the pipeline described by a TOML config file (see README)."""
+    """Run the pipeline described by a TOML config file (see README).
+
+    The config is read by :func:`lifecircle_geo.batch.load_config`, so ``run`` and ``batch``
+    accept the same files.
+    """
     import lifecircle_geo as lc
+    from lifecircle_geo.batch import load_config
 
-    try:
-        cfg = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise LifecircleError(f"config file {path} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise LifecircleError(f"config file {path} is not valid TOML: {exc}") from None
-    base = path.parent
-
-    def rel(p: str) -> Path:
-        q = Path(p)
-        return q if q.is_absolute() else base / q
-
-    for key in ("network", "units"):
-        if key not in cfg:
-            raise LifecircleError(f"{path}: missing [{key}] table")
-    profile = cfg.get("profile", "shanghai-2025")
+    cfg = load_config(path)
+    profile = cfg["profile"]
     net_cfg = cfg["network"]
     if "saved" in net_cfg:
-        net = lc.WalkNetwork.load(rel(net_cfg["saved"]))
-    elif "osm" in net_cfg:
-        net = lc.WalkNetwork.from_osm(rel(net_cfg["osm"]), crs=net_cfg.get("crs"))
+        net = lc.WalkNetwork.load(net_cfg["saved"])
     else:
-        raise LifecircleError(f"{path}: [network] needs 'osm' or 'saved'")
-    fac_cfg = cfg.get("facilities", {})
-    tables = []
-    for osm in fac_cfg.get("osm", [net_cfg.get("osm")] if "osm" in net_cfg else []):
-        tables.append(lc.facilities.from_osm(rel(osm), profile=profile))
-    for t in fac_cfg.get("tables", []):
-        tables.append(lc.facilities.from_table(rel(t["path"]), coords=t.get("coords", "wgs84"),
-                                               profile=profile, columns=t.get("columns"),
-                                               net=net))
+        net = lc.WalkNetwork.from_osm(net_cfg["osm"], crs=net_cfg.get("crs"))
+    tables = [lc.facilities.from_osm(osm, profile=profile) for osm in cfg["facility_osm"]]
+    for t in cfg["facility_tables"]:
+        tables.append(lc.facilities.from_table(t["path"], coords=t["coords"], profile=profile,
+                                               columns=t["columns"], net=net))
     fac = lc.facilities.merge(*tables)
-    units = lc.units.load(rel(cfg["units"]["path"]))
-    pop_cfg = cfg.get("population", {})
-    pop = lc.population.from_raster(rel(pop_cfg["raster"])) if "raster" in pop_cfg else None
+    units = lc.units.load(cfg["units"])
+    pop = (lc.population.from_raster(cfg["population"]) if cfg["population"] is not None
+           else None)
     result = lc.analyze(net, fac, units, population=pop, profile=profile,
-                        area_type=cfg.get("area_type"))
-    out = rel(cfg.get("out", "out"))
-    return result, result.write(out)
+                        area_type=cfg["area_type"])
+    return result, result.write(cfg["out"])
 
 
 def _cmd_demo(args) -> int:
