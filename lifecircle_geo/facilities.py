@@ -147,11 +147,7 @@ def classify_tags(tags: dict[str, str], profile: Profile) -> list[tuple[str, str
     if out or not name:
         return out
     # no tag rule matched: the Chinese name may still say what it is (社区食堂, 宝宝屋, ...)
-    for cat in profile.categories:
-        found = classify_name(name, cat)
-        if found:
-            out.append((cat.id, found[0], f"osm-name:{found[1]}"))
-    return out
+    return _classify_by_name(name, profile, "osm-name")
 
 
 def classify_name(text: str, category) -> tuple[str, str] | None:
@@ -171,6 +167,16 @@ def classify_name(text: str, category) -> tuple[str, str] | None:
             if kw in text:
                 return rule["type"], kw
     return None
+
+
+def _classify_by_name(name: str, profile: Profile, prefix: str) -> list[tuple[str, str, str]]:
+    """Every category whose name keywords ``name`` contains: ``(category, type, rule)``."""
+    out = []
+    for cat in profile.categories:
+        found = classify_name(name, cat)
+        if found:
+            out.append((cat.id, found[0], f"{prefix}:{found[1]}"))
+    return out
 
 
 _CODE_RE = re.compile(r"(?<!\d)\d{6}(?!\d)")
@@ -238,11 +244,7 @@ def classify_record(name: str, type_text: str, typecode: str, profile: Profile,
             hits.append((cat.id, found[0], found[1]))
     if hits or not name:
         return hits
-    for cat in profile.categories:
-        kw = classify_name(name, cat)
-        if kw:
-            hits.append((cat.id, kw[0], f"name:{kw[1]}"))
-    return hits
+    return _classify_by_name(name, profile, "name")
 
 
 # ---------------------------------------------------------------------- OSM
