@@ -81,8 +81,11 @@ def _worker(kind: str, src: str, out: str | None) -> dict:
         seconds = time.perf_counter() - t0
         if out:
             net.save(out)
-        info = {"n_nodes": net.n_nodes, "n_edges": net.n_edges,
-                "length_km": float(net.length_m.sum()) / 1000}
+        info = {
+            "n_nodes": net.n_nodes,
+            "n_edges": net.n_edges,
+            "length_km": float(net.length_m.sum()) / 1000,
+        }
     elif kind in ("load", "load+geom"):
         net = WalkNetwork.load(src)
         if kind == "load+geom":
@@ -129,8 +132,9 @@ def _run(kind: str, src: Path, out: Path | None = None) -> dict:
     return result
 
 
-def _best(kind: str, src: Path, repeat: int, out: Path | None = None,
-          cheap_s: float | None = None) -> dict:
+def _best(
+    kind: str, src: Path, repeat: int, out: Path | None = None, cheap_s: float | None = None
+) -> dict:
     """Best of ``repeat`` runs; with ``cheap_s``, more than one only if a run takes less."""
     runs = [_run(kind, src, out)]
     if cheap_s is None or runs[0]["seconds"] < cheap_s:
@@ -159,20 +163,25 @@ def _prepare(n_nodes: int) -> dict[str, dict[str, Path]]:
         write_city_pbf(city_pbf, n_nodes, seed=0)
     if not city_xml.exists():
         write_city_osm(city_xml, n_nodes, seed=0)
-    return {"helsinki": {"pbf": helsinki, "xml": h_xml},
-            f"city-{n_nodes}": {"pbf": city_pbf, "xml": city_xml}}
+    return {
+        "helsinki": {"pbf": helsinki, "xml": h_xml},
+        f"city-{n_nodes}": {"pbf": city_pbf, "xml": city_xml},
+    }
 
 
 def _table(rows: list[dict]) -> str:
-    head = (f"{'case':<14} {'contender':<10} {'seconds':>9} {'peak RSS MiB':>13} "
-            f"{'+RSS MiB':>9} {'time ratio':>11} {'mem ratio':>10}  result")
+    head = (
+        f"{'case':<14} {'contender':<10} {'seconds':>9} {'peak RSS MiB':>13} "
+        f"{'+RSS MiB':>9} {'time ratio':>11} {'mem ratio':>10}  result"
+    )
     lines = [head, "-" * len(head)]
     for r in rows:
         lines.append(
             f"{r['case']:<14} {r['contender']:<10} {r['seconds']:>9.3f} "
             f"{r['peak_rss_mib']:>13.0f} {r['peak_rss_mib'] - r['rss_before_mib']:>9.0f} "
             f"{r.get('time_ratio_text', ''):>11} {r.get('mem_ratio_text', ''):>10}  "
-            f"{r.get('summary', '')}")
+            f"{r.get('summary', '')}"
+        )
     return "\n".join(lines)
 
 
@@ -193,17 +202,21 @@ def main(argv: list[str] | None = None) -> int:
     n_nodes = args.nodes or (20_000 if args.quick else 200_000)
     t_start = time.perf_counter()
     # input files are written by a child: the parent stays small (see the module docstring)
-    cases = {k: {f: Path(p) for f, p in v.items()}
-             for k, v in _run("prepare", Path(str(n_nodes)))["result"].items()}
+    cases = {
+        k: {f: Path(p) for f, p in v.items()}
+        for k, v in _run("prepare", Path(str(n_nodes)))["result"].items()
+    }
     rows: list[dict] = []
     checks: list[dict] = []
     for case, files in cases.items():
         saved = DATA / f"{case}.walknet.npz"
         ours = _best("ours", files["pbf"], args.repeat, saved)
-        results = {"ours": ours,
-                   "load": _best("load", saved, args.repeat),
-                   "load+geom": _best("load+geom", saved, args.repeat),
-                   "osmnx": _best("osmnx", files["xml"], args.repeat, cheap_s=5.0)}
+        results = {
+            "ours": ours,
+            "load": _best("load", saved, args.repeat),
+            "load+geom": _best("load+geom", saved, args.repeat),
+            "osmnx": _best("osmnx", files["xml"], args.repeat, cheap_s=5.0),
+        }
         if not args.no_pyrosm:
             results["pyrosm"] = _best("pyrosm", files["pbf"], args.repeat, cheap_s=5.0)
         for name, r in results.items():
@@ -224,29 +237,52 @@ def main(argv: list[str] | None = None) -> int:
         osm_row = next(r for r in rows if r["case"] == case and r["contender"] == "osmnx")
         load_row = next(r for r in rows if r["case"] == case and r["contender"] == "load")
         checks += [
-            {"case": case, "target": "osmnx / ours time >= 5",
-             "value": round(osm_row["time_ratio"], 2), "met": osm_row["time_ratio"] >= 5},
-            {"case": case, "target": "ours / osmnx peak RSS <= 0.5",
-             "value": round(1 / osm_row["mem_ratio"], 3), "met": osm_row["mem_ratio"] >= 2},
-            {"case": case, "target": "parse / load time >= 20",
-             "value": round(load_row["parse_over_load"], 1),
-             "met": load_row["parse_over_load"] >= 20},
+            {
+                "case": case,
+                "target": "osmnx / ours time >= 5",
+                "value": round(osm_row["time_ratio"], 2),
+                "met": osm_row["time_ratio"] >= 5,
+            },
+            {
+                "case": case,
+                "target": "ours / osmnx peak RSS <= 0.5",
+                "value": round(1 / osm_row["mem_ratio"], 3),
+                "met": osm_row["mem_ratio"] >= 2,
+            },
+            {
+                "case": case,
+                "target": "parse / load time >= 20",
+                "value": round(load_row["parse_over_load"], 1),
+                "met": load_row["parse_over_load"] >= 20,
+            },
         ]
-    print(f"network benchmark: {n_nodes:,}-node synthetic city and Helsinki; "
-          f"{os.cpu_count()} CPUs; Python {platform.python_version()}")
+    print(
+        f"network benchmark: {n_nodes:,}-node synthetic city and Helsinki; "
+        f"{os.cpu_count()} CPUs; Python {platform.python_version()}"
+    )
     print(_table(rows))
     print("\n'+RSS' is peak RSS minus RSS after imports; ratios are peer/ours, 1/x is load/parse.")
     for c in checks:
         print(f"  [{'met' if c['met'] else 'NOT MET'}] {c['case']}: {c['target']}: {c['value']}")
     payload = {
         "benchmark": "network",
-        "command": " ".join([Path(sys.executable).name, "benchmarks/network.py",
-                             *(argv if argv is not None else sys.argv[1:])]),
+        "command": " ".join(
+            [
+                Path(sys.executable).name,
+                "benchmarks/network.py",
+                *(argv if argv is not None else sys.argv[1:]),
+            ]
+        ),
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform()},
-        "versions": {p: version(p) for p in ("lifecircle-geo", "osmnx", "osmium", "pyrosm",
-                                              "networkx", "shapely", "numpy")},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "versions": {
+            p: version(p)
+            for p in ("lifecircle-geo", "osmnx", "osmium", "pyrosm", "networkx", "shapely", "numpy")
+        },
         "synthetic_nodes": n_nodes,
         "repeat": args.repeat,
         "rows": [{k: v for k, v in r.items() if not k.endswith("_text")} for r in rows],

@@ -45,8 +45,19 @@ def _grow(arr, used):
 
 
 @njit(cache=True, nogil=True)
-def bounded_multi_source(indptr, indices, data, seed_node, seed_dist, seed_label, cutoff,
-                         width, perm, out_dist, out_label):
+def bounded_multi_source(
+    indptr,
+    indices,
+    data,
+    seed_node,
+    seed_dist,
+    seed_label,
+    cutoff,
+    width,
+    perm,
+    out_dist,
+    out_label,
+):
     """Distance to the nearest seed and its label, for every node, up to ``cutoff``.
 
     Parameters
@@ -187,8 +198,9 @@ def _heap_push(hd, hn, size, d, node):
 
 
 @njit(cache=True, nogil=True)
-def heap_multi_source(indptr, indices, data, seed_node, seed_dist, seed_label, cutoff,
-                      out_dist, out_label):
+def heap_multi_source(
+    indptr, indices, data, seed_node, seed_dist, seed_label, cutoff, out_dist, out_label
+):
     """The same search with a lazy 4-ary heap (kept for the benchmark's ablation).
 
     Same arguments and answer as :func:`bounded_multi_source` without ``width`` and ``perm``.

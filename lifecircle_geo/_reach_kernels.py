@@ -23,6 +23,7 @@ def heap_push(hd, hn, size, d, v):  # pragma: no cover - compiled
         hn[p], hn[i] = hn[i], hn[p]
         i = p
 
+
 @njit(cache=True, nogil=True)
 def heap_pop(hd, hn, size):  # pragma: no cover - compiled
     d = hd[0]
@@ -44,9 +45,11 @@ def heap_pop(hd, hn, size):  # pragma: no cover - compiled
         i = c
     return d, v
 
+
 @njit(cache=True, nogil=True)
-def bounded_searches(indptr, indices, data, n, seed_ptr, seed_node, seed_off,
-                      cutoff):  # pragma: no cover - compiled
+def bounded_searches(
+    indptr, indices, data, n, seed_ptr, seed_node, seed_off, cutoff
+):  # pragma: no cover - compiled
     """One bounded Dijkstra per facility f (seeds seed_ptr[f]:seed_ptr[f+1] with start
     offsets); returns the settled (facility, node, distance) triples. Only touched nodes
     are reset between facilities, so the work is proportional to the reached pairs."""
@@ -106,6 +109,7 @@ def bounded_searches(indptr, indices, data, n, seed_ptr, seed_node, seed_off,
             done[touched[i]] = False
     return out_f[:m].copy(), out_t[:m].copy(), out_d[:m].copy()
 
+
 @njit(cache=True, nogil=True)
 def order_pairs(tgt, dist, fac, n_targets):  # pragma: no cover - compiled
     """``np.lexsort((fac, dist, tgt))`` in O(pairs): a counting sort by target, then an
@@ -125,8 +129,9 @@ def order_pairs(tgt, dist, fac, n_targets):  # pragma: no cover - compiled
         for a in range(start[t] + 1, start[t + 1]):
             x = order[a]
             b = a - 1
-            while b >= start[t] and (dist[order[b]] > dist[x] or (
-                    dist[order[b]] == dist[x] and fac[order[b]] > fac[x])):
+            while b >= start[t] and (
+                dist[order[b]] > dist[x] or (dist[order[b]] == dist[x] and fac[order[b]] > fac[x])
+            ):
                 order[b + 1] = order[b]
                 b -= 1
             order[b + 1] = x

@@ -114,10 +114,17 @@ class ServiceAreas:
     cutoff_m: float
 
 
-def service_areas(net: WalkNetwork, seeds: Seeds, cutoff_m: float,
-                  demand_snap: pd.DataFrame | None = None, population=None, *,
-                  source_snap: pd.DataFrame | None = None, source_labels=None,
-                  labels=None) -> ServiceAreas:
+def service_areas(
+    net: WalkNetwork,
+    seeds: Seeds,
+    cutoff_m: float,
+    demand_snap: pd.DataFrame | None = None,
+    population=None,
+    *,
+    source_snap: pd.DataFrame | None = None,
+    source_labels=None,
+    labels=None,
+) -> ServiceAreas:
     """Partition the reached nodes (and demand points) among facilities; population per facility.
 
     One bounded multi-source search: each node goes to its nearest facility (the label
@@ -167,16 +174,18 @@ def service_areas(net: WalkNetwork, seeds: Seeds, cutoff_m: float,
     load["n_nodes"] = _per_label(lab_node, None, all_labels).astype(np.int64)
     p_lab = p_dist = None
     if demand_snap is not None:
-        p_dist, p_lab = point_distances(net, dist_node, lab_node, demand_snap, source_snap,
-                                        source_labels)
+        p_dist, p_lab = point_distances(
+            net, dist_node, lab_node, demand_snap, source_snap, source_labels
+        )
         load["n_points"] = _per_label(p_lab, None, all_labels).astype(np.int64)
     if population is not None:
         pop = np.asarray(population, dtype=np.float64).ravel()
         owner = lab_node if demand_snap is None else p_lab
         if len(pop) != len(owner):
             where = "demand point" if demand_snap is not None else "node"
-            raise InputError(f"population needs one value per {where} ({len(owner)}), "
-                             f"got {len(pop)}")
+            raise InputError(
+                f"population needs one value per {where} ({len(owner)}), got {len(pop)}"
+            )
         load["population"] = _per_label(owner, pop, all_labels)
     return ServiceAreas(lab_node, dist_node, p_lab, p_dist, load, cutoff_m)
 
@@ -264,32 +273,54 @@ class Reach:
         if cutoff_m >= self.cutoff_m:
             return self
         keep = self.dist_m <= cutoff_m
-        return Reach(self.facility[keep], self.target[keep], self.dist_m[keep], self.labels,
-                     self.n_targets, float(cutoff_m))
+        return Reach(
+            self.facility[keep],
+            self.target[keep],
+            self.dist_m[keep],
+            self.labels,
+            self.n_targets,
+            float(cutoff_m),
+        )
 
     def to_frame(self) -> pd.DataFrame:
         """The pairs as a DataFrame: ``label``, ``target``, ``dist_m``."""
-        return pd.DataFrame({"label": self.labels[self.facility], "target": self.target,
-                             "dist_m": self.dist_m})
+        return pd.DataFrame(
+            {"label": self.labels[self.facility], "target": self.target, "dist_m": self.dist_m}
+        )
 
 
 def _sorted_reach(fac, tgt, dist, labels, n_targets, cutoff_m) -> Reach:
     # labels are sorted, so facility order = label order
     kernels = _kernels() if len(fac) else None
     if kernels is not None:
-        order = kernels.order_pairs(tgt.astype(np.int64, copy=False),
-                                    dist.astype(np.float64, copy=False),
-                                    fac.astype(np.int64, copy=False), int(n_targets))
+        order = kernels.order_pairs(
+            tgt.astype(np.int64, copy=False),
+            dist.astype(np.float64, copy=False),
+            fac.astype(np.int64, copy=False),
+            int(n_targets),
+        )
     else:
         order = np.lexsort((fac, dist, tgt))
-    return Reach(fac[order].astype(np.int64, copy=False), tgt[order].astype(np.int64, copy=False),
-                 dist[order].astype(np.float64, copy=False), labels, int(n_targets),
-                 float(cutoff_m))
+    return Reach(
+        fac[order].astype(np.int64, copy=False),
+        tgt[order].astype(np.int64, copy=False),
+        dist[order].astype(np.float64, copy=False),
+        labels,
+        int(n_targets),
+        float(cutoff_m),
+    )
 
 
-def reach_matrix(net: WalkNetwork, seeds: Seeds, cutoff_m: float, *, backend: str = "auto",
-                 batch_size: int | None = None, n_jobs: int | None = None,
-                 progress: bool | None = None) -> Reach:
+def reach_matrix(
+    net: WalkNetwork,
+    seeds: Seeds,
+    cutoff_m: float,
+    *,
+    backend: str = "auto",
+    batch_size: int | None = None,
+    n_jobs: int | None = None,
+    progress: bool | None = None,
+) -> Reach:
     """Every facility's reached nodes within ``cutoff_m``, from one bounded search per facility.
 
     A facility's seeds (both ends of its edge with their partial lengths and the walk to the
@@ -370,26 +401,47 @@ def reach_matrix(net: WalkNetwork, seeds: Seeds, cutoff_m: float, *, backend: st
         def run(batch):
             a, b = batch
             lo, hi = seed_ptr[a], seed_ptr[b]
-            f, t, d = kernel(indptr, indices, data, net.n_nodes, seed_ptr[a:b + 1] - lo,
-                             s_node[lo:hi], s_off[lo:hi], cutoff_m)
+            f, t, d = kernel(
+                indptr,
+                indices,
+                data,
+                net.n_nodes,
+                seed_ptr[a : b + 1] - lo,
+                s_node[lo:hi],
+                s_off[lo:hi],
+                cutoff_m,
+            )
             return f + a, t, d
 
         workers = n_jobs or os.cpu_count() or 1
         with ThreadPoolExecutor(max_workers=max(1, min(workers, len(batches)))) as pool:
-            parts = list(tqdm(pool.map(run, batches), total=len(batches), disable=not show,
-                              desc="per-facility searches", leave=False))
+            parts = list(
+                tqdm(
+                    pool.map(run, batches),
+                    total=len(batches),
+                    disable=not show,
+                    desc="per-facility searches",
+                    leave=False,
+                )
+            )
     else:
         bs = batch_size or max(1, int(64e6 // (8 * (net.n_nodes + 1))))
         batches = [(a, min(a + bs, n_fac)) for a in range(0, n_fac, bs)]
-        parts = [_scipy_batch(g, net.n_nodes, a, b, seed_ptr, s_node, s_off, cutoff_m)
-                 for a, b in tqdm(batches, disable=not show, desc="per-facility searches",
-                                  leave=False)]
+        parts = [
+            _scipy_batch(g, net.n_nodes, a, b, seed_ptr, s_node, s_off, cutoff_m)
+            for a, b in tqdm(batches, disable=not show, desc="per-facility searches", leave=False)
+        ]
     fac = np.concatenate([p[0] for p in parts]) if parts else empty
     tgt = np.concatenate([p[1] for p in parts]) if parts else empty
     dist = np.concatenate([p[2] for p in parts]) if parts else np.empty(0)
     r = _sorted_reach(fac, tgt, dist, labels, net.n_nodes, cutoff_m)
-    log.debug("reach_matrix: %d facilities, %d reached pairs (%.1f MB), backend %s", n_fac,
-              len(r), r.nbytes / 1e6, backend)
+    log.debug(
+        "reach_matrix: %d facilities, %d reached pairs (%.1f MB), backend %s",
+        n_fac,
+        len(r),
+        r.nbytes / 1e6,
+        backend,
+    )
     return r
 
 
@@ -408,12 +460,11 @@ def _choose_backend(backend: str) -> str:
     return "numba"
 
 
-def _scipy_batch(g: csr_matrix, n: int, a: int, b: int, seed_ptr, s_node, s_off,
-                 cutoff_m: float):
+def _scipy_batch(g: csr_matrix, n: int, a: int, b: int, seed_ptr, s_node, s_off, cutoff_m: float):
     """Facilities a..b-1: virtual sources n..n+B-1 joined to their seeds, one dijkstra call."""
     nb = b - a
     lo, hi = seed_ptr[a], seed_ptr[b]
-    counts = np.diff(seed_ptr[a:b + 1])
+    counts = np.diff(seed_ptr[a : b + 1])
     indptr = np.concatenate([g.indptr, g.indptr[-1] + np.cumsum(counts)])
     indices = np.concatenate([g.indices, s_node[lo:hi]])
     # explicit zeros in a CSR matrix are edges for csgraph: zero start offsets are kept
@@ -444,8 +495,13 @@ def _numba_kernel():
     return kernels.bounded_searches
 
 
-def reach_at_points(net: WalkNetwork, reach: Reach, snap: pd.DataFrame,
-                    source_snap: pd.DataFrame | None = None, source_labels=None) -> Reach:
+def reach_at_points(
+    net: WalkNetwork,
+    reach: Reach,
+    snap: pd.DataFrame,
+    source_snap: pd.DataFrame | None = None,
+    source_labels=None,
+) -> Reach:
     """Facility distances at snapped points (residents), with their walk to the street.
 
     For each point and facility: the point's leg + the partial edge to one of its edge's ends
@@ -503,20 +559,29 @@ def reach_at_points(net: WalkNetwork, reach: Reach, snap: pd.DataFrame,
         s_ok = source_snap["ok"].to_numpy()
         s_lab = np.asarray(source_labels, dtype=np.int64)[s_ok]
         s_fac = np.searchsorted(reach.labels, s_lab)
-        known = (s_fac < len(reach.labels)) & (reach.labels[np.minimum(
-            s_fac, len(reach.labels) - 1)] == s_lab)
-        src = pd.DataFrame({"edge": source_snap["edge"].to_numpy()[s_ok][known],
-                            "s_along": source_snap["along_m"].to_numpy()[s_ok][known],
-                            "s_off": source_snap["snap_m"].to_numpy()[s_ok][known],
-                            "fac": s_fac[known]})
-        pts = pd.DataFrame({"edge": e, "p_along": along, "p_off": off, "pos": pos,
-                            "ratio": ratio})
+        known = (s_fac < len(reach.labels)) & (
+            reach.labels[np.minimum(s_fac, len(reach.labels) - 1)] == s_lab
+        )
+        src = pd.DataFrame(
+            {
+                "edge": source_snap["edge"].to_numpy()[s_ok][known],
+                "s_along": source_snap["along_m"].to_numpy()[s_ok][known],
+                "s_off": source_snap["snap_m"].to_numpy()[s_ok][known],
+                "fac": s_fac[known],
+            }
+        )
+        pts = pd.DataFrame({"edge": e, "p_along": along, "p_off": off, "pos": pos, "ratio": ratio})
         same = pts.merge(src, on="edge", how="inner")
         if len(same):
             fs.append(same["fac"].to_numpy())
             ts.append(same["pos"].to_numpy())
-            ds.append(((same["p_along"] - same["s_along"]).abs() * same["ratio"]
-                       + same["p_off"] + same["s_off"]).to_numpy())
+            ds.append(
+                (
+                    (same["p_along"] - same["s_along"]).abs() * same["ratio"]
+                    + same["p_off"]
+                    + same["s_off"]
+                ).to_numpy()
+            )
     f = np.concatenate(fs).astype(np.int64)
     t = np.concatenate(ts).astype(np.int64)
     d = np.concatenate(ds).astype(np.float64)
@@ -559,8 +624,11 @@ def count_within(reach: Reach, cutoff_m: float | None = None) -> np.ndarray:
     return np.bincount(r.target, minlength=r.n_targets).astype(np.int64)
 
 
-def nearest_k(reach: Reach, k: int, cutoff_m: float | None = None,
-              ) -> tuple[np.ndarray, np.ndarray]:
+def nearest_k(
+    reach: Reach,
+    k: int,
+    cutoff_m: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` nearest facilities of each target within ``cutoff_m``: distances and labels.
 
     Ties are broken deterministically: equal distances list the smaller label first.
@@ -609,8 +677,10 @@ def _sub_cutoff(reach: Reach, cutoff_m: float | None) -> float:
     if cutoff_m is None:
         return reach.cutoff_m
     if cutoff_m > reach.cutoff_m * (1 + 1e-12):
-        raise InputError(f"cutoff_m={cutoff_m:g} exceeds the reach's search radius "
-                         f"{reach.cutoff_m:g}; search again with a larger cutoff")
+        raise InputError(
+            f"cutoff_m={cutoff_m:g} exceeds the reach's search radius "
+            f"{reach.cutoff_m:g}; search again with a larger cutoff"
+        )
     return float(cutoff_m)
 
 
@@ -706,8 +776,10 @@ def decay(kind: str | Callable | Decay, cutoff_m: float, **params) -> Decay:
     if kind == "exponential":
         beta = params.get("beta_per_m")
         if beta is None or not np.isfinite(beta) or beta < 0:
-            raise InputError("exponential decay needs beta_per_m >= 0 (per metre), e.g. "
-                             "decay('exponential', 1000, beta_per_m=0.002)")
+            raise InputError(
+                "exponential decay needs beta_per_m >= 0 (per metre), e.g. "
+                "decay('exponential', 1000, beta_per_m=0.002)"
+            )
         unknown = set(params) - {"beta_per_m"}
     else:
         unknown = set(params)
@@ -719,15 +791,21 @@ def decay(kind: str | Callable | Decay, cutoff_m: float, **params) -> Decay:
 def _as_decay(w, reach: Reach) -> Decay:
     if isinstance(w, Decay):
         if w.cutoff_m > reach.cutoff_m * (1 + 1e-12):
-            raise InputError(f"the decay's cutoff ({w.cutoff_m:g} m) exceeds the reach's search "
-                             f"radius ({reach.cutoff_m:g} m)")
+            raise InputError(
+                f"the decay's cutoff ({w.cutoff_m:g} m) exceeds the reach's search "
+                f"radius ({reach.cutoff_m:g} m)"
+            )
         return w
     return decay(w, reach.cutoff_m)
 
 
 # ====================================================================== supply and demand
-def capacities(facilities, labels=None, column: str = "capacity", default: float = 1.0,
-               ) -> np.ndarray:
+def capacities(
+    facilities,
+    labels=None,
+    column: str = "capacity",
+    default: float = 1.0,
+) -> np.ndarray:
     """Facility supply (beds, seats, m²) by label; missing values get ``default``.
 
     Parameters
@@ -759,8 +837,9 @@ def capacities(facilities, labels=None, column: str = "capacity", default: float
         return np.full(len(np.asarray(labels)), float(default))
     if isinstance(facilities, pd.DataFrame):
         if column not in facilities.columns:
-            log.info("no %r column in the facility table: every facility supplies %g", column,
-                     default)
+            log.info(
+                "no %r column in the facility table: every facility supplies %g", column, default
+            )
             vals = np.full(len(facilities), float(default))
         else:
             vals = pd.to_numeric(facilities[column], errors="coerce").to_numpy(dtype=float)
@@ -776,8 +855,10 @@ def capacities(facilities, labels=None, column: str = "capacity", default: float
     if labels is not None:
         lab = np.asarray(labels, dtype=np.int64)
         if lab.size and (lab.min() < 0 or lab.max() >= len(vals)):
-            raise InputError(f"facility labels must be row positions 0..{len(vals) - 1} of the "
-                             f"capacity table; got labels up to {lab.max()}")
+            raise InputError(
+                f"facility labels must be row positions 0..{len(vals) - 1} of the "
+                f"capacity table; got labels up to {lab.max()}"
+            )
         vals = vals[lab]
     if np.any(vals[~np.isnan(vals)] < 0):
         raise InputError("facility capacity must be >= 0")
@@ -804,8 +885,15 @@ class FcaResult:
     decay: Decay
 
 
-def two_step_fca(reach: Reach, population, supply=None, decay_fn: Any = "step", *,
-                 access_reach: Reach | None = None, default_supply: float = 1.0) -> FcaResult:
+def two_step_fca(
+    reach: Reach,
+    population,
+    supply=None,
+    decay_fn: Any = "step",
+    *,
+    access_reach: Reach | None = None,
+    default_supply: float = 1.0,
+) -> FcaResult:
     """Two-step floating catchment area (2SFCA), with any distance decay (G2SFCA, E2SFCA).
 
     Step 1, each facility j: ``R_j = S_j / Σ_{k: d_kj <= d0} P_k · w(d_kj)``.
@@ -853,14 +941,16 @@ def two_step_fca(reach: Reach, population, supply=None, decay_fn: Any = "step", 
     w_fn = _as_decay(decay_fn, reach)
     pop = np.asarray(population, dtype=np.float64).ravel()
     if len(pop) != reach.n_targets:
-        raise InputError(f"population needs one value per demand target ({reach.n_targets}), "
-                         f"got {len(pop)}")
+        raise InputError(
+            f"population needs one value per demand target ({reach.n_targets}), got {len(pop)}"
+        )
     if np.any(pop < 0) or not np.all(np.isfinite(pop)):
         raise InputError("population must be finite and >= 0")
     s = capacities(supply, reach.labels, default=default_supply)
     w = w_fn(reach.dist_m)
-    demand = np.bincount(reach.facility, weights=pop[reach.target] * w,
-                         minlength=reach.n_facilities)
+    demand = np.bincount(
+        reach.facility, weights=pop[reach.target] * w, minlength=reach.n_facilities
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(demand > 0, s / demand, np.nan)
     ar = reach if access_reach is None else access_reach
@@ -872,13 +962,15 @@ def two_step_fca(reach: Reach, population, supply=None, decay_fn: Any = "step", 
     n_empty = int(np.sum(demand <= 0))
     if n_empty:
         log.info("2SFCA: %d facilities have nobody in their catchment (ratio NaN)", n_empty)
-    fac = pd.DataFrame({"supply": s, "demand": demand, "ratio": ratio},
-                       index=pd.Index(reach.labels, name="label"))
+    fac = pd.DataFrame(
+        {"supply": s, "demand": demand, "ratio": ratio}, index=pd.Index(reach.labels, name="label")
+    )
     return FcaResult(access, fac, w_fn)
 
 
-def gravity(reach: Reach, supply=None, decay_fn: Any = "step", *,
-            default_supply: float = 1.0) -> np.ndarray:
+def gravity(
+    reach: Reach, supply=None, decay_fn: Any = "step", *, default_supply: float = 1.0
+) -> np.ndarray:
     """Gravity (Hansen) potential: ``A_i = Σ_{j: d_ij <= d0} S_j · w(d_ij)`` at each target.
 
     With ``"step"`` decay and no supply this is the count of facilities within the cutoff;
@@ -911,5 +1003,6 @@ def gravity(reach: Reach, supply=None, decay_fn: Any = "step", *,
     """
     w_fn = _as_decay(decay_fn, reach)
     s = capacities(supply, reach.labels, default=default_supply)
-    return np.bincount(reach.target, weights=s[reach.facility] * w_fn(reach.dist_m),
-                       minlength=reach.n_targets)
+    return np.bincount(
+        reach.target, weights=s[reach.facility] * w_fn(reach.dist_m), minlength=reach.n_targets
+    )

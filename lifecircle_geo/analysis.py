@@ -42,8 +42,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["AnalysisResult", "analyze"]
 
-_UNIT_KEYS = ["unit_id", "unit_name", "jiezhen_code", "jiezhen_name", "district_code",
-              "area_type"]
+_UNIT_KEYS = ["unit_id", "unit_name", "jiezhen_code", "jiezhen_name", "district_code", "area_type"]
 
 
 @dataclass
@@ -98,11 +97,27 @@ class AnalysisResult:
         long = _long_table(self.demand, self.units, self.profile, ["_all"])
         out = summarize(long, ["_all"], self.meta["walk_speed_kmh"]).drop(columns="_all")
         return _with_names(out, self.profile)[
-            ["category", "name_zh", "name_en", "group", "tier_min", "population",
-             "covered_population", "share", "target_share", "meets_standard"]]
+            [
+                "category",
+                "name_zh",
+                "name_en",
+                "group",
+                "tier_min",
+                "population",
+                "covered_population",
+                "share",
+                "target_share",
+                "meets_standard",
+            ]
+        ]
 
-    def travel_time_raster(self, category: str, path: str | os.PathLike,
-                           resolution_m: float = 25.0, max_snap_m: float = 200.0) -> Path:
+    def travel_time_raster(
+        self,
+        category: str,
+        path: str | os.PathLike,
+        resolution_m: float = 25.0,
+        max_snap_m: float = 200.0,
+    ) -> Path:
         """Write a GeoTIFF of walking minutes to the nearest facility of ``category``.
 
         Cells farther than ``max_snap_m`` from a street, or beyond the search cutoff, are
@@ -116,11 +131,17 @@ class AnalysisResult:
             raise InputError("this result holds no per-node distances")
         dist, label = self.nearest[category]
         src = self.nearest._sources.get(category) if self.nearest._sources else None
-        return travel_time_raster(self.network, dist, path, resolution_m=resolution_m,
-                                  max_snap_m=max_snap_m, label_node=label,
-                                  source_snap=src[0] if src else None,
-                                  source_labels=src[1] if src else None,
-                                  speed_kmh=self.meta["walk_speed_kmh"])
+        return travel_time_raster(
+            self.network,
+            dist,
+            path,
+            resolution_m=resolution_m,
+            max_snap_m=max_snap_m,
+            label_node=label,
+            source_snap=src[0] if src else None,
+            source_labels=src[1] if src else None,
+            speed_kmh=self.meta["walk_speed_kmh"],
+        )
 
     def write(self, folder: str | os.PathLike) -> dict[str, Any]:
         """Write the project database (.gpkg), project list (.xlsx), map (.html) and figures.
@@ -133,21 +154,34 @@ class AnalysisResult:
         return write_result(self, Path(folder))
 
     def __repr__(self) -> str:
-        return (f"AnalysisResult({len(self.units)} units, {len(self.profile.categories)} "
-                f"categories, {len(self.gaps)} gaps, {len(self.projects)} projects)")
+        return (
+            f"AnalysisResult({len(self.units)} units, {len(self.profile.categories)} "
+            f"categories, {len(self.gaps)} gaps, {len(self.projects)} projects)"
+        )
 
 
 def _with_names(df: pd.DataFrame, profile: Profile) -> pd.DataFrame:
-    names = pd.DataFrame([{"category": c.id, "name_zh": c.name_zh, "name_en": c.name_en,
-                           "group": c.group, "class_zh": c.class_zh, "tier_min": c.tier_min}
-                          for c in profile.categories])
+    names = pd.DataFrame(
+        [
+            {
+                "category": c.id,
+                "name_zh": c.name_zh,
+                "name_en": c.name_en,
+                "group": c.group,
+                "class_zh": c.class_zh,
+                "tier_min": c.tier_min,
+            }
+            for c in profile.categories
+        ]
+    )
     out = df.merge(names, on="category", how="left")
     order = {c: i for i, c in enumerate(profile.category_ids)}
     return out.sort_values(by="category", key=lambda s: s.map(order), kind="stable")
 
 
-def _long_table(demand: gpd.GeoDataFrame, units: gpd.GeoDataFrame, profile: Profile,
-                keys: list[str]) -> pd.DataFrame:
+def _long_table(
+    demand: gpd.GeoDataFrame, units: gpd.GeoDataFrame, profile: Profile, keys: list[str]
+) -> pd.DataFrame:
     """Resident points × categories with walk distance and the unit's threshold."""
     base = pd.DataFrame(demand.drop(columns="geometry"))
     base["_all"] = "all"
@@ -164,8 +198,10 @@ def _long_table(demand: gpd.GeoDataFrame, units: gpd.GeoDataFrame, profile: Prof
     return pd.concat(parts, ignore_index=True)
 
 
-def _access_points(fac: gpd.GeoDataFrame, spacing_m: float = 25.0,
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def _access_points(
+    fac: gpd.GeoDataFrame,
+    spacing_m: float = 25.0,
+) -> tuple[np.ndarray, np.ndarray]:
     """Points from which each facility is reached: the point itself, a polygon's entrances,
     or (no entrances mapped) points every ``spacing_m`` along its boundary."""
     geoms = fac.geometry.to_numpy()
@@ -190,13 +226,23 @@ def _access_points(fac: gpd.GeoDataFrame, spacing_m: float = 25.0,
     return np.asarray(pts, dtype=object), np.asarray(owner, dtype=np.int64)
 
 
-def analyze(net: WalkNetwork, facilities: gpd.GeoDataFrame, units: gpd.GeoDataFrame | str,
-            population: gpd.GeoDataFrame | str | None = None,
-            profile: str | Profile = "shanghai-2025", *, area_type: str | None = None,
-            max_snap_m: float | None = None, search_cutoff_m: float | None = None,
-            suggest: bool = True, max_sites_per_gap: int = 3, year: int | None = None,
-            assign_within_m: float = 100.0, isochrone_polygons: bool = True,
-            progress: bool | None = None) -> AnalysisResult:
+def analyze(
+    net: WalkNetwork,
+    facilities: gpd.GeoDataFrame,
+    units: gpd.GeoDataFrame | str,
+    population: gpd.GeoDataFrame | str | None = None,
+    profile: str | Profile = "shanghai-2025",
+    *,
+    area_type: str | None = None,
+    max_snap_m: float | None = None,
+    search_cutoff_m: float | None = None,
+    suggest: bool = True,
+    max_sites_per_gap: int = 3,
+    year: int | None = None,
+    assign_within_m: float = 100.0,
+    isochrone_polygons: bool = True,
+    progress: bool | None = None,
+) -> AnalysisResult:
     """Coverage of every unit × category, gaps, suggested sites and the project list.
 
     Parameters
@@ -260,9 +306,11 @@ def analyze(net: WalkNetwork, facilities: gpd.GeoDataFrame, units: gpd.GeoDataFr
         prof.categories[0].threshold_m(a)  # a clear error for an unknown area type
     nb = shapely.box(net.x_m.min(), net.y_m.min(), net.x_m.max(), net.y_m.max())
     if not units.geometry.intersects(nb).any():
-        raise InputError(f"the units (bounds {np.round(units.total_bounds).tolist()}) do not "
-                         f"overlap the network (bounds {np.round(nb.bounds).tolist()}) in "
-                         f"{net.crs.to_string()}")
+        raise InputError(
+            f"the units (bounds {np.round(units.total_bounds).tolist()}) do not "
+            f"overlap the network (bounds {np.round(nb.bounds).tolist()}) in "
+            f"{net.crs.to_string()}"
+        )
 
     if population is None:
         demand = lc_population.from_totals(units, net)
@@ -273,43 +321,56 @@ def analyze(net: WalkNetwork, facilities: gpd.GeoDataFrame, units: gpd.GeoDataFr
     if "population" not in demand.columns:
         raise InputError("population points need a 'population' column")
     demand = demand.to_crs(net.crs)[["population", "geometry"]]
-    joined = gpd.sjoin(demand, units[[*_UNIT_KEYS, "geometry"]], predicate="within",
-                       how="left")
+    joined = gpd.sjoin(demand, units[[*_UNIT_KEYS, "geometry"]], predicate="within", how="left")
     joined = joined[~joined.index.duplicated(keep="first")]
     outside = joined["unit_id"].isna()
     if outside.any() and assign_within_m > 0:
         # raster cells whose centre falls just outside a unit edge belong to the nearest unit
-        near = gpd.sjoin_nearest(demand[outside.to_numpy()],
-                                 units[[*_UNIT_KEYS, "geometry"]], how="left",
-                                 max_distance=assign_within_m)
+        near = gpd.sjoin_nearest(
+            demand[outside.to_numpy()],
+            units[[*_UNIT_KEYS, "geometry"]],
+            how="left",
+            max_distance=assign_within_m,
+        )
         near = near[~near.index.duplicated(keep="first")]
         joined.loc[near.index, _UNIT_KEYS] = near[_UNIT_KEYS].to_numpy()
         outside = joined["unit_id"].isna()
     if outside.any():
         people = joined.loc[outside, "population"].sum()
-        msg = (f"{int(outside.sum())} resident points ({people:.0f} people) lie outside every "
-               f"unit and are not counted")
+        msg = (
+            f"{int(outside.sum())} resident points ({people:.0f} people) lie outside every "
+            f"unit and are not counted"
+        )
         log.info(msg)
         warnings.append(msg)
-    demand = gpd.GeoDataFrame(joined[~outside].drop(columns="index_right").reset_index(drop=True),
-                              geometry="geometry", crs=net.crs)
+    demand = gpd.GeoDataFrame(
+        joined[~outside].drop(columns="index_right").reset_index(drop=True),
+        geometry="geometry",
+        crs=net.crs,
+    )
     if len(demand) == 0 or demand["population"].sum() <= 0:
-        raise InputError("no residents inside the units: check the population source and the "
-                         "units' CRS")
+        raise InputError(
+            "no residents inside the units: check the population source and the units' CRS"
+        )
 
     d_snap = net.snap(demand.geometry, max_snap_m=max_snap_m)
     n_far = int((~d_snap["ok"]).sum())
     if n_far:
-        msg = (f"{n_far} resident points ({demand['population'][~d_snap['ok']].sum():.0f} "
-               f"people) are more than {max_snap_m:g} m from any street: counted as not reached")
+        msg = (
+            f"{n_far} resident points ({demand['population'][~d_snap['ok']].sum():.0f} "
+            f"people) are more than {max_snap_m:g} m from any street: counted as not reached"
+        )
         log.warning(msg)
         warnings.append(msg)
 
     fac = facilities.to_crs(net.crs).reset_index(drop=True)
     if "entrances" in fac.columns and fac["entrances"].notna().any():
         # a second geometry column is not reprojected by to_crs: do it here
-        fac["entrances"] = gpd.GeoSeries(facilities["entrances"].to_numpy(),
-                                         crs=facilities.crs).to_crs(net.crs).to_numpy()
+        fac["entrances"] = (
+            gpd.GeoSeries(facilities["entrances"].to_numpy(), crs=facilities.crs)
+            .to_crs(net.crs)
+            .to_numpy()
+        )
     if "category" not in fac.columns:
         raise InputError("facilities need a 'category' column (use lifecircle_geo.facilities)")
     unknown = sorted(set(fac["category"]) - set(prof.category_ids))
@@ -324,8 +385,10 @@ def analyze(net: WalkNetwork, facilities: gpd.GeoDataFrame, units: gpd.GeoDataFr
     fac["reachable"] = fac["snap_m"] <= max_snap_m
     if (~fac["reachable"]).any():
         bad = fac.loc[~fac["reachable"], ["facility_id", "name", "snap_m"]]
-        msg = (f"{len(bad)} facilities are more than {max_snap_m:g} m from any street and are "
-               f"left out: {bad.head(10).to_dict('records')}")
+        msg = (
+            f"{len(bad)} facilities are more than {max_snap_m:g} m from any street and are "
+            f"left out: {bad.head(10).to_dict('records')}"
+        )
         log.warning(msg)
         warnings.append(msg)
 
@@ -334,8 +397,9 @@ def analyze(net: WalkNetwork, facilities: gpd.GeoDataFrame, units: gpd.GeoDataFr
     fac_cat = fac["category"].to_numpy()
     owner_cat = fac_cat[owner] if len(owner) else np.array([], dtype=object)
     # one bounded multi-source search per category, all categories in one call
-    near = nearest_by_category(net, f_snap, cutoff, labels=owner, category=owner_cat,
-                               categories=prof.category_ids)
+    near = nearest_by_category(
+        net, f_snap, cutoff, labels=owner, category=owner_cat, categories=prof.category_ids
+    )
     area_types = units["area_type"].unique()
     fac["served_population"] = 0.0
     iso_parts = []
@@ -343,47 +407,87 @@ def analyze(net: WalkNetwork, facilities: gpd.GeoDataFrame, units: gpd.GeoDataFr
         walk, nearest = near.at_points(net, d_snap, cat.id)
         demand[f"walk_m_{cat.id}"] = walk
         demand[f"nearest_{cat.id}"] = np.where(
-            nearest >= 0, fac["facility_id"].to_numpy()[np.maximum(nearest, 0)], None)
+            nearest >= 0, fac["facility_id"].to_numpy()[np.maximum(nearest, 0)], None
+        )
         # service load: residents within the threshold, counted at their nearest facility
         thr = demand["area_type"].map(cat.thresholds_m).to_numpy(dtype=float)
         within = (walk <= thr) & (nearest >= 0)
-        load = np.bincount(nearest[within], weights=demand["population"].to_numpy()[within],
-                           minlength=len(fac))
+        load = np.bincount(
+            nearest[within], weights=demand["population"].to_numpy()[within], minlength=len(fac)
+        )
         rows = np.flatnonzero(fac_cat == cat.id)
         fac.loc[rows, "served_population"] = load[rows]
         sel = np.flatnonzero(owner_cat == cat.id)
         if isochrone_polygons and len(sel):
             thresholds = sorted({cat.threshold_m(a) for a in area_types})
-            iso = isochrones(net, pts[sel], thresholds, labels=owner[sel], by="all",
-                             max_snap_m=max_snap_m, progress=False)
-            iso_parts.append(iso.drop(columns="group").assign(
-                category=cat.id, name_zh=cat.name_zh, name_en=cat.name_en))
-    iso_cols = ["category", "name_zh", "name_en", "threshold_m", "threshold_min", "area_m2",
-                "geometry"]
-    iso_gdf = (gpd.GeoDataFrame(pd.concat(iso_parts, ignore_index=True)[iso_cols],
-                                geometry="geometry", crs=net.crs) if iso_parts
-               else gpd.GeoDataFrame(columns=iso_cols, geometry="geometry", crs=net.crs))
+            iso = isochrones(
+                net,
+                pts[sel],
+                thresholds,
+                labels=owner[sel],
+                by="all",
+                max_snap_m=max_snap_m,
+                progress=False,
+            )
+            iso_parts.append(
+                iso.drop(columns="group").assign(
+                    category=cat.id, name_zh=cat.name_zh, name_en=cat.name_en
+                )
+            )
+    iso_cols = [
+        "category",
+        "name_zh",
+        "name_en",
+        "threshold_m",
+        "threshold_min",
+        "area_m2",
+        "geometry",
+    ]
+    iso_gdf = (
+        gpd.GeoDataFrame(
+            pd.concat(iso_parts, ignore_index=True)[iso_cols], geometry="geometry", crs=net.crs
+        )
+        if iso_parts
+        else gpd.GeoDataFrame(columns=iso_cols, geometry="geometry", crs=net.crs)
+    )
 
     speed = settings.walk_speed_kmh
     unit_long = _long_table(demand, units, prof, ["unit_id"])
     coverage = summarize(unit_long, ["unit_id"], speed)
     coverage = coverage.merge(units[_UNIT_KEYS], on="unit_id", how="left")
-    coverage["threshold_m"] = [prof.category(c).threshold_m(a)
-                               for c, a in zip(coverage["category"], coverage["area_type"],
-                                               strict=True)]
+    coverage["threshold_m"] = [
+        prof.category(c).threshold_m(a)
+        for c, a in zip(coverage["category"], coverage["area_type"], strict=True)
+    ]
     coverage = _with_names(coverage, prof)
     coverage = coverage.sort_values(["unit_id"], kind="stable").reset_index(drop=True)
-    coverage = coverage[[*_UNIT_KEYS, "category", "name_zh", "name_en", "group", "class_zh",
-                         "tier_min", "threshold_m", "target_share", "population",
-                         "covered_population", "share", "mean_walk_min", "p90_walk_min",
-                         "reached_population", "meets_standard"]]
+    coverage = coverage[
+        [
+            *_UNIT_KEYS,
+            "category",
+            "name_zh",
+            "name_en",
+            "group",
+            "class_zh",
+            "tier_min",
+            "threshold_m",
+            "target_share",
+            "population",
+            "covered_population",
+            "share",
+            "mean_walk_min",
+            "p90_walk_min",
+            "reached_population",
+            "meets_standard",
+        ]
+    ]
 
     jz_long = _long_table(demand, units, prof, ["jiezhen_code", "jiezhen_name", "district_code"])
-    jiezhen = _with_names(summarize(jz_long, ["jiezhen_code", "jiezhen_name", "district_code"],
-                                    speed), prof).reset_index(drop=True)
+    jiezhen = _with_names(
+        summarize(jz_long, ["jiezhen_code", "jiezhen_name", "district_code"], speed), prof
+    ).reset_index(drop=True)
     d_long = _long_table(demand, units, prof, ["district_code"])
-    district = _with_names(summarize(d_long, ["district_code"], speed), prof).reset_index(
-        drop=True)
+    district = _with_names(summarize(d_long, ["district_code"], speed), prof).reset_index(drop=True)
 
     gaps = rank_gaps(coverage)
     if suggest and len(gaps):
@@ -420,7 +524,19 @@ def analyze(net: WalkNetwork, facilities: gpd.GeoDataFrame, units: gpd.GeoDataFr
         "seconds": round((_dt.datetime.now(_dt.UTC) - t0).total_seconds(), 3),
     }
     fac_out = fac.to_crs(4326)
-    return AnalysisResult(coverage=coverage, gaps=gaps, jiezhen=jiezhen, district=district,
-                          sites=sites, projects=projects, units=units, demand=demand,
-                          facilities=fac_out, network=net, profile=prof, meta=meta,
-                          isochrones=iso_gdf, nearest=near)
+    return AnalysisResult(
+        coverage=coverage,
+        gaps=gaps,
+        jiezhen=jiezhen,
+        district=district,
+        sites=sites,
+        projects=projects,
+        units=units,
+        demand=demand,
+        facilities=fac_out,
+        network=net,
+        profile=prof,
+        meta=meta,
+        isochrones=iso_gdf,
+        nearest=near,
+    )

@@ -71,16 +71,31 @@ from . import __version__
 from .errors import InputError, LifecircleError
 from .settings import settings
 
-__all__ = ["BY", "OUTPUT_FILES", "BatchResult", "Task", "TaskResult", "load_config", "plan",
-           "rollup", "run", "run_task"]
+__all__ = [
+    "BY",
+    "OUTPUT_FILES",
+    "BatchResult",
+    "Task",
+    "TaskResult",
+    "load_config",
+    "plan",
+    "rollup",
+    "run",
+    "run_task",
+]
 
 log = logging.getLogger(__name__)
 
 #: Columns a batch can be split by.
 BY = ("jiezhen_code", "district_code")
 #: Files every finished task folder holds (besides figures).
-OUTPUT_FILES = ("project_database.gpkg", "project_list.xlsx", "map.html", "coverage.csv",
-                "summary.json")
+OUTPUT_FILES = (
+    "project_database.gpkg",
+    "project_list.xlsx",
+    "map.html",
+    "coverage.csv",
+    "summary.json",
+)
 #: Settings that change results; a task carries them to its worker.
 _SETTINGS = ("walk_speed_kmh", "search_cutoff_m", "max_snap_m")
 #: A resident point outside every unit but this close to one counts for it (as in ``analyze``).
@@ -151,8 +166,10 @@ def load_config(config: str | os.PathLike | dict) -> dict:
     fac_osm = fac_cfg.get("osm", [net_cfg["osm"]] if "osm" in net_cfg else [])
     if isinstance(fac_osm, str):
         fac_osm = [fac_osm]
-    tables = [{"path": rel(t["path"]), "coords": t.get("coords", "wgs84"),
-               "columns": t.get("columns")} for t in fac_cfg.get("tables", [])]
+    tables = [
+        {"path": rel(t["path"]), "coords": t.get("coords", "wgs84"), "columns": t.get("columns")}
+        for t in fac_cfg.get("tables", [])
+    ]
     if "path" not in cfg["units"]:
         raise LifecircleError(f"{where}: [units] needs 'path'")
     pop_cfg = cfg.get("population", {})
@@ -170,8 +187,11 @@ def load_config(config: str | os.PathLike | dict) -> dict:
         "facility_tables": tables,
         "units": rel(cfg["units"]["path"]),
         "population": rel(pop_cfg["raster"]) if "raster" in pop_cfg else None,
-        "batch": {"by": by, "buffer_m": float(b.get("buffer_m", 1000.0)),
-                  "keys": [str(k) for k in keys] if keys is not None else None},
+        "batch": {
+            "by": by,
+            "buffer_m": float(b.get("buffer_m", 1000.0)),
+            "keys": [str(k) for k in keys] if keys is not None else None,
+        },
     }
 
 
@@ -218,9 +238,12 @@ class Task:
 
     def fingerprint(self) -> str:
         """Hash of everything the task's result depends on (see the module docstring)."""
-        files = [self.inputs["units"], *self.inputs["facility_osm"],
-                 *[t["path"] for t in self.inputs["facility_tables"]],
-                 *[p for p in self.inputs["network"].values() if isinstance(p, Path)]]
+        files = [
+            self.inputs["units"],
+            *self.inputs["facility_osm"],
+            *[t["path"] for t in self.inputs["facility_tables"]],
+            *[p for p in self.inputs["network"].values() if isinstance(p, Path)],
+        ]
         if self.inputs.get("population"):
             files.append(self.inputs["population"])
         stats = {}
@@ -232,9 +255,16 @@ class Task:
                 stats[str(p)] = [st.st_size, st.st_mtime_ns]
             except OSError:
                 stats[str(p)] = None
-        doc = {"key": self.key, "by": self.by, "unit_ids": list(self.unit_ids),
-               "units_hash": self.units_hash, "boundary": shapely.to_wkb(self.boundary).hex(),
-               "inputs": _plain(self.inputs), "files": stats, "version": __version__}
+        doc = {
+            "key": self.key,
+            "by": self.by,
+            "unit_ids": list(self.unit_ids),
+            "units_hash": self.units_hash,
+            "boundary": shapely.to_wkb(self.boundary).hex(),
+            "inputs": _plain(self.inputs),
+            "files": stats,
+            "version": __version__,
+        }
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:20]
 
 
@@ -286,8 +316,13 @@ def _units_hash(units: gpd.GeoDataFrame, rows: pd.DataFrame, all_geom: str) -> s
     return h.hexdigest()[:20]
 
 
-def plan(config: str | os.PathLike | dict, *, by: str | None = None,
-         keys: list[str] | None = None, buffer_m: float | None = None) -> list[Task]:
+def plan(
+    config: str | os.PathLike | dict,
+    *,
+    by: str | None = None,
+    keys: list[str] | None = None,
+    buffer_m: float | None = None,
+) -> list[Task]:
     """Split a run config's units into tasks, one per ``jiezhen_code`` (or ``district_code``).
 
     Parameters
@@ -327,26 +362,46 @@ def plan(config: str | os.PathLike | dict, *, by: str | None = None,
     codes = units[by].astype(str).str.strip()
     if (codes == "").any():
         bad = units.loc[codes == "", "unit_id"].head(10).tolist()
-        raise InputError(f"{cfg['units']}: {int((codes == '').sum())} units have no {by} "
-                         f"(e.g. {bad}); every unit needs one for a batch run by {by}")
+        raise InputError(
+            f"{cfg['units']}: {int((codes == '').sum())} units have no {by} "
+            f"(e.g. {bad}); every unit needs one for a batch run by {by}"
+        )
     wanted = sorted(codes.unique())
     if keys is not None:
         missing = sorted(set(map(str, keys)) - set(wanted))
         if missing:
-            raise InputError(f"{cfg['units']}: no unit has {by} in {missing} (known: "
-                             f"{wanted[:20]})")
+            raise InputError(
+                f"{cfg['units']}: no unit has {by} in {missing} (known: {wanted[:20]})"
+            )
         wanted = sorted(set(map(str, keys)))
-    inputs = {k: cfg[k] for k in ("network", "facility_osm", "facility_tables", "units",
-                                  "population", "profile", "area_type")}
+    inputs = {
+        k: cfg[k]
+        for k in (
+            "network",
+            "facility_osm",
+            "facility_tables",
+            "units",
+            "population",
+            "profile",
+            "area_type",
+        )
+    }
     inputs["buffer_m"] = buffer_m
     inputs["settings"] = {k: getattr(settings, k) for k in _SETTINGS}
     all_geom = hashlib.sha256(b"".join(shapely.to_wkb(g) for g in units.geometry)).hexdigest()
     tasks = []
     for key in wanted:
         rows = units[codes == key]
-        tasks.append(Task(key=key, by=by, unit_ids=tuple(rows["unit_id"].astype(str)),
-                          boundary=shapely.union_all(rows.geometry.to_numpy()),
-                          inputs=inputs, units_hash=_units_hash(units, rows, all_geom)))
+        tasks.append(
+            Task(
+                key=key,
+                by=by,
+                unit_ids=tuple(rows["unit_id"].astype(str)),
+                boundary=shapely.union_all(rows.geometry.to_numpy()),
+                inputs=inputs,
+                units_hash=_units_hash(units, rows, all_geom),
+            )
+        )
     log.info("planned %d tasks by %s", len(tasks), by)
     return tasks
 
@@ -385,13 +440,18 @@ def _task_population(task: Task, units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     metric = local_utm_crs(c.x, c.y)
     units = units.to_crs(metric)
     pts = pop.to_crs(metric)
-    owner = gpd.sjoin(pts[["geometry"]], units[["unit_id", "geometry"]], predicate="within",
-                      how="left")
+    owner = gpd.sjoin(
+        pts[["geometry"]], units[["unit_id", "geometry"]], predicate="within", how="left"
+    )
     owner = owner[~owner.index.duplicated(keep="first")]["unit_id"]
     outside = owner.isna()
     if outside.any():
-        near = gpd.sjoin_nearest(pts.loc[outside, ["geometry"]], units[["unit_id", "geometry"]],
-                                 how="left", max_distance=_ASSIGN_WITHIN_M)
+        near = gpd.sjoin_nearest(
+            pts.loc[outside, ["geometry"]],
+            units[["unit_id", "geometry"]],
+            how="left",
+            max_distance=_ASSIGN_WITHIN_M,
+        )
         near = near[~near.index.duplicated(keep="first")]["unit_id"]
         owner.loc[near.index] = near
     keep = owner.isin(set(task.unit_ids)).to_numpy()
@@ -439,16 +499,27 @@ def run_task(task: Task, out_root: str | os.PathLike) -> TaskResult:
     with _task_settings(inp["settings"]):
         net_cfg = inp["network"]
         if "osm" in net_cfg:
-            net = lc.WalkNetwork.from_osm(net_cfg["osm"], crs=net_cfg.get("crs"),
-                                          boundary=task.boundary, boundary_crs=4326,
-                                          buffer_m=inp["buffer_m"])
+            net = lc.WalkNetwork.from_osm(
+                net_cfg["osm"],
+                crs=net_cfg.get("crs"),
+                boundary=task.boundary,
+                boundary_crs=4326,
+                buffer_m=inp["buffer_m"],
+            )
         else:
             net = lc.WalkNetwork.load(net_cfg["saved"])
         area = _buffered(task.boundary, inp["buffer_m"])
         tables = [lc.facilities.from_osm(p, profile=inp["profile"]) for p in inp["facility_osm"]]
-        tables += [lc.facilities.from_table(t["path"], coords=t["coords"],
-                                            profile=inp["profile"], columns=t.get("columns"),
-                                            net=net) for t in inp["facility_tables"]]
+        tables += [
+            lc.facilities.from_table(
+                t["path"],
+                coords=t["coords"],
+                profile=inp["profile"],
+                columns=t.get("columns"),
+                net=net,
+            )
+            for t in inp["facility_tables"]
+        ]
         tables = [t[t.geometry.intersects(area)] for t in tables]
         if not tables:
             raise InputError(f"{task.by}={task.key}: the config names no facility source")
@@ -456,21 +527,35 @@ def run_task(task: Task, out_root: str | os.PathLike) -> TaskResult:
         all_units = lc.units.load(inp["units"])
         units = all_units[all_units["unit_id"].astype(str).isin(set(task.unit_ids))]
         pop = _task_population(task, all_units) if inp.get("population") else None
-        result = lc.analyze(net, fac, units, population=pop, profile=inp["profile"],
-                            area_type=inp["area_type"], progress=False)
+        result = lc.analyze(
+            net,
+            fac,
+            units,
+            population=pop,
+            profile=inp["profile"],
+            area_type=inp["area_type"],
+            progress=False,
+        )
         files = result.write(folder)
         cov = pd.DataFrame(result.coverage)
         with atomic_path(folder / "coverage.csv") as tmp:
             cov.to_csv(tmp, index=False, encoding="utf-8")
         seconds = round(time.perf_counter() - t0, 3)
         summary = {
-            "key": task.key, "by": task.by, "fingerprint": task.fingerprint(),
-            "n_units": len(units), "population": float(result.meta["population"]),
+            "key": task.key,
+            "by": task.by,
+            "fingerprint": task.fingerprint(),
+            "n_units": len(units),
+            "population": float(result.meta["population"]),
             "n_facilities": int(result.meta["n_facilities"]),
-            "n_network_nodes": len(net.x_m), "buffer_m": inp["buffer_m"],
-            "seconds": seconds, "warnings": result.meta.get("warnings", []),
-            "files": {k: [Path(p).name for p in v] if isinstance(v, list) else Path(v).name
-                      for k, v in files.items()},
+            "n_network_nodes": len(net.x_m),
+            "buffer_m": inp["buffer_m"],
+            "seconds": seconds,
+            "warnings": result.meta.get("warnings", []),
+            "files": {
+                k: [Path(p).name for p in v] if isinstance(v, list) else Path(v).name
+                for k, v in files.items()
+            },
             "lifecircle_geo_version": __version__,
         }
         with atomic_path(folder / "summary.json") as tmp:
@@ -487,8 +572,13 @@ def _run_task_safe(task: Task, out_root: str | os.PathLike) -> TaskResult:
     except Exception as exc:  # one task failing must not stop the others
         if not isinstance(exc, LifecircleError):
             log.debug("task %s failed:\n%s", task.key, traceback.format_exc())
-        return TaskResult(task.key, "failed", round(time.perf_counter() - t0, 3),
-                          task.folder(out_root), error=_error_text(task, exc))
+        return TaskResult(
+            task.key,
+            "failed",
+            round(time.perf_counter() - t0, 3),
+            task.folder(out_root),
+            error=_error_text(task, exc),
+        )
 
 
 def _error_text(task: Task, exc: BaseException) -> str:
@@ -510,8 +600,12 @@ def _read_manifest(path: Path) -> dict:
 def _write_manifest(path: Path, entries: dict, by: str) -> None:
     from .report._util import atomic_path, json_text
 
-    doc = {"lifecircle_geo_version": __version__, "by": by,
-           "updated": _now(), "tasks": dict(sorted(entries.items()))}
+    doc = {
+        "lifecircle_geo_version": __version__,
+        "by": by,
+        "updated": _now(),
+        "tasks": dict(sorted(entries.items())),
+    }
     with atomic_path(path) as tmp:
         tmp.write_text(json_text(doc, indent=2), encoding="utf-8")
 
@@ -565,9 +659,16 @@ class BatchResult:
         return not self.failed
 
 
-def run(config: str | os.PathLike | dict, out: str | os.PathLike | None = None, *,
-        scheduler: str = "local", workers: int | None = None, restart: bool = False,
-        progress: bool | None = None, tasks: list[Task] | None = None) -> BatchResult:
+def run(
+    config: str | os.PathLike | dict,
+    out: str | os.PathLike | None = None,
+    *,
+    scheduler: str = "local",
+    workers: int | None = None,
+    restart: bool = False,
+    progress: bool | None = None,
+    tasks: list[Task] | None = None,
+) -> BatchResult:
     """Run every task of ``config``, resumably, then roll the coverage up to the city.
 
     Parameters
@@ -612,22 +713,34 @@ def run(config: str | os.PathLike | dict, out: str | os.PathLike | None = None, 
     for t in tasks:
         if not restart and _is_done(t, entries.get(t.key), out):
             e = entries[t.key]
-            results[t.key] = TaskResult(t.key, "skipped", float(e.get("seconds", 0.0)),
-                                        t.folder(out))
+            results[t.key] = TaskResult(
+                t.key, "skipped", float(e.get("seconds", 0.0)), t.folder(out)
+            )
         else:
             todo.append(t)
     skipped = [k for k, r in results.items() if r.status == "skipped"]
     if skipped:
         log.info("%d tasks already done with the same inputs: skipped", len(skipped))
     show = settings.progress if progress is None else progress
-    bar = tqdm(total=len(tasks), initial=len(skipped), desc=f"tasks ({by})", unit="task",
-               disable=not show or not todo)
+    bar = tqdm(
+        total=len(tasks),
+        initial=len(skipped),
+        desc=f"tasks ({by})",
+        unit="task",
+        disable=not show or not todo,
+    )
 
     def record(task: Task, res: TaskResult, started: str) -> None:
         results[task.key] = res
-        entries[task.key] = {"status": res.status, "error": res.error, "seconds": res.seconds,
-                             "fingerprint": task.fingerprint(), "started": started,
-                             "finished": _now(), "folder": str(task.folder(out).relative_to(out))}
+        entries[task.key] = {
+            "status": res.status,
+            "error": res.error,
+            "seconds": res.seconds,
+            "fingerprint": task.fingerprint(),
+            "started": started,
+            "finished": _now(),
+            "folder": str(task.folder(out).relative_to(out)),
+        }
         _write_manifest(manifest_path, entries, by)
         if res.status == "failed":
             log.error("task failed: %s", res.error)
@@ -640,20 +753,30 @@ def run(config: str | os.PathLike | dict, out: str | os.PathLike | None = None, 
         bar.close()
     _write_manifest(manifest_path, entries, by)
     done = sorted(k for k, r in results.items() if r.status == "done")
-    failed = {k: r.error or "failed" for k, r in sorted(results.items())
-              if r.status == "failed"}
+    failed = {k: r.error or "failed" for k, r in sorted(results.items()) if r.status == "failed"}
     finished = [t for t in tasks if results[t.key].status in ("done", "skipped")]
     summary, files = rollup(out, finished, status=results)
     files["manifest"] = manifest_path
     if failed:
-        log.error("%d of %d tasks failed: %s", len(failed), len(tasks), "; ".join(
-            failed.values()))
-    return BatchResult(out=out, tasks=results, done=done, skipped=sorted(skipped),
-                       failed=failed, city_summary=summary, files=files)
+        log.error("%d of %d tasks failed: %s", len(failed), len(tasks), "; ".join(failed.values()))
+    return BatchResult(
+        out=out,
+        tasks=results,
+        done=done,
+        skipped=sorted(skipped),
+        failed=failed,
+        city_summary=summary,
+        files=files,
+    )
 
 
-def _execute(todo: list[Task], out: Path, scheduler: str, workers: int | None,
-             record: Callable[[Task, TaskResult, str], None]) -> None:
+def _execute(
+    todo: list[Task],
+    out: Path,
+    scheduler: str,
+    workers: int | None,
+    record: Callable[[Task, TaskResult, str], None],
+) -> None:
     n = max(1, min(workers or os.cpu_count() or 1, len(todo)))
     started = _now()
     if scheduler == "sync":
@@ -673,32 +796,36 @@ def _execute(todo: list[Task], out: Path, scheduler: str, workers: int | None,
                 try:
                     res = f.result()
                 except Exception as exc:  # a worker died (BrokenProcessPool, memory)
-                    res = TaskResult(t.key, "failed", 0.0, t.folder(out),
-                                     error=_error_text(t, exc))
+                    res = TaskResult(t.key, "failed", 0.0, t.folder(out), error=_error_text(t, exc))
                 record(t, res, started)
     else:
         from dask.distributed import Client, LocalCluster, as_completed
 
         cluster = None
         if scheduler == "dask":
-            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
+            cluster = LocalCluster(
+                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
+            )
             client = Client(cluster)
         else:
             client = Client(scheduler)
         try:
             futs = {}
             for t in todo:
-                f = client.submit(_run_task_safe, t, out, pure=False,
-                                  key=f"lifecircle-{t.by}-{_safe_name(t.key)}-{time.time_ns()}")
+                f = client.submit(
+                    _run_task_safe,
+                    t,
+                    out,
+                    pure=False,
+                    key=f"lifecircle-{t.by}-{_safe_name(t.key)}-{time.time_ns()}",
+                )
                 futs[f] = t
             for f in as_completed(list(futs)):
                 t = futs[f]
                 try:
                     res = f.result()
                 except Exception as exc:  # worker lost, killed, unpicklable result
-                    res = TaskResult(t.key, "failed", 0.0, t.folder(out),
-                                     error=_error_text(t, exc))
+                    res = TaskResult(t.key, "failed", 0.0, t.folder(out), error=_error_text(t, exc))
                 record(t, res, started)
         finally:
             client.close()
@@ -707,10 +834,24 @@ def _execute(todo: list[Task], out: Path, scheduler: str, workers: int | None,
 
 
 # ---------------------------------------------------------------------------- roll-up
-_ROLLUP_COLS = ["level", "district_code", "jiezhen_code", "jiezhen_name", "category",
-                "name_zh", "name_en", "group", "tier_min", "target_share", "population",
-                "covered_population", "share", "mean_walk_min", "reached_population",
-                "meets_standard"]
+_ROLLUP_COLS = [
+    "level",
+    "district_code",
+    "jiezhen_code",
+    "jiezhen_name",
+    "category",
+    "name_zh",
+    "name_en",
+    "group",
+    "tier_min",
+    "target_share",
+    "population",
+    "covered_population",
+    "share",
+    "mean_walk_min",
+    "reached_population",
+    "meets_standard",
+]
 
 
 def _summarize_rows(cov: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -719,23 +860,31 @@ def _summarize_rows(cov: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     df["walk_x_reached"] = df["mean_walk_min"].fillna(0.0) * df["reached_population"]
     names = ["name_zh", "name_en", "group", "tier_min", "target_share"]
     g = df.groupby([*keys, "category"], sort=False, dropna=False)
-    out = g.agg(population=("population", "sum"),
-                covered_population=("covered_population", "sum"),
-                reached_population=("reached_population", "sum"),
-                walk_x_reached=("walk_x_reached", "sum"),
-                **{c: (c, "first") for c in names}).reset_index()
+    out = g.agg(
+        population=("population", "sum"),
+        covered_population=("covered_population", "sum"),
+        reached_population=("reached_population", "sum"),
+        walk_x_reached=("walk_x_reached", "sum"),
+        **{c: (c, "first") for c in names},
+    ).reset_index()
     pop = out["population"].to_numpy(dtype=float)
-    out["share"] = np.divide(out["covered_population"].to_numpy(dtype=float), pop,
-                             out=np.zeros(len(out)), where=pop > 0)
+    out["share"] = np.divide(
+        out["covered_population"].to_numpy(dtype=float), pop, out=np.zeros(len(out)), where=pop > 0
+    )
     reached = out["reached_population"].to_numpy(dtype=float)
-    out["mean_walk_min"] = np.divide(out["walk_x_reached"].to_numpy(dtype=float), reached,
-                                     out=np.full(len(out), np.nan), where=reached > 0)
+    out["mean_walk_min"] = np.divide(
+        out["walk_x_reached"].to_numpy(dtype=float),
+        reached,
+        out=np.full(len(out), np.nan),
+        where=reached > 0,
+    )
     out["meets_standard"] = (out["share"] >= out["target_share"] - 1e-12) | (pop <= 0)
     return out.drop(columns="walk_x_reached")
 
 
-def rollup(out: str | os.PathLike, tasks: list[Task],
-           status: dict[str, TaskResult] | None = None) -> tuple[pd.DataFrame, dict[str, Path]]:
+def rollup(
+    out: str | os.PathLike, tasks: list[Task], status: dict[str, TaskResult] | None = None
+) -> tuple[pd.DataFrame, dict[str, Path]]:
     """Combine the finished tasks' ``coverage.csv`` into the city tables.
 
     Writes ``out/city_summary.csv`` (UTF-8 with BOM, for Excel) with one row per 街镇 ×
@@ -776,19 +925,46 @@ def rollup(out: str | os.PathLike, tasks: list[Task],
         if not p.exists():
             log.warning("%s=%s: %s is missing; left out of the city roll-up", t.by, t.key, p)
             continue
-        parts.append(pd.read_csv(p, encoding="utf-8", dtype={
-            "unit_id": str, "jiezhen_code": str, "district_code": str, "jiezhen_name": str,
-            "unit_name": str}, keep_default_na=False, na_values=[""]))
+        parts.append(
+            pd.read_csv(
+                p,
+                encoding="utf-8",
+                dtype={
+                    "unit_id": str,
+                    "jiezhen_code": str,
+                    "district_code": str,
+                    "jiezhen_name": str,
+                    "unit_name": str,
+                },
+                keep_default_na=False,
+                na_values=[""],
+            )
+        )
     if parts:
         cov = pd.concat(parts, ignore_index=True)
         for c in ("jiezhen_code", "jiezhen_name", "district_code"):
             cov[c] = cov[c].fillna("")
     else:
-        cov = pd.DataFrame(columns=["district_code", "jiezhen_code", "jiezhen_name",
-                                    "unit_id", "category", "name_zh", "name_en", "group",
-                                    "tier_min", "target_share", "population",
-                                    "covered_population", "reached_population",
-                                    "mean_walk_min", "share", "meets_standard"])
+        cov = pd.DataFrame(
+            columns=[
+                "district_code",
+                "jiezhen_code",
+                "jiezhen_name",
+                "unit_id",
+                "category",
+                "name_zh",
+                "name_en",
+                "group",
+                "tier_min",
+                "target_share",
+                "population",
+                "covered_population",
+                "reached_population",
+                "mean_walk_min",
+                "share",
+                "meets_standard",
+            ]
+        )
     jz = _summarize_rows(cov, ["district_code", "jiezhen_code", "jiezhen_name"])
     jz.insert(0, "level", "jiezhen")
     dist = _summarize_rows(cov, ["district_code"])
@@ -800,30 +976,48 @@ def rollup(out: str | os.PathLike, tasks: list[Task],
     summary = summary.sort_values(
         ["level", "district_code", "jiezhen_code", "category"],
         key=lambda s: s.map(order) if s.name == "category" else s,
-        ascending=[False, True, True, True], kind="stable").reset_index(drop=True)
+        ascending=[False, True, True, True],
+        kind="stable",
+    ).reset_index(drop=True)
     csv_path = out / "city_summary.csv"
     with atomic_path(csv_path) as tmp:
         summary.to_csv(tmp, index=False, encoding="utf-8-sig")
-    task_rows = [{"key": t.key, "by": t.by, "n_units": len(t.unit_ids),
-                  "status": status[t.key].status if t.key in status else "done",
-                  "seconds": status[t.key].seconds if t.key in status else None,
-                  "error": status[t.key].error if t.key in status else None}
-                 for t in tasks]
-    task_rows += [{"key": k, "by": None, "n_units": None, "status": r.status,
-                   "seconds": r.seconds, "error": r.error} for k, r in status.items()
-                  if r.status == "failed"]
+    task_rows = [
+        {
+            "key": t.key,
+            "by": t.by,
+            "n_units": len(t.unit_ids),
+            "status": status[t.key].status if t.key in status else "done",
+            "seconds": status[t.key].seconds if t.key in status else None,
+            "error": status[t.key].error if t.key in status else None,
+        }
+        for t in tasks
+    ]
+    task_rows += [
+        {
+            "key": k,
+            "by": None,
+            "n_units": None,
+            "status": r.status,
+            "seconds": r.seconds,
+            "error": r.error,
+        }
+        for k, r in status.items()
+        if r.status == "failed"
+    ]
     xlsx_path = out / "city_coverage.xlsx"
-    sheets = [("街镇覆盖 Sub-district coverage", jz.drop(columns="level")),
-              ("区覆盖 District coverage", dist.drop(columns=["level", "jiezhen_code",
-                                                           "jiezhen_name"])),
-              ("单元覆盖 Unit coverage", cov),
-              ("任务 Tasks", pd.DataFrame(task_rows,
-                                        columns=["key", "by", "n_units", "status", "seconds",
-                                                 "error"]))]
+    sheets = [
+        ("街镇覆盖 Sub-district coverage", jz.drop(columns="level")),
+        ("区覆盖 District coverage", dist.drop(columns=["level", "jiezhen_code", "jiezhen_name"])),
+        ("单元覆盖 Unit coverage", cov),
+        (
+            "任务 Tasks",
+            pd.DataFrame(task_rows, columns=["key", "by", "n_units", "status", "seconds", "error"]),
+        ),
+    ]
     with atomic_path(xlsx_path) as tmp:
         with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
             for name, table in sheets:
                 _write_table(writer, name, table.reset_index(drop=True))
     log.info("wrote %s and %s", csv_path, xlsx_path)
     return summary, {"city_summary": csv_path, "city_coverage": xlsx_path}
-

@@ -42,8 +42,7 @@ def format_table(df: pd.DataFrame, right: set[str] | None = None) -> str:
     """A plain-text table that lines up Chinese (double-width) characters."""
     right = right or set()
     cols = list(df.columns)
-    cells = [[str(c) for c in cols]] + [[str(v) for v in row] for row in df.itertuples(
-        index=False)]
+    cells = [[str(c) for c in cols]] + [[str(v) for v in row] for row in df.itertuples(index=False)]
     widths = [max(_width(r[i]) for r in cells) for i in range(len(cols))]
     lines = []
     for k, row in enumerate(cells):
@@ -56,15 +55,17 @@ def format_table(df: pd.DataFrame, right: set[str] | None = None) -> str:
 def summary_table(result) -> str:
     """The bilingual categories × coverage table the demo prints."""
     s = result.summary()
-    show = pd.DataFrame({
-        "类别": s["name_zh"],
-        "Category": s["name_en"],
-        "组 Group": s["group"],
-        "分钟 Min": s["tier_min"],
-        "覆盖率 Share": (s["share"] * 100).map(lambda x: f"{x:5.1f}%"),
-        "目标 Target": (s["target_share"] * 100).map(lambda x: f"{x:.0f}%"),
-        "达标 Meets": s["meets_standard"].map({True: "是 yes", False: "否 no"}),
-    })
+    show = pd.DataFrame(
+        {
+            "类别": s["name_zh"],
+            "Category": s["name_en"],
+            "组 Group": s["group"],
+            "分钟 Min": s["tier_min"],
+            "覆盖率 Share": (s["share"] * 100).map(lambda x: f"{x:5.1f}%"),
+            "目标 Target": (s["target_share"] * 100).map(lambda x: f"{x:.0f}%"),
+            "达标 Meets": s["meets_standard"].map({True: "是 yes", False: "否 no"}),
+        }
+    )
     return format_table(show, right={"分钟 Min", "覆盖率 Share", "目标 Target"})
 
 
@@ -116,14 +117,17 @@ def run_config(path: Path):
         net = lc.WalkNetwork.from_osm(net_cfg["osm"], crs=net_cfg.get("crs"))
     tables = [lc.facilities.from_osm(osm, profile=profile) for osm in cfg["facility_osm"]]
     for t in cfg["facility_tables"]:
-        tables.append(lc.facilities.from_table(t["path"], coords=t["coords"], profile=profile,
-                                               columns=t["columns"], net=net))
+        tables.append(
+            lc.facilities.from_table(
+                t["path"], coords=t["coords"], profile=profile, columns=t["columns"], net=net
+            )
+        )
     fac = lc.facilities.merge(*tables)
     units = lc.units.load(cfg["units"])
-    pop = (lc.population.from_raster(cfg["population"]) if cfg["population"] is not None
-           else None)
-    result = lc.analyze(net, fac, units, population=pop, profile=profile,
-                        area_type=cfg["area_type"])
+    pop = lc.population.from_raster(cfg["population"]) if cfg["population"] is not None else None
+    result = lc.analyze(
+        net, fac, units, population=pop, profile=profile, area_type=cfg["area_type"]
+    )
     return result, result.write(cfg["out"])
 
 
@@ -131,14 +135,18 @@ def _cmd_demo(args) -> int:
     t0 = time.perf_counter()
     result, files = run_sample(Path(args.out))
     print("示例街道 (synthetic sample) — 15分钟社区生活圈 walking coverage")
-    print(f"居民 residents: {result.meta['population']:,.0f} · 单元 units: "
-          f"{result.meta['n_units']} · 设施 facilities: {result.meta['n_facilities']} · "
-          f"步速 walk speed: {result.meta['walk_speed_kmh']} km/h")
+    print(
+        f"居民 residents: {result.meta['population']:,.0f} · 单元 units: "
+        f"{result.meta['n_units']} · 设施 facilities: {result.meta['n_facilities']} · "
+        f"步速 walk speed: {result.meta['walk_speed_kmh']} km/h"
+    )
     print()
     print(summary_table(result))
     print()
-    print(f"缺口 gaps: {len(result.gaps)} · 建议选址 suggested sites: {len(result.sites)} · "
-          f"项目 projects: {len(result.projects)}")
+    print(
+        f"缺口 gaps: {len(result.gaps)} · 建议选址 suggested sites: {len(result.sites)} · "
+        f"项目 projects: {len(result.projects)}"
+    )
     _print_files(files)
     print(f"({time.perf_counter() - t0:.1f} s)")
     return 0
@@ -161,10 +169,17 @@ def _cmd_run(args) -> int:
 def _cmd_batch(args) -> int:
     from . import batch
 
-    res = batch.run(Path(args.config), args.out, scheduler=args.scheduler,
-                    workers=args.workers, restart=args.restart)
-    print(f"任务 tasks: {len(res.tasks)} · 完成 done: {len(res.done)} · 跳过 skipped (already "
-          f"done): {len(res.skipped)} · 失败 failed: {len(res.failed)}")
+    res = batch.run(
+        Path(args.config),
+        args.out,
+        scheduler=args.scheduler,
+        workers=args.workers,
+        restart=args.restart,
+    )
+    print(
+        f"任务 tasks: {len(res.tasks)} · 完成 done: {len(res.done)} · 跳过 skipped (already "
+        f"done): {len(res.skipped)} · 失败 failed: {len(res.failed)}"
+    )
     for key, path in res.files.items():
         print(f"  {key:14s} {path}")
     for error in res.failed.values():
@@ -189,15 +204,20 @@ def _cmd_profile_show(args) -> int:
     t["target_share"] = (t["target_share"] * 100).map(lambda x: f"{x:.0f}%")
     t["threshold_m"] = t["threshold_m"].map(lambda x: f"{x:.0f}")
     print(f"{p.id}: {p.name_zh}\n{p.name_en}\n")
-    print(format_table(t.drop(columns=["facility_types"]),
-                       right={"tier_min", "threshold_m", "target_share"}))
+    print(
+        format_table(
+            t.drop(columns=["facility_types"]), right={"tier_min", "threshold_m", "target_share"}
+        )
+    )
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``lifecircle`` argument parser."""
-    ap = argparse.ArgumentParser(prog="lifecircle", description=(
-        "Walking access to the 十全十美 community services (15分钟社区生活圈)."))
+    ap = argparse.ArgumentParser(
+        prog="lifecircle",
+        description=("Walking access to the 十全十美 community services (15分钟社区生活圈)."),
+    )
     ap.add_argument("--version", action="version", version=f"lifecircle_geo {__version__}")
     ap.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -209,13 +229,18 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=_cmd_run)
     b = sub.add_parser("batch", help="run a TOML config per 街镇 (or district), resumably")
     b.add_argument("config")
-    b.add_argument("--workers", type=int, default=None,
-                   help="worker processes (default: CPU count)")
-    b.add_argument("--scheduler", default="local",
-                   help="local (processes), dask (a local Dask cluster), a Dask scheduler "
-                        "address such as tcp://host:8786, or sync (in-process)")
-    b.add_argument("--restart", action="store_true",
-                   help="ignore out/manifest.json and run every task again")
+    b.add_argument(
+        "--workers", type=int, default=None, help="worker processes (default: CPU count)"
+    )
+    b.add_argument(
+        "--scheduler",
+        default="local",
+        help="local (processes), dask (a local Dask cluster), a Dask scheduler "
+        "address such as tcp://host:8786, or sync (in-process)",
+    )
+    b.add_argument(
+        "--restart", action="store_true", help="ignore out/manifest.json and run every task again"
+    )
     b.add_argument("--out", default=None, help="output folder (default: the config's out)")
     b.set_defaults(func=_cmd_batch)
     pl = sub.add_parser("profiles", help="list the built-in standards profiles")

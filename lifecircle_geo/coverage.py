@@ -21,8 +21,15 @@ import pandas as pd
 
 __all__ = ["MEASURES", "summarize", "weighted_quantile"]
 
-MEASURES = ["population", "covered_population", "share", "mean_walk_min", "p90_walk_min",
-            "reached_population", "meets_standard"]
+MEASURES = [
+    "population",
+    "covered_population",
+    "share",
+    "mean_walk_min",
+    "p90_walk_min",
+    "reached_population",
+    "meets_standard",
+]
 
 
 def weighted_quantile(values, weights, q: float) -> float:
@@ -70,14 +77,28 @@ def summarize(long: pd.DataFrame, keys: list[str], walk_speed_kmh: float) -> pd.
     df["walk_x_pop"] = np.where(reached, df["walk_m"] * df["population"], 0.0)
     gkeys = [*keys, "category"]
     g = df.groupby(gkeys, sort=False, dropna=False)
-    out = g.agg(population=("population", "sum"), covered_population=("covered", "sum"),
-                reached_population=("reached", "sum"), walk_x_pop=("walk_x_pop", "sum"),
-                target_share=("target_share", "first")).reset_index()
-    out["share"] = np.divide(out["covered_population"], out["population"],
-                             out=np.zeros(len(out)), where=out["population"] > 0)
-    out["mean_walk_min"] = np.divide(out["walk_x_pop"], out["reached_population"],
-                                     out=np.full(len(out), np.nan),
-                                     where=out["reached_population"] > 0) / m_per_min
+    out = g.agg(
+        population=("population", "sum"),
+        covered_population=("covered", "sum"),
+        reached_population=("reached", "sum"),
+        walk_x_pop=("walk_x_pop", "sum"),
+        target_share=("target_share", "first"),
+    ).reset_index()
+    out["share"] = np.divide(
+        out["covered_population"],
+        out["population"],
+        out=np.zeros(len(out)),
+        where=out["population"] > 0,
+    )
+    out["mean_walk_min"] = (
+        np.divide(
+            out["walk_x_pop"],
+            out["reached_population"],
+            out=np.full(len(out), np.nan),
+            where=out["reached_population"] > 0,
+        )
+        / m_per_min
+    )
     # vectorized weighted p90: sort within groups, first row where the cumulative weight passes
     df["_gid"] = g.ngroup()
     s = df.sort_values(["_gid", "walk_m"], kind="stable")
@@ -89,6 +110,5 @@ def summarize(long: pd.DataFrame, keys: list[str], walk_speed_kmh: float) -> pd.
     p90_m = p90.reindex(gid_of_row).to_numpy()
     out["p90_walk_min"] = np.where(np.isfinite(p90_m), p90_m, np.nan) / m_per_min
     # a group with no residents leaves nobody out
-    out["meets_standard"] = (out["share"] >= out["target_share"] - 1e-12) | (
-        out["population"] <= 0)
+    out["meets_standard"] = (out["share"] >= out["target_share"] - 1e-12) | (out["population"] <= 0)
     return out[[*gkeys, "target_share", *MEASURES]]

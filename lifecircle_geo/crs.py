@@ -734,9 +734,14 @@ class OffsetCheck:
 
     def as_dict(self) -> dict[str, Any]:
         """The result as a plain dict (for logs and reports)."""
-        return {"labelled": self.labelled, "likely": self.likely,
-                "medians_m": dict(self.medians_m), "n_points": self.n_points,
-                "warn": self.warn, "message": self.message}
+        return {
+            "labelled": self.labelled,
+            "likely": self.likely,
+            "medians_m": dict(self.medians_m),
+            "n_points": self.n_points,
+            "warn": self.warn,
+            "message": self.message,
+        }
 
 
 def _lonlat_of(points: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -882,30 +887,47 @@ def detect_offset(
     name = SYSTEM_LABELS
     evidence = ", ".join(f"{name[h]} {medians[h]:.0f} m" for h in hyps)
     if n == 0:
-        return OffsetCheck(label, label, medians, 0, False,
-                           f"no point lies within {extent_m:g} m of the network: no check")
+        return OffsetCheck(
+            label,
+            label,
+            medians,
+            0,
+            False,
+            f"no point lies within {extent_m:g} m of the network: no check",
+        )
     likely = min(hyps, key=lambda h: medians[h])
     if n < min_points:
-        return OffsetCheck(label, likely, medians, n, False,
-                           f"only {n} point(s) near the network (< {min_points}): too few to "
-                           f"judge the coordinate system (median distance to the nearest "
-                           f"street: {evidence})")
+        return OffsetCheck(
+            label,
+            likely,
+            medians,
+            n,
+            False,
+            f"only {n} point(s) near the network (< {min_points}): too few to "
+            f"judge the coordinate system (median distance to the nearest "
+            f"street: {evidence})",
+        )
     warn = False
     p_value = 1.0
     if likely != label and medians[label] > min_offset_m:
         gain = medians[likely] / medians[label]
         p_value = _paired_p(dist[label][near], dist[likely][near])
-        warn = (gain < ratio and p_value < alpha) or (gain < strong_ratio
-                                                      and p_value < strong_alpha)
+        warn = (gain < ratio and p_value < alpha) or (
+            gain < strong_ratio and p_value < strong_alpha
+        )
     if warn:
         origin = {"gcj02": "Amap or Tencent", "bd09": "Baidu"}.get(likely, "OSM or GPS")
-        message = (f"coordinates labelled {name[label]} look like {name[likely]}: the median "
-                   f"distance of {n} points to the nearest street is {medians[label]:.0f} m as "
-                   f"labelled but {medians[likely]:.0f} m if read as {name[likely]} "
-                   f"(per hypothesis: {evidence}; paired test p={p_value:.3g}); if the data "
-                   f"come from {origin}, say coords={likely!r}")
+        message = (
+            f"coordinates labelled {name[label]} look like {name[likely]}: the median "
+            f"distance of {n} points to the nearest street is {medians[label]:.0f} m as "
+            f"labelled but {medians[likely]:.0f} m if read as {name[likely]} "
+            f"(per hypothesis: {evidence}; paired test p={p_value:.3g}); if the data "
+            f"come from {origin}, say coords={likely!r}"
+        )
     else:
-        message = (f"coordinates labelled {name[label]} fit the network: median distance of "
-                   f"{n} points to the nearest street per hypothesis: {evidence}")
+        message = (
+            f"coordinates labelled {name[label]} fit the network: median distance of "
+            f"{n} points to the nearest street per hypothesis: {evidence}"
+        )
     logger.debug("detect_offset: %s", message)
     return OffsetCheck(label, likely, medians, n, warn, message)

@@ -217,9 +217,14 @@ def _csr_rows(net: WalkNetwork, q: float) -> np.ndarray:
 
 
 # ====================================================================== scipy backend
-def _scipy_search(g: csr_matrix, node: np.ndarray, d0: np.ndarray, lab: np.ndarray,
-                  cutoff_m: float, rows: np.ndarray | None = None,
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def _scipy_search(
+    g: csr_matrix,
+    node: np.ndarray,
+    d0: np.ndarray,
+    lab: np.ndarray,
+    cutoff_m: float,
+    rows: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """scipy search from reduced, quantized seeds; labels settled to the smallest on ties.
 
     Returns float64 distances and labels (int32 when the labels fit, else int64).
@@ -235,8 +240,9 @@ def _scipy_search(g: csr_matrix, node: np.ndarray, d0: np.ndarray, lab: np.ndarr
     lab_of_node = np.full(n + 1, -1, dtype=ltype)  # the extra slot: "no source"
     lab_of_node[node] = lab
     if not np.any(d0 > 0):
-        dist, _, src = dijkstra(g, directed=True, indices=node, min_only=True,
-                                limit=cutoff_m, return_predecessors=True)
+        dist, _, src = dijkstra(
+            g, directed=True, indices=node, min_only=True, limit=cutoff_m, return_predecessors=True
+        )
         src[src < 0] = n
         label = lab_of_node[src]
     else:
@@ -244,10 +250,13 @@ def _scipy_search(g: csr_matrix, node: np.ndarray, d0: np.ndarray, lab: np.ndarr
         # distance
         s = n
         indptr = np.concatenate([g.indptr, [g.indptr[-1] + len(node)]])
-        aug = csr_matrix((np.concatenate([g.data, d0]), np.concatenate([g.indices, node]),
-                          indptr), shape=(n + 1, n + 1))
-        dist, pred = dijkstra(aug, directed=True, indices=s, limit=cutoff_m,
-                              return_predecessors=True)
+        aug = csr_matrix(
+            (np.concatenate([g.data, d0]), np.concatenate([g.indices, node]), indptr),
+            shape=(n + 1, n + 1),
+        )
+        dist, pred = dijkstra(
+            aug, directed=True, indices=s, limit=cutoff_m, return_predecessors=True
+        )
         dist, pred = dist[:n], pred[:n]
         reached = np.isfinite(dist)
         root = np.where(pred == s, np.arange(n), pred)
@@ -266,8 +275,15 @@ def _scipy_search(g: csr_matrix, node: np.ndarray, d0: np.ndarray, lab: np.ndarr
     return dist, label
 
 
-def _settle_tie_labels(g: csr_matrix, dist: np.ndarray, label: np.ndarray, node: np.ndarray,
-                       d0: np.ndarray, lab: np.ndarray, rows: np.ndarray | None = None) -> int:
+def _settle_tie_labels(
+    g: csr_matrix,
+    dist: np.ndarray,
+    label: np.ndarray,
+    node: np.ndarray,
+    d0: np.ndarray,
+    lab: np.ndarray,
+    rows: np.ndarray | None = None,
+) -> int:
     """Give every node the smallest label among the seeds at exactly its distance (in place).
 
     scipy keeps whichever shortest path it met first; here labels flow along *tight* edges
@@ -304,8 +320,11 @@ def _settle_tie_labels(g: csr_matrix, dist: np.ndarray, label: np.ndarray, node:
         t, h = all_t[sel], all_h[sel]
 
 
-def multi_source(net: WalkNetwork, seeds: Seeds, cutoff_m: float,
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def multi_source(
+    net: WalkNetwork,
+    seeds: Seeds,
+    cutoff_m: float,
+) -> tuple[np.ndarray, np.ndarray]:
     """Distance from the nearest seed, and that seed's label, for every node (one search).
 
     Uses the scipy backend; :func:`nearest_by_category` runs many categories at once and
@@ -339,9 +358,13 @@ def multi_source(net: WalkNetwork, seeds: Seeds, cutoff_m: float,
     if len(seeds) == 0:
         return np.full(n, np.inf), np.full(n, -1, dtype=np.int64)
     q = _quantum(cutoff_m)
-    node, d0, lab = _reduce_seeds(Seeds(np.asarray(seeds.node, dtype=np.int64),
-                                        _quantize(seeds.dist_m, q),
-                                        np.asarray(seeds.label, dtype=np.int64)))
+    node, d0, lab = _reduce_seeds(
+        Seeds(
+            np.asarray(seeds.node, dtype=np.int64),
+            _quantize(seeds.dist_m, q),
+            np.asarray(seeds.label, dtype=np.int64),
+        )
+    )
     dist, label = _scipy_search(_search_csr(net, q), node, d0, lab, cutoff_m, _csr_rows(net, q))
     return dist, label.astype(np.int64)
 
@@ -473,19 +496,30 @@ def _kernel_graph(net: WalkNetwork, q: float, node_order: str, cutoff_m: float) 
         indptr, indices, data = g.indptr, g.indices, g.data
     else:
         raise InputError(f"node_order must be 'auto', 'given' or 'spatial', got {node_order!r}")
-    kg = _KernelGraph(np.ascontiguousarray(indptr, dtype=np.int64),
-                      np.ascontiguousarray(indices, dtype=np.int32),
-                      np.ascontiguousarray(data, dtype=np.float64), perm, inv,
-                      _bucket_width(g.data, cutoff_m))
+    kg = _KernelGraph(
+        np.ascontiguousarray(indptr, dtype=np.int64),
+        np.ascontiguousarray(indices, dtype=np.int32),
+        np.ascontiguousarray(data, dtype=np.float64),
+        perm,
+        inv,
+        _bucket_width(g.data, cutoff_m),
+    )
     log.debug("kernel graph (%s order) ready in %.3f s", node_order, time.perf_counter() - t0)
     with p.lock:
         p.kernel[key2] = kg
     return kg
 
 
-def _numba_run(net: WalkNetwork, seeds: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
-               cutoffs: np.ndarray, q: float, dist_out: np.ndarray, label_out: np.ndarray,
-               n_jobs: int, node_order: str) -> None:
+def _numba_run(
+    net: WalkNetwork,
+    seeds: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    cutoffs: np.ndarray,
+    q: float,
+    dist_out: np.ndarray,
+    label_out: np.ndarray,
+    n_jobs: int,
+    node_order: str,
+) -> None:
     K = _kernels()
     kg = _kernel_graph(net, q, node_order, float(cutoffs.max()))
     n = net.n_nodes
@@ -498,8 +532,9 @@ def _numba_run(net: WalkNetwork, seeds: list[tuple[np.ndarray, np.ndarray, np.nd
         drow = dist_out[i] if f64 else np.empty(n)
         cut = float(cutoffs[i])
         width = min(max(kg.width, cut / 2**22), cut)  # at most 4M buckets
-        K.bounded_multi_source(kg.indptr, kg.indices, kg.data, node, d0, lab, cut, width,
-                               kg.perm, drow, label_out[i])
+        K.bounded_multi_source(
+            kg.indptr, kg.indices, kg.data, node, d0, lab, cut, width, kg.perm, drow, label_out[i]
+        )
         if not f64:
             dist_out[i] = drow
 
@@ -529,9 +564,13 @@ def _pandana_network(net: WalkNetwork, precompute_m: float):
             rows = np.repeat(np.arange(g.shape[0]), np.diff(g.indptr))
             up = rows < g.indices  # each undirected edge once (the CSR is symmetric)
             p.pandana = pandana.Network(
-                pd.Series(net.x_m), pd.Series(net.y_m), pd.Series(rows[up]),
+                pd.Series(net.x_m),
+                pd.Series(net.y_m),
+                pd.Series(rows[up]),
                 pd.Series(g.indices[up].astype(np.int64)),
-                pd.DataFrame({"cost_m": g.data[up]}), twoway=True)
+                pd.DataFrame({"cost_m": g.data[up]}),
+                twoway=True,
+            )
             p.pandana_precompute_m = 0.0
         if p.pandana_precompute_m < precompute_m:
             p.pandana.precompute(precompute_m)
@@ -539,15 +578,21 @@ def _pandana_network(net: WalkNetwork, precompute_m: float):
         return p.pandana
 
 
-def _pandana_run(net: WalkNetwork, cats: tuple[str, ...],
-                 seeds: list[tuple[np.ndarray, np.ndarray, np.ndarray]], cutoffs: np.ndarray,
-                 dist_out: np.ndarray, label_out: np.ndarray) -> None:
+def _pandana_run(
+    net: WalkNetwork,
+    cats: tuple[str, ...],
+    seeds: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    cutoffs: np.ndarray,
+    dist_out: np.ndarray,
+    label_out: np.ndarray,
+) -> None:
     for i, (_node, d0, _lab) in enumerate(seeds):
         if np.any(d0 != 0):
             raise InputError(
                 f"backend='pandana' handles facilities located at nodes only, but category "
                 f"{cats[i]!r} has {int(np.count_nonzero(d0))} seeds with a start distance "
-                f"(mid-edge or off-street facilities); use backend='numba' or 'scipy'")
+                f"(mid-edge or off-street facilities); use backend='numba' or 'scipy'"
+            )
     pnet = _pandana_network(net, float(cutoffs.max()))
     for i, (node, _d0, lab) in enumerate(seeds):
         if len(node) == 0:
@@ -556,14 +601,19 @@ def _pandana_run(net: WalkNetwork, cats: tuple[str, ...],
             continue
         name = f"lifecircle_{i}"
         # POIs sit at node coordinates; pandana maps each to its nearest node (that node)
-        pnet.set_pois(name, float(cutoffs[i]), 1, pd.Series(net.x_m[node], index=lab),
-                      pd.Series(net.y_m[node], index=lab))
-        res = pnet.nearest_pois(float(cutoffs[i]), name, num_pois=1, max_distance=np.inf,
-                                include_poi_ids=True)
+        pnet.set_pois(
+            name,
+            float(cutoffs[i]),
+            1,
+            pd.Series(net.x_m[node], index=lab),
+            pd.Series(net.y_m[node], index=lab),
+        )
+        res = pnet.nearest_pois(
+            float(cutoffs[i]), name, num_pois=1, max_distance=np.inf, include_poi_ids=True
+        )
         dist_out[i] = res[1].to_numpy(dtype=np.float64)
         ids = res["poi1"].to_numpy(dtype=np.float64)
-        label_out[i] = np.where(np.isfinite(ids), np.nan_to_num(ids, nan=-1), -1).astype(
-            np.int32)
+        label_out[i] = np.where(np.isfinite(ids), np.nan_to_num(ids, nan=-1), -1).astype(np.int32)
 
 
 # ====================================================================== all categories at once
@@ -601,8 +651,7 @@ class NearestByCategory(Mapping):
     cutoff_m: np.ndarray
     backend: str
     seconds: float = 0.0
-    _sources: dict[str, tuple[pd.DataFrame, np.ndarray]] | None = field(default=None,
-                                                                        repr=False)
+    _sources: dict[str, tuple[pd.DataFrame, np.ndarray]] | None = field(default=None, repr=False)
 
     __eq__ = object.__eq__  # identity: element-wise array comparison has no single truth value
     __hash__ = object.__hash__
@@ -623,13 +672,16 @@ class NearestByCategory(Mapping):
         try:
             return self.categories.index(category)
         except ValueError:
-            raise KeyError(f"category {category!r} not in this result "
-                           f"(categories: {list(self.categories)})") from None
+            raise KeyError(
+                f"category {category!r} not in this result (categories: {list(self.categories)})"
+            ) from None
 
     def __repr__(self) -> str:
         n = self.dist_m.shape[1] if self.dist_m.ndim == 2 else 0
-        return (f"NearestByCategory({len(self.categories)} categories × {n:,} nodes, "
-                f"backend={self.backend!r}, {self.seconds:.3f} s)")
+        return (
+            f"NearestByCategory({len(self.categories)} categories × {n:,} nodes, "
+            f"backend={self.backend!r}, {self.seconds:.3f} s)"
+        )
 
     # --- tiers
     def _thresholds(self, threshold_m) -> np.ndarray:
@@ -639,14 +691,17 @@ class NearestByCategory(Mapping):
                 raise InputError(f"threshold_m has no value for categories {missing}")
             thr = np.array([float(threshold_m[c]) for c in self.categories])
         else:
-            thr = np.broadcast_to(np.asarray(threshold_m, dtype=np.float64),
-                                  (len(self.categories),)).copy()
+            thr = np.broadcast_to(
+                np.asarray(threshold_m, dtype=np.float64), (len(self.categories),)
+            ).copy()
         over = thr > self.cutoff_m
         if over.any():
             bad = [(self.categories[i], thr[i], self.cutoff_m[i]) for i in np.flatnonzero(over)]
-            raise InputError(f"thresholds beyond the search cutoff cannot be answered "
-                             f"(category, threshold_m, cutoff_m): {bad[:5]}; search again "
-                             f"with a larger cutoff_m")
+            raise InputError(
+                f"thresholds beyond the search cutoff cannot be answered "
+                f"(category, threshold_m, cutoff_m): {bad[:5]}; search again "
+                f"with a larger cutoff_m"
+            )
         return thr
 
     def within(self, threshold_m) -> np.ndarray:
@@ -690,8 +745,12 @@ class NearestByCategory(Mapping):
         return out
 
     # --- residents
-    def at_points(self, net: WalkNetwork, snap: pd.DataFrame, category: str,
-                  ) -> tuple[np.ndarray, np.ndarray]:
+    def at_points(
+        self,
+        net: WalkNetwork,
+        snap: pd.DataFrame,
+        category: str,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Walk from snapped points (residents) to the nearest facility of ``category``.
 
         Adds the point's own leg (walk to the street + partial edge) to the node distances and,
@@ -709,12 +768,19 @@ class NearestByCategory(Mapping):
         src, src_lab = (None, None)
         if self._sources is not None and category in self._sources:
             src, src_lab = self._sources[category]
-        return point_distances(net, self.dist_m[i].astype(np.float64, copy=False),
-                               self.label[i].astype(np.int64), snap, src, src_lab)
+        return point_distances(
+            net,
+            self.dist_m[i].astype(np.float64, copy=False),
+            self.label[i].astype(np.int64),
+            snap,
+            src,
+            src_lab,
+        )
 
 
-def seeds_by_category(net: WalkNetwork, snap: pd.DataFrame, labels, category,
-                      categories=None) -> dict[str, Seeds]:
+def seeds_by_category(
+    net: WalkNetwork, snap: pd.DataFrame, labels, category, categories=None
+) -> dict[str, Seeds]:
     """Seeds per category from one snap table of all facilities (see :func:`seeds_from_snap`).
 
     Parameters
@@ -737,8 +803,10 @@ def seeds_by_category(net: WalkNetwork, snap: pd.DataFrame, labels, category,
     cat = np.asarray(category, dtype=object).ravel()
     labels = np.asarray(labels).ravel()
     if len(cat) != len(snap) or len(labels) != len(snap):
-        raise InputError(f"the snap table has {len(snap)} rows but category has {len(cat)} "
-                         f"values and labels {len(labels)}: one of each per row is expected")
+        raise InputError(
+            f"the snap table has {len(snap)} rows but category has {len(cat)} "
+            f"values and labels {len(labels)}: one of each per row is expected"
+        )
     cats = list(pd.unique(cat)) if categories is None else list(categories)
     out = {}
     for c in cats:
@@ -757,16 +825,18 @@ def _as_seeds(value, n_nodes: int, name) -> Seeds:
     d0 = np.asarray(s.dist_m, dtype=np.float64).ravel()
     lab = np.asarray(s.label).ravel()
     if not (len(node) == len(d0) == len(lab)):
-        raise InputError(f"seeds of category {name!r}: node, dist_m and label differ in length "
-                         f"({len(node)}, {len(d0)}, {len(lab)})")
+        raise InputError(
+            f"seeds of category {name!r}: node, dist_m and label differ in length "
+            f"({len(node)}, {len(d0)}, {len(lab)})"
+        )
     if len(node) and (node.min() < 0 or node.max() >= n_nodes):
-        raise InputError(f"seeds of category {name!r}: nodes must be positions in "
-                         f"0..{n_nodes - 1}")
+        raise InputError(f"seeds of category {name!r}: nodes must be positions in 0..{n_nodes - 1}")
     if len(d0) and (not np.all(np.isfinite(d0)) or d0.min() < 0):
         raise InputError(f"seeds of category {name!r}: start distances must be finite and >= 0")
     if len(lab) and (lab.min() < 0 or lab.max() > np.iinfo(np.int32).max):
-        raise InputError(f"seeds of category {name!r}: labels must be integers in "
-                         f"0..{np.iinfo(np.int32).max}")
+        raise InputError(
+            f"seeds of category {name!r}: labels must be integers in 0..{np.iinfo(np.int32).max}"
+        )
     return Seeds(node, d0, lab.astype(np.int64))
 
 
@@ -780,15 +850,26 @@ def _resolve_backend(backend: str, work: int) -> str:
             return "numba"
         return "scipy"
     if backend == "numba" and not numba_available():
-        raise ImportError(f"backend='numba' needs numba, which could not be loaded "
-                          f"({_KERNELS_ERROR}); use backend='scipy' or install numba")
+        raise ImportError(
+            f"backend='numba' needs numba, which could not be loaded "
+            f"({_KERNELS_ERROR}); use backend='scipy' or install numba"
+        )
     return backend
 
 
-def nearest_by_category(net: WalkNetwork, facilities, cutoff_m, *, labels=None,
-                        category=None, categories=None, backend: str = "auto",
-                        dtype=np.float64, n_jobs: int | None = None,
-                        node_order: str = "auto") -> NearestByCategory:
+def nearest_by_category(
+    net: WalkNetwork,
+    facilities,
+    cutoff_m,
+    *,
+    labels=None,
+    category=None,
+    categories=None,
+    backend: str = "auto",
+    dtype=np.float64,
+    n_jobs: int | None = None,
+    node_order: str = "auto",
+) -> NearestByCategory:
     """Distance to the nearest facility of every category, and which one, for every node.
 
     One bounded multi-source search per category, all categories in one call (run in parallel
@@ -866,11 +947,15 @@ def nearest_by_category(net: WalkNetwork, facilities, cutoff_m, *, labels=None,
             category = "category"
         if isinstance(category, str):
             if category not in snap.columns:
-                raise InputError(f"a snap table needs category=... (one per row) or a "
-                                 f"{category!r} column")
+                raise InputError(
+                    f"a snap table needs category=... (one per row) or a {category!r} column"
+                )
             category = snap[category].to_numpy()
-        lab_all = (np.arange(len(snap), dtype=np.int64) if labels is None
-                   else np.asarray(labels, dtype=np.int64).ravel())
+        lab_all = (
+            np.arange(len(snap), dtype=np.int64)
+            if labels is None
+            else np.asarray(labels, dtype=np.int64).ravel()
+        )
         seeds_map = seeds_by_category(net, snap, lab_all, category, categories)
         cat_arr = np.asarray(category, dtype=object).ravel()
         sources = {}
@@ -879,13 +964,17 @@ def nearest_by_category(net: WalkNetwork, facilities, cutoff_m, *, labels=None,
             sources[c] = (snap.iloc[sel].reset_index(drop=True), lab_all[sel])
     elif isinstance(facilities, Mapping):
         if labels is not None or category is not None:
-            raise InputError("labels= and category= go with a snap table; with a mapping, "
-                             "give Seeds (they carry their labels)")
+            raise InputError(
+                "labels= and category= go with a snap table; with a mapping, "
+                "give Seeds (they carry their labels)"
+            )
         keys = list(facilities) if categories is None else list(categories)
         seeds_map = {c: facilities.get(c, np.empty(0, dtype=np.int64)) for c in keys}
     else:
-        raise InputError(f"facilities must be a mapping {{category: Seeds}} or a snap "
-                         f"DataFrame, got {type(facilities).__name__}")
+        raise InputError(
+            f"facilities must be a mapping {{category: Seeds}} or a snap "
+            f"DataFrame, got {type(facilities).__name__}"
+        )
     cats = tuple(seeds_map)
     if len(set(cats)) != len(cats):
         raise InputError(f"categories must be unique, got {list(cats)}")
@@ -926,14 +1015,16 @@ def nearest_by_category(net: WalkNetwork, facilities, cutoff_m, *, labels=None,
     else:
         _pandana_run(net, cats, prepared, cutoffs, dist, label)
     secs = time.perf_counter() - t0
-    log.debug("nearest_by_category: %d categories × %d nodes with %s in %.3f s", len(cats), n,
-              which, secs)
+    log.debug(
+        "nearest_by_category: %d categories × %d nodes with %s in %.3f s", len(cats), n, which, secs
+    )
     return NearestByCategory(cats, dist, label, cutoffs, which, secs, sources)
 
 
 # ================================================================ one category, off-network legs
-def distance_to_nearest(net: WalkNetwork, source_nodes, cutoff_m: float,
-                        source_offset_m=None) -> tuple[np.ndarray, np.ndarray]:
+def distance_to_nearest(
+    net: WalkNetwork, source_nodes, cutoff_m: float, source_offset_m=None
+) -> tuple[np.ndarray, np.ndarray]:
     """Network distance to the nearest source node and which source it is, for every node.
 
     One bounded multi-source search (``scipy.sparse.csgraph.dijkstra``), never one per source.
@@ -970,8 +1061,11 @@ def distance_to_nearest(net: WalkNetwork, source_nodes, cutoff_m: float,
         raise InputError(f"source_nodes must be node positions in 0..{net.n_nodes - 1}")
     if cutoff_m is None or not np.isfinite(cutoff_m) or cutoff_m <= 0:
         raise InputError(f"cutoff_m must be a positive finite number of metres, got {cutoff_m}")
-    off = (np.zeros(len(src)) if source_offset_m is None
-           else np.asarray(source_offset_m, dtype=np.float64).ravel())
+    off = (
+        np.zeros(len(src))
+        if source_offset_m is None
+        else np.asarray(source_offset_m, dtype=np.float64).ravel()
+    )
     if len(off) != len(src):
         raise InputError("source_offset_m needs one value per source node")
     return multi_source(net, Seeds(src, off, np.arange(len(src), dtype=np.int64)), cutoff_m)
@@ -1005,9 +1099,14 @@ def _cost_ratio(net: WalkNetwork, e: np.ndarray) -> np.ndarray:
     return np.divide(net.cost_m[e], length, out=np.ones(len(e)), where=length > 0)
 
 
-def point_distances(net: WalkNetwork, dist_node: np.ndarray, label_node: np.ndarray,
-                    snap: pd.DataFrame, source_snap: pd.DataFrame | None = None,
-                    source_labels=None) -> tuple[np.ndarray, np.ndarray]:
+def point_distances(
+    net: WalkNetwork,
+    dist_node: np.ndarray,
+    label_node: np.ndarray,
+    snap: pd.DataFrame,
+    source_snap: pd.DataFrame | None = None,
+    source_labels=None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Walk distance from snapped points (residents) to the nearest source, with both end legs.
 
     The walk is: the point's leg to the street + the partial edge to one of its edge's end nodes
@@ -1046,18 +1145,24 @@ def point_distances(net: WalkNetwork, dist_node: np.ndarray, label_node: np.ndar
     lab = np.where(use_v, label_node[net.v[e]], label_node[net.u[e]])
     if source_snap is not None and len(source_snap):
         s_ok = source_snap["ok"].to_numpy()
-        src = pd.DataFrame({
-            "edge": source_snap["edge"].to_numpy()[s_ok],
-            "s_along": source_snap["along_m"].to_numpy()[s_ok],
-            "s_off": source_snap["snap_m"].to_numpy()[s_ok],
-            "s_label": np.asarray(source_labels, dtype=np.int64)[s_ok],
-        })
-        pts = pd.DataFrame({"edge": e, "p_along": along, "p_off": off, "pos": np.arange(len(e)),
-                            "ratio": ratio})
+        src = pd.DataFrame(
+            {
+                "edge": source_snap["edge"].to_numpy()[s_ok],
+                "s_along": source_snap["along_m"].to_numpy()[s_ok],
+                "s_off": source_snap["snap_m"].to_numpy()[s_ok],
+                "s_label": np.asarray(source_labels, dtype=np.int64)[s_ok],
+            }
+        )
+        pts = pd.DataFrame(
+            {"edge": e, "p_along": along, "p_off": off, "pos": np.arange(len(e)), "ratio": ratio}
+        )
         same = pts.merge(src, on="edge", how="inner")
         if len(same):
-            direct = ((same["p_along"] - same["s_along"]).abs() * same["ratio"]
-                      + same["p_off"] + same["s_off"])
+            direct = (
+                (same["p_along"] - same["s_along"]).abs() * same["ratio"]
+                + same["p_off"]
+                + same["s_off"]
+            )
             same = same.assign(direct=direct).sort_values(["pos", "direct", "s_label"])
             best = same.drop_duplicates("pos")
             pos = best["pos"].to_numpy()

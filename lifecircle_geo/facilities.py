@@ -67,8 +67,21 @@ __all__ = [
 COLUMNS = ["facility_id", "name", "category", "facility_type", "source", "rule", "capacity"]
 
 #: OSM keys whose presence makes a feature a point of interest worth classifying
-POI_KEYS = ("amenity", "shop", "office", "leisure", "healthcare", "social_facility", "tourism",
-            "public_transport", "railway", "highway", "place", "building", "landuse")
+POI_KEYS = (
+    "amenity",
+    "shop",
+    "office",
+    "leisure",
+    "healthcare",
+    "social_facility",
+    "tourism",
+    "public_transport",
+    "railway",
+    "highway",
+    "place",
+    "building",
+    "landuse",
+)
 
 #: main tags of features that are not facilities and are not reported as unmatched
 _NOT_POI_PREFIXES = ("building=", "landuse=", "highway=", "place=", "railway=", "public_transport=")
@@ -86,8 +99,14 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     "id": ("编号", "序号", "id", "poi_id", "uid", "fid"),
 }
 #: Chinese headers that often carry a suffix, e.g. 经度(GCJ02) or 名称 Name
-_PREFIX_ALIASES = {"name": ("名称",), "type": ("类型", "类别"), "lon": ("经度",), "lat": ("纬度",),
-                   "address": ("地址",), "capacity": ("容量",)}
+_PREFIX_ALIASES = {
+    "name": ("名称",),
+    "type": ("类型", "类别"),
+    "lon": ("经度",),
+    "lat": ("纬度",),
+    "address": ("地址",),
+    "capacity": ("容量",),
+}
 
 
 # ---------------------------------------------------------------------- matching rules
@@ -202,8 +221,12 @@ def _classify_amap(type_text: str, codes: list[str], category) -> tuple[str, str
     return None
 
 
-def classify_record(name: str, type_text: str, typecode: str, profile: Profile,
-                    ) -> list[tuple[str, str, str]]:
+def classify_record(
+    name: str,
+    type_text: str,
+    typecode: str,
+    profile: Profile,
+) -> list[tuple[str, str, str]]:
     """Categories a table row serves: ``[(category_id, facility_type, rule), ...]``.
 
     First the row's type: Amap type codes (``typecode``, several separated by ``|``), then
@@ -248,8 +271,10 @@ def classify_record(name: str, type_text: str, typecode: str, profile: Profile,
 
 
 # ---------------------------------------------------------------------- OSM
-def from_osm(path: str | os.PathLike, profile: str | Profile = "shanghai-2025",
-             ) -> gpd.GeoDataFrame:
+def from_osm(
+    path: str | os.PathLike,
+    profile: str | Profile = "shanghai-2025",
+) -> gpd.GeoDataFrame:
     """Facilities from an OSM file: nodes, ways and multipolygon relations.
 
     Closed ways and multipolygon relations become polygons (through osmium's area assembly),
@@ -320,21 +345,30 @@ def from_osm(path: str | os.PathLike, profile: str | Profile = "shanghai-2025",
             if not hits:
                 main = next((f"{k}={tag_d[k]}" for k in POI_KEYS if k in tag_d), "?")
                 if not main.startswith(_NOT_POI_PREFIXES):
-                    unmatched.append({"facility_id": fid, "name": tag_d.get("name", ""),
-                                      "tag": main})
+                    unmatched.append(
+                        {"facility_id": fid, "name": tag_d.get("name", ""), "tag": main}
+                    )
                 continue
             geom = _osm_geometry(obj, wkb)
             if geom is None:
-                log.warning("%s: %s has no usable geometry (missing nodes?): left out", p.name,
-                            fid)
-                unmatched.append({"facility_id": fid, "name": tag_d.get("name", ""),
-                                  "tag": "no geometry"})
+                log.warning("%s: %s has no usable geometry (missing nodes?): left out", p.name, fid)
+                unmatched.append(
+                    {"facility_id": fid, "name": tag_d.get("name", ""), "tag": "no geometry"}
+                )
                 continue
             cap = _number(tag_d.get("capacity"))
             for cat_id, ftype, rule in hits:
-                rows.append({"facility_id": fid, "name": tag_d.get("name", ""),
-                             "category": cat_id, "facility_type": ftype, "source": "osm",
-                             "rule": rule, "capacity": cap})
+                rows.append(
+                    {
+                        "facility_id": fid,
+                        "name": tag_d.get("name", ""),
+                        "category": cat_id,
+                        "facility_type": ftype,
+                        "source": "osm",
+                        "rule": rule,
+                        "capacity": cap,
+                    }
+                )
                 geoms.append(geom)
     except (RuntimeError, ValueError, OSError) as exc:
         raise InputError(f"{p}: could not be read as OSM data ({exc})") from None
@@ -343,15 +377,27 @@ def from_osm(path: str | os.PathLike, profile: str | Profile = "shanghai-2025",
     by_tag: dict[str, int] = {}
     for u in unmatched:
         by_tag[u["tag"]] = by_tag.get(u["tag"], 0) + 1
-    gdf.attrs.update(unmatched=unmatched, unmatched_by_tag=by_tag, sources=[str(p)],
-                     profile=prof.id)
-    log.info("%s: %d facility rows (%d features) in %d categories", p.name, len(gdf),
-             gdf["facility_id"].nunique(), gdf["category"].nunique())
+    gdf.attrs.update(
+        unmatched=unmatched, unmatched_by_tag=by_tag, sources=[str(p)], profile=prof.id
+    )
+    log.info(
+        "%s: %d facility rows (%d features) in %d categories",
+        p.name,
+        len(gdf),
+        gdf["facility_id"].nunique(),
+        gdf["category"].nunique(),
+    )
     if unmatched:
         top = sorted(by_tag.items(), key=lambda kv: -kv[1])[:10]
-        log.warning("%s: %d OSM point(s) of interest matched no category of %s and are left "
-                    "out: by tag %s; e.g. %s", p.name, len(unmatched), prof.id, dict(top),
-                    [u["facility_id"] for u in unmatched[:10]])
+        log.warning(
+            "%s: %d OSM point(s) of interest matched no category of %s and are left "
+            "out: by tag %s; e.g. %s",
+            p.name,
+            len(unmatched),
+            prof.id,
+            dict(top),
+            [u["facility_id"] for u in unmatched[:10]],
+        )
     return gdf
 
 
@@ -404,8 +450,10 @@ def _decode(raw: bytes, path: Path) -> tuple[str, str]:
         try:
             return raw[3:].decode("utf-8"), "UTF-8 with BOM"
         except UnicodeDecodeError as exc:
-            raise InputError(f"{path}: starts with a UTF-8 byte-order mark but is not valid "
-                             f"UTF-8 at byte {exc.start + 3}") from None
+            raise InputError(
+                f"{path}: starts with a UTF-8 byte-order mark but is not valid "
+                f"UTF-8 at byte {exc.start + 3}"
+            ) from None
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return raw.decode("utf-16"), "UTF-16"
@@ -416,8 +464,10 @@ def _decode(raw: bytes, path: Path) -> tuple[str, str]:
             return raw.decode(codec), label
         except UnicodeDecodeError:
             continue
-    raise InputError(f"{path}: not readable as UTF-8, UTF-8 with BOM, GBK or GB18030 text; "
-                     f"save it from Excel as 'CSV UTF-8' or as .xlsx")
+    raise InputError(
+        f"{path}: not readable as UTF-8, UTF-8 with BOM, GBK or GB18030 text; "
+        f"save it from Excel as 'CSV UTF-8' or as .xlsx"
+    )
 
 
 def _read_csv(path: Path) -> tuple[pd.DataFrame, str]:
@@ -438,8 +488,10 @@ def _map_columns(df: pd.DataFrame, overrides: dict[str, str], path: Path) -> dic
     used: set = set()
     for meaning, col in overrides.items():
         if col not in df.columns:
-            raise InputError(f"{path}: column {col!r} (given for {meaning!r}) is not in the "
-                             f"table; columns are {list(df.columns)}")
+            raise InputError(
+                f"{path}: column {col!r} (given for {meaning!r}) is not in the "
+                f"table; columns are {list(df.columns)}"
+            )
         cols[meaning] = col
         used.add(col)
     norm = {c: _norm_header(c) for c in df.columns}
@@ -456,26 +508,32 @@ def _map_columns(df: pd.DataFrame, overrides: dict[str, str], path: Path) -> dic
     for meaning, prefixes in _PREFIX_ALIASES.items():  # 经度(GCJ02), 名称 Name, ...
         if cols.get(meaning) is not None:
             continue
-        hit = next((c for c, n in norm.items() if c not in used and n.startswith(prefixes)),
-                   None)
+        hit = next((c for c, n in norm.items() if c not in used and n.startswith(prefixes)), None)
         if hit is not None:
             cols[meaning] = hit
             used.add(hit)
     return cols
 
 
-def _coordinates(df: pd.DataFrame, cols: dict, path: Path, rownum: np.ndarray,
-                 prof: Profile) -> tuple[np.ndarray, np.ndarray]:
+def _coordinates(
+    df: pd.DataFrame, cols: dict, path: Path, rownum: np.ndarray, prof: Profile
+) -> tuple[np.ndarray, np.ndarray]:
     def clean(s: pd.Series) -> pd.Series:
-        return s.astype(str).map(lambda v: unicodedata.normalize("NFKC", v)).str.strip() \
-            .str.rstrip("°").str.strip()
+        return (
+            s.astype(str)
+            .map(lambda v: unicodedata.normalize("NFKC", v))
+            .str.strip()
+            .str.rstrip("°")
+            .str.strip()
+        )
 
     if cols["lon"] is not None and cols["lat"] is not None:
         lon_raw, lat_raw = df[cols["lon"]].astype(str), df[cols["lat"]].astype(str)
         shown = f"{cols['lon']}/{cols['lat']}"
     else:
-        parts = clean(df[cols["lonlat"]]).str.split(r"\s*[,，;；\s]\s*", n=1, expand=True,
-                                                   regex=True)
+        parts = clean(df[cols["lonlat"]]).str.split(
+            r"\s*[,，;；\s]\s*", n=1, expand=True, regex=True
+        )
         parts = parts.reindex(columns=[0, 1]).fillna("")
         lon_raw, lat_raw = parts[0], parts[1]
         shown = str(cols["lonlat"])
@@ -484,18 +542,23 @@ def _coordinates(df: pd.DataFrame, cols: dict, path: Path, rownum: np.ndarray,
     bad = ~(np.isfinite(lon) & np.isfinite(lat))
     if bad.any():
         idx = np.flatnonzero(bad)
-        where = "; ".join(f"row {rownum[i]}: {lon_raw.iloc[i]!r}, {lat_raw.iloc[i]!r}"
-                          for i in idx[:10])
+        where = "; ".join(
+            f"row {rownum[i]}: {lon_raw.iloc[i]!r}, {lat_raw.iloc[i]!r}" for i in idx[:10]
+        )
         more = f" (and {len(idx) - 10} more)" if len(idx) > 10 else ""
-        raise InputError(f"{path}: non-numeric or missing coordinates ({shown}) in "
-                         f"{len(idx)} row(s): {where}{more}; expected decimal degrees such as "
-                         f"121.47, 31.23")
+        raise InputError(
+            f"{path}: non-numeric or missing coordinates ({shown}) in "
+            f"{len(idx)} row(s): {where}{more}; expected decimal degrees such as "
+            f"121.47, 31.23"
+        )
     _check_swapped(lon, lat, prof, path, rownum)
     out = (np.abs(lon) > 180) | (np.abs(lat) > 90)
     if out.any():
-        raise InputError(f"{path}: longitude/latitude out of range (|lon| ≤ 180, |lat| ≤ 90) in "
-                         f"rows {rownum[out][:10].tolist()}; are they projected metres? Convert "
-                         f"to degrees, or give a GeoPackage/shapefile with its CRS")
+        raise InputError(
+            f"{path}: longitude/latitude out of range (|lon| ≤ 180, |lat| ≤ 90) in "
+            f"rows {rownum[out][:10].tolist()}; are they projected metres? Convert "
+            f"to degrees, or give a GeoPackage/shapefile with its CRS"
+        )
     return lon, lat
 
 
@@ -506,11 +569,13 @@ def _check_swapped(lon, lat, prof: Profile, path: Path, rownum) -> None:
     inside = (lon >= x0) & (lon <= x1) & (lat >= y0) & (lat <= y1)
     swapped = ~inside & (lat >= x0) & (lat <= x1) & (lon >= y0) & (lon <= y1)
     if swapped.any():
-        raise InputError(f"{path}: longitude and latitude look swapped in rows "
-                         f"{rownum[swapped][:10].tolist()} (longitude should be "
-                         f"~{(x0 + x1) / 2:.0f}, latitude ~{(y0 + y1) / 2:.0f} in "
-                         f"{prof.region_name or prof.id}); "
-                         f"name the columns with columns={{'lon': ..., 'lat': ...}}")
+        raise InputError(
+            f"{path}: longitude and latitude look swapped in rows "
+            f"{rownum[swapped][:10].tolist()} (longitude should be "
+            f"~{(x0 + x1) / 2:.0f}, latitude ~{(y0 + y1) / 2:.0f} in "
+            f"{prof.region_name or prof.id}); "
+            f"name the columns with columns={{'lon': ..., 'lat': ...}}"
+        )
 
 
 def _warn_outside_region(lon, lat, prof: Profile, path: Path, rownum, word: str) -> list[int]:
@@ -520,9 +585,17 @@ def _warn_outside_region(lon, lat, prof: Profile, path: Path, rownum, word: str)
     out = ~((lon >= x0) & (lon <= x1) & (lat >= y0) & (lat <= y1))
     rows = [int(r) for r in rownum[out]]
     if rows:
-        log.warning("%s: %d %s(s) lie outside %s (profile %s): %ss %s; check the coordinates "
-                    "and the coordinate system", path.name, len(rows), word,
-                    prof.region_name or "the profile's region", prof.id, word, rows[:20])
+        log.warning(
+            "%s: %d %s(s) lie outside %s (profile %s): %ss %s; check the coordinates "
+            "and the coordinate system",
+            path.name,
+            len(rows),
+            word,
+            prof.region_name or "the profile's region",
+            prof.id,
+            word,
+            rows[:20],
+        )
     return rows
 
 
@@ -534,15 +607,24 @@ def _check_ids(ids: pd.Series, col: str, path: Path, rownum: np.ndarray, word: s
     groups = {}
     for i in np.flatnonzero(dup.to_numpy()):
         groups.setdefault(ids.iloc[i], []).append(int(rownum[i]))
-    text = "; ".join(f"{k!r} in {word}s {', '.join(map(str, v))}"
-                     for k, v in list(groups.items())[:10])
-    raise InputError(f"{path}: {len(groups)} duplicate id(s) in column {col!r}: {text}; ids "
-                     f"must be unique (remove the repeated {word}s or the id column)")
+    text = "; ".join(
+        f"{k!r} in {word}s {', '.join(map(str, v))}" for k, v in list(groups.items())[:10]
+    )
+    raise InputError(
+        f"{path}: {len(groups)} duplicate id(s) in column {col!r}: {text}; ids "
+        f"must be unique (remove the repeated {word}s or the id column)"
+    )
 
 
-def from_table(path: str | os.PathLike, coords: str = "wgs84",
-               profile: str | Profile = "shanghai-2025", columns: dict | None = None,
-               sheet: str | int | None = 0, *, net: Any = None) -> gpd.GeoDataFrame:
+def from_table(
+    path: str | os.PathLike,
+    coords: str = "wgs84",
+    profile: str | Profile = "shanghai-2025",
+    columns: dict | None = None,
+    sheet: str | int | None = 0,
+    *,
+    net: Any = None,
+) -> gpd.GeoDataFrame:
     """Facilities from a planner's table: CSV (UTF-8, BOM, GBK/GB18030), XLSX, GeoJSON/GPKG/SHP.
 
     Parameters
@@ -602,8 +684,9 @@ def from_table(path: str | os.PathLike, coords: str = "wgs84",
     overrides = dict(columns or {})
     bad = set(overrides) - set(HEADER_ALIASES)
     if bad:
-        raise InputError(f"unknown column mapping key(s) {sorted(bad)}; "
-                         f"known: {sorted(HEADER_ALIASES)}")
+        raise InputError(
+            f"unknown column mapping key(s) {sorted(bad)}; known: {sorted(HEADER_ALIASES)}"
+        )
     suffix = p.suffix.lower()
     encoding = None
     geometry = None
@@ -618,21 +701,24 @@ def from_table(path: str | os.PathLike, coords: str = "wgs84",
             geometry = gdf_in.geometry
             df = pd.DataFrame(gdf_in.drop(columns=gdf_in.geometry.name)).fillna("").astype(str)
         else:
-            raise InputError(f"{p}: unknown table type {suffix!r}; expected .csv, .xlsx, "
-                             f".geojson, .gpkg or .shp")
+            raise InputError(
+                f"{p}: unknown table type {suffix!r}; expected .csv, .xlsx, .geojson, .gpkg or .shp"
+            )
     except InputError:
         raise
     except Exception as exc:
-        raise InputError(f"{p}: could not be read as a table ({type(exc).__name__}: {exc})"
-                         ) from None
+        raise InputError(
+            f"{p}: could not be read as a table ({type(exc).__name__}: {exc})"
+        ) from None
     df.columns = [str(c).strip().lstrip("\ufeff") for c in df.columns]
     word = "feature" if geometry is not None else "row"
     rownum = np.arange(len(df)) + (1 if geometry is not None else 2)  # tables: header = row 1
     if geometry is None:  # blank lines at the end of a sheet are not facilities
         blank = (df.astype(str).apply(lambda s: s.str.strip()) == "").all(axis=1).to_numpy()
         if blank.any():
-            log.debug("%s: %d blank row(s) skipped: %s", p.name, blank.sum(),
-                      rownum[blank][:20].tolist())
+            log.debug(
+                "%s: %d blank row(s) skipped: %s", p.name, blank.sum(), rownum[blank][:20].tolist()
+            )
             df, rownum = df[~blank].reset_index(drop=True), rownum[~blank]
     cols = _map_columns(df, overrides, p)
     if geometry is None and (cols["lon"] is None or cols["lat"] is None) and cols["lonlat"] is None:
@@ -643,9 +729,11 @@ def from_table(path: str | os.PathLike, coords: str = "wgs84",
             f"{list(df.columns)}); pass columns={{'lon': ..., 'lat': ...}} to name them"
         )
     if cols["name"] is None and cols["type"] is None and cols["typecode"] is None:
-        raise InputError(f"{p}: no name (名称), type (类型) or type code (类型编码) column; "
-                         f"columns are {list(df.columns)}; pass columns={{'name': ..., "
-                         f"'type': ...}} to name them")
+        raise InputError(
+            f"{p}: no name (名称), type (类型) or type code (类型编码) column; "
+            f"columns are {list(df.columns)}; pass columns={{'name': ..., "
+            f"'type': ...}} to name them"
+        )
 
     if geometry is not None:
         geoms, lon_raw, lat_raw = _gis_geometry(geometry, system, p, rownum)
@@ -654,8 +742,10 @@ def from_table(path: str | os.PathLike, coords: str = "wgs84",
         geoms = None
     if cols["id"] is not None:
         _check_ids(df[cols["id"]], cols["id"], p, rownum, word)
-        fids = [f"{p.stem}/{str(x).strip() or f'{word}{r}'}"
-                for x, r in zip(df[cols["id"]], rownum, strict=True)]
+        fids = [
+            f"{p.stem}/{str(x).strip() or f'{word}{r}'}"
+            for x, r in zip(df[cols["id"]], rownum, strict=True)
+        ]
     else:
         fids = [f"{p.stem}/{word}{r}" for r in rownum]
     lon, lat = lc_crs.convert(lon_raw, lat_raw, system, "wgs84")
@@ -677,8 +767,11 @@ def from_table(path: str | os.PathLike, coords: str = "wgs84",
         return df[c].astype(str).str.strip().to_numpy(dtype=object)
 
     names, types, codes = column("name"), column("type"), column("typecode")
-    caps = (df[cols["capacity"]].map(_number).to_numpy() if cols["capacity"] is not None
-            else np.full(len(df), np.nan))
+    caps = (
+        df[cols["capacity"]].map(_number).to_numpy()
+        if cols["capacity"] is not None
+        else np.full(len(df), np.nan)
+    )
     rows, geoms_out, unmatched = [], [], []
     for i in range(len(df)):
         hits = classify_record(names[i], types[i], codes[i], prof)
@@ -686,24 +779,50 @@ def from_table(path: str | os.PathLike, coords: str = "wgs84",
             unmatched.append({"row": int(rownum[i]), "name": names[i], "type": types[i]})
             continue
         for cat_id, ftype, rule in hits:
-            rows.append({"facility_id": fids[i], "name": names[i], "category": cat_id,
-                         "facility_type": ftype, "source": f"table:{p.name}", "rule": rule,
-                         "capacity": caps[i]})
+            rows.append(
+                {
+                    "facility_id": fids[i],
+                    "name": names[i],
+                    "category": cat_id,
+                    "facility_type": ftype,
+                    "source": f"table:{p.name}",
+                    "rule": rule,
+                    "capacity": caps[i],
+                }
+            )
             geoms_out.append(geoms[i])
     if unmatched:
-        log.warning("%s: %d %s(s) matched no category of %s and are left out: %ss %s; see "
-                    "attrs['unmatched'] or pass columns={'type': ...}", p.name, len(unmatched),
-                    word, prof.id, word, [u["row"] for u in unmatched][:20])
+        log.warning(
+            "%s: %d %s(s) matched no category of %s and are left out: %ss %s; see "
+            "attrs['unmatched'] or pass columns={'type': ...}",
+            p.name,
+            len(unmatched),
+            word,
+            prof.id,
+            word,
+            [u["row"] for u in unmatched][:20],
+        )
     gdf = gpd.GeoDataFrame(rows, columns=COLUMNS, geometry=geoms_out, crs=4326)
     gdf["entrances"] = None
-    gdf.attrs.update(unmatched=unmatched, encoding=encoding, coords=system,
-                     columns={k: v for k, v in cols.items() if v is not None},
-                     outside_region=outside,
-                     offset_check=offset.as_dict() if offset is not None else None,
-                     sources=[str(p)], profile=prof.id)
-    log.info("%s: %d of %d %ss matched (%d facility rows), coordinates %s → WGS-84", p.name,
-             len(df) - len(unmatched), len(df), word, len(gdf),
-             lc_crs.SYSTEM_LABELS[system])
+    gdf.attrs.update(
+        unmatched=unmatched,
+        encoding=encoding,
+        coords=system,
+        columns={k: v for k, v in cols.items() if v is not None},
+        outside_region=outside,
+        offset_check=offset.as_dict() if offset is not None else None,
+        sources=[str(p)],
+        profile=prof.id,
+    )
+    log.info(
+        "%s: %d of %d %ss matched (%d facility rows), coordinates %s → WGS-84",
+        p.name,
+        len(df) - len(unmatched),
+        len(df),
+        word,
+        len(gdf),
+        lc_crs.SYSTEM_LABELS[system],
+    )
     return gdf
 
 
@@ -714,9 +833,11 @@ def _gis_geometry(geometry: gpd.GeoSeries, system: str, path: Path, rownum: np.n
         raise InputError(f"{path}: features {rownum[missing][:10].tolist()} have no geometry")
     if geometry.crs is not None and not geometry.crs.is_geographic:
         if system != "wgs84":
-            raise InputError(f"{path}: is in the projected CRS {geometry.crs.to_string()}, so "
-                             f"its coordinates cannot be {lc_crs.SYSTEM_LABELS[system]}; "
-                             f"use coords='wgs84'")
+            raise InputError(
+                f"{path}: is in the projected CRS {geometry.crs.to_string()}, so "
+                f"its coordinates cannot be {lc_crs.SYSTEM_LABELS[system]}; "
+                f"use coords='wgs84'"
+            )
         geometry = geometry.to_crs(4326)
     raw = geometry.to_numpy()
     kinds = shapely.get_type_id(raw)
@@ -737,7 +858,7 @@ def _norm_name(text) -> str:
 
 
 def _grams(text: str) -> set[str]:
-    return {text[i:i + 2] for i in range(len(text) - 1)} if len(text) > 1 else {text}
+    return {text[i : i + 2] for i in range(len(text) - 1)} if len(text) > 1 else {text}
 
 
 def name_similarity_score(a, b, ignore: tuple[str, ...] | list[str] = ()) -> float | None:
@@ -790,9 +911,13 @@ def _types_alike(a: str, b: str) -> bool:
     return len(ga & gb) / len(ga | gb) >= 0.5
 
 
-def merge(*tables: gpd.GeoDataFrame, dedupe_m: float | None = 50.0,
-          name_similarity: float = 0.5, match_type: bool = True,
-          within_source: bool = True) -> gpd.GeoDataFrame:
+def merge(
+    *tables: gpd.GeoDataFrame,
+    dedupe_m: float | None = 50.0,
+    name_similarity: float = 0.5,
+    match_type: bool = True,
+    within_source: bool = True,
+) -> gpd.GeoDataFrame:
     """One facility list from several sources, with the same facility seen twice kept once.
 
     Two rows are taken for the same facility when they have the same category, alike facility
@@ -845,8 +970,11 @@ def merge(*tables: gpd.GeoDataFrame, dedupe_m: float | None = 50.0,
     frames = [t for t in tables if t is not None and len(t)]
     sources = [s for t in tables if t is not None for s in t.attrs.get("sources", [])]
     if not frames:
-        out = gpd.GeoDataFrame(columns=[*COLUMNS, "entrances", "sources", "merged_ids",
-                                        "duplicates"], geometry=[], crs=4326)
+        out = gpd.GeoDataFrame(
+            columns=[*COLUMNS, "entrances", "sources", "merged_ids", "duplicates"],
+            geometry=[],
+            crs=4326,
+        )
         out.attrs.update(sources=sources, merge={"rows_in": 0, "rows_out": 0, "merged": 0})
         return out
     parts = []
@@ -867,14 +995,22 @@ def merge(*tables: gpd.GeoDataFrame, dedupe_m: float | None = 50.0,
     n_in = len(out)
     if dedupe_m and n_in > 1:
         out = _dedupe(out, float(dedupe_m), name_similarity, match_type, within_source)
-    out.attrs.update(sources=sources, merge={"rows_in": n_in, "rows_out": len(out),
-                                             "merged": n_in - len(out), "dedupe_m": dedupe_m,
-                                             "name_similarity": name_similarity})
+    out.attrs.update(
+        sources=sources,
+        merge={
+            "rows_in": n_in,
+            "rows_out": len(out),
+            "merged": n_in - len(out),
+            "dedupe_m": dedupe_m,
+            "name_similarity": name_similarity,
+        },
+    )
     return out
 
 
-def _dedupe(out: gpd.GeoDataFrame, dedupe_m: float, name_sim: float, match_type: bool,
-            within_source: bool) -> gpd.GeoDataFrame:
+def _dedupe(
+    out: gpd.GeoDataFrame, dedupe_m: float, name_sim: float, match_type: bool, within_source: bool
+) -> gpd.GeoDataFrame:
     metric = out.geometry.to_crs(lc_crs.utm_crs_for(out)).to_numpy()
     tree = shapely.STRtree(metric)
     left, right = tree.query(metric, predicate="dwithin", distance=dedupe_m)
@@ -923,19 +1059,25 @@ def _dedupe(out: gpd.GeoDataFrame, dedupe_m: float, name_sim: float, match_type:
         order = [k, *[int(m) for m in members if m != k]]
         drop[[m for m in order[1:]]] = True
         srcs = list(dict.fromkeys(s for m in order for s in str(out.at[m, "sources"]).split(";")))
-        ids = list(dict.fromkeys(s for m in order for s in str(out.at[m, "merged_ids"])
-                                 .split(";")))
+        ids = list(dict.fromkeys(s for m in order for s in str(out.at[m, "merged_ids"]).split(";")))
         out.at[k, "sources"] = ";".join(srcs)
         out.at[k, "merged_ids"] = ";".join(ids)
         out.at[k, "duplicates"] = int(sum(int(out.at[m, "duplicates"]) + 1 for m in order[1:]))
-        for col, empty in (("capacity", lambda v: v is None or pd.isna(v)),
-                           ("name", lambda v: not str(v or "").strip()),
-                           ("entrances", lambda v: v is None)):
+        for col, empty in (
+            ("capacity", lambda v: v is None or pd.isna(v)),
+            ("name", lambda v: not str(v or "").strip()),
+            ("entrances", lambda v: v is None),
+        ):
             if empty(out.at[k, col]):
                 for m in order[1:]:
                     if not empty(out.at[m, col]):
                         out.at[k, col] = out.at[m, col]
                         break
-    log.info("merge: %d duplicate row(s) folded into %d facilities (within %g m, name "
-             "similarity ≥ %g)", int(drop.sum()), n_groups, dedupe_m, name_sim)
+    log.info(
+        "merge: %d duplicate row(s) folded into %d facilities (within %g m, name similarity ≥ %g)",
+        int(drop.sum()),
+        n_groups,
+        dedupe_m,
+        name_sim,
+    )
     return out[~drop].reset_index(drop=True)

@@ -35,8 +35,9 @@ def rank_gaps(coverage: pd.DataFrame) -> pd.DataFrame:
     """
     gaps = coverage[~coverage["meets_standard"].astype(bool)].copy()
     gaps["people_left_out"] = gaps["population"] - gaps["covered_population"]
-    gaps = gaps.sort_values(["people_left_out", "unit_id", "category"],
-                            ascending=[False, True, True], kind="stable")
+    gaps = gaps.sort_values(
+        ["people_left_out", "unit_id", "category"], ascending=[False, True, True], kind="stable"
+    )
     gaps["rank"] = np.arange(1, len(gaps) + 1)
     return gaps.reset_index(drop=True)
 
@@ -45,35 +46,43 @@ def _candidate_nodes(net, polygon, max_candidates: int) -> np.ndarray:
     inside = np.flatnonzero(shapely.contains_xy(polygon, net.x_m, net.y_m))
     if len(inside) > max_candidates:
         # an even spatial sample: order along a coarse grid, then take every k-th
-        key = (np.round(net.y_m[inside] / 50.0) * 1e7 + np.round(net.x_m[inside] / 50.0))
+        key = np.round(net.y_m[inside] / 50.0) * 1e7 + np.round(net.x_m[inside] / 50.0)
         inside = inside[np.argsort(key, kind="stable")]
         inside = inside[np.linspace(0, len(inside) - 1, max_candidates).astype(np.int64)]
     return inside
 
 
-def _reach_matrix(net, cands: np.ndarray, pts_snap: pd.DataFrame, limit_m: float,
-                  chunk: int = 64) -> np.ndarray:
+def _reach_matrix(
+    net, cands: np.ndarray, pts_snap: pd.DataFrame, limit_m: float, chunk: int = 64
+) -> np.ndarray:
     """Walk distance from each candidate node to each snapped point (cands × points)."""
     e = pts_snap["edge"].to_numpy()
     along = pts_snap["along_m"].to_numpy()
     off = pts_snap["snap_m"].to_numpy()
     ok = pts_snap["ok"].to_numpy()
     e = np.where(ok, e, 0)
-    ratio = np.divide(net.cost_m[e], net.length_m[e], out=np.ones(len(e)),
-                      where=net.length_m[e] > 0)
+    ratio = np.divide(
+        net.cost_m[e], net.length_m[e], out=np.ones(len(e)), where=net.length_m[e] > 0
+    )
     out = np.full((len(cands), len(e)), np.inf)
     for s in range(0, len(cands), chunk):
-        d = dijkstra(net.csr, directed=True, indices=cands[s:s + chunk], limit=limit_m)
+        d = dijkstra(net.csr, directed=True, indices=cands[s : s + chunk], limit=limit_m)
         du = d[:, net.u[e]] + along * ratio
         dv = d[:, net.v[e]] + (net.length_m[e] - along) * ratio
-        out[s:s + chunk] = np.minimum(du, dv) + off
+        out[s : s + chunk] = np.minimum(du, dv) + off
     out[:, ~ok] = np.inf
     return out
 
 
-def suggest_sites(net, gaps: pd.DataFrame, demand: gpd.GeoDataFrame, demand_snap: pd.DataFrame,
-                  units: gpd.GeoDataFrame, max_sites: int = 3, max_candidates: int = 200,
-                  ) -> gpd.GeoDataFrame:
+def suggest_sites(
+    net,
+    gaps: pd.DataFrame,
+    demand: gpd.GeoDataFrame,
+    demand_snap: pd.DataFrame,
+    units: gpd.GeoDataFrame,
+    max_sites: int = 3,
+    max_candidates: int = 200,
+) -> gpd.GeoDataFrame:
     """Suggest up to ``max_sites`` new facility sites per gap by greedy maximal coverage.
 
     Candidates are street nodes inside the unit; each pick covers the most residents of the
@@ -132,20 +141,34 @@ def suggest_sites(net, gaps: pd.DataFrame, demand: gpd.GeoDataFrame, demand_snap
             covered += gain[best]
             p = p * ~reach[best]
             node = int(cands[best])
-            rows.append({
-                "site_id": f"{gap.unit_id}-{gap.category}-{order}",
-                "unit_id": gap.unit_id, "category": gap.category, "order": order,
-                "newly_covered_population": float(gain[best]),
-                "share_after": covered / total, "node": node,
-                "geometry": shapely.Point(net.x_m[node], net.y_m[node]),
-            })
-    cols = ["site_id", "unit_id", "category", "order", "newly_covered_population",
-            "share_after", "node", "geometry"]
+            rows.append(
+                {
+                    "site_id": f"{gap.unit_id}-{gap.category}-{order}",
+                    "unit_id": gap.unit_id,
+                    "category": gap.category,
+                    "order": order,
+                    "newly_covered_population": float(gain[best]),
+                    "share_after": covered / total,
+                    "node": node,
+                    "geometry": shapely.Point(net.x_m[node], net.y_m[node]),
+                }
+            )
+    cols = [
+        "site_id",
+        "unit_id",
+        "category",
+        "order",
+        "newly_covered_population",
+        "share_after",
+        "node",
+        "geometry",
+    ]
     return gpd.GeoDataFrame(rows, columns=cols, geometry="geometry", crs=net.crs)
 
 
-def project_list(gaps: pd.DataFrame, sites: gpd.GeoDataFrame, profile,
-                 year: int | None = None) -> pd.DataFrame:
+def project_list(
+    gaps: pd.DataFrame, sites: gpd.GeoDataFrame, profile, year: int | None = None
+) -> pd.DataFrame:
     """The 项目实施清单: one project per suggested site, or per gap where no site helps.
 
     The fields follow the 2025 action plan: 建设内容 (content), 实施路径 (path), 实施主体 (body),
@@ -162,39 +185,88 @@ def project_list(gaps: pd.DataFrame, sites: gpd.GeoDataFrame, profile,
         cat = profile.category(gap.category)
         ftype = cat.facility_types[0] if cat.facility_types else cat.name_zh
         common = {
-            "jiezhen_code": gap.jiezhen_code, "jiezhen_name": gap.jiezhen_name,
-            "unit_id": gap.unit_id, "unit_name": gap.unit_name, "category": gap.category,
-            "name_zh": cat.name_zh, "name_en": cat.name_en, "class_zh": cat.class_zh,
+            "jiezhen_code": gap.jiezhen_code,
+            "jiezhen_name": gap.jiezhen_name,
+            "unit_id": gap.unit_id,
+            "unit_name": gap.unit_name,
+            "category": gap.category,
+            "name_zh": cat.name_zh,
+            "name_en": cat.name_en,
+            "class_zh": cat.class_zh,
             "path_zh": "新建，或利用存量空间改建、共享（待定）",
-            "body_zh": f"{gap.jiezhen_name or '街镇'}（待定）", "funding_zh": "待定",
-            "schedule": f"{year}年", "design_team": "待定",
-            "people_left_out": float(gap.people_left_out), "gap_rank": int(gap.rank),
+            "body_zh": f"{gap.jiezhen_name or '街镇'}（待定）",
+            "funding_zh": "待定",
+            "schedule": f"{year}年",
+            "design_team": "待定",
+            "people_left_out": float(gap.people_left_out),
+            "gap_rank": int(gap.rank),
         }
         found = by_gap.get((gap.unit_id, gap.category), [])
         for s in found:
-            rows.append({**common,
-                         "content_zh": (f"在{gap.unit_name}补充{ftype}（{cat.name_zh}）1处，"
-                                        f"可使约{s.newly_covered_population:.0f}名居民步行"
-                                        f"{cat.tier_min}分钟（{gap.threshold_m:.0f}米）内可达"),
-                         "content_en": (f"Add one {cat.name_en.lower()} facility in "
-                                        f"{gap.unit_id}: about {s.newly_covered_population:.0f} "
-                                        f"more residents within {gap.threshold_m:.0f} m"),
-                         "newly_covered_population": float(s.newly_covered_population),
-                         "lon": s.geometry.x, "lat": s.geometry.y})
+            rows.append(
+                {
+                    **common,
+                    "content_zh": (
+                        f"在{gap.unit_name}补充{ftype}（{cat.name_zh}）1处，"
+                        f"可使约{s.newly_covered_population:.0f}名居民步行"
+                        f"{cat.tier_min}分钟（{gap.threshold_m:.0f}米）内可达"
+                    ),
+                    "content_en": (
+                        f"Add one {cat.name_en.lower()} facility in "
+                        f"{gap.unit_id}: about {s.newly_covered_population:.0f} "
+                        f"more residents within {gap.threshold_m:.0f} m"
+                    ),
+                    "newly_covered_population": float(s.newly_covered_population),
+                    "lon": s.geometry.x,
+                    "lat": s.geometry.y,
+                }
+            )
         if not found:
-            rows.append({**common,
-                         "content_zh": (f"研究在{gap.unit_name}补充{ftype}（{cat.name_zh}），"
-                                        f"现有约{gap.people_left_out:.0f}名居民步行"
-                                        f"{gap.threshold_m:.0f}米内不可达"),
-                         "content_en": (f"Study how to add {cat.name_en.lower()} in "
-                                        f"{gap.unit_id}: {gap.people_left_out:.0f} residents "
-                                        f"beyond {gap.threshold_m:.0f} m"),
-                         "newly_covered_population": 0.0, "lon": np.nan, "lat": np.nan})
-    cols = ["project_id", "jiezhen_code", "jiezhen_name", "unit_id", "unit_name", "category",
-            "name_zh", "name_en", "class_zh", "content_zh", "content_en", "path_zh", "body_zh",
-            "funding_zh", "schedule", "design_team", "people_left_out",
-            "newly_covered_population", "gap_rank", "lon", "lat"]
+            rows.append(
+                {
+                    **common,
+                    "content_zh": (
+                        f"研究在{gap.unit_name}补充{ftype}（{cat.name_zh}），"
+                        f"现有约{gap.people_left_out:.0f}名居民步行"
+                        f"{gap.threshold_m:.0f}米内不可达"
+                    ),
+                    "content_en": (
+                        f"Study how to add {cat.name_en.lower()} in "
+                        f"{gap.unit_id}: {gap.people_left_out:.0f} residents "
+                        f"beyond {gap.threshold_m:.0f} m"
+                    ),
+                    "newly_covered_population": 0.0,
+                    "lon": np.nan,
+                    "lat": np.nan,
+                }
+            )
+    cols = [
+        "project_id",
+        "jiezhen_code",
+        "jiezhen_name",
+        "unit_id",
+        "unit_name",
+        "category",
+        "name_zh",
+        "name_en",
+        "class_zh",
+        "content_zh",
+        "content_en",
+        "path_zh",
+        "body_zh",
+        "funding_zh",
+        "schedule",
+        "design_team",
+        "people_left_out",
+        "newly_covered_population",
+        "gap_rank",
+        "lon",
+        "lat",
+    ]
     out = pd.DataFrame(rows, columns=[c for c in cols if c != "project_id"])
-    out.insert(0, "project_id", [f"{r.jiezhen_code or 'X'}-{year}-{i + 1:03d}"
-                                 for i, r in enumerate(out.itertuples())])
+    out.insert(
+        0,
+        "project_id",
+        [f"{r.jiezhen_code or 'X'}-{year}-{i + 1:03d}" for i, r in enumerate(out.itertuples())],
+    )
     return out[cols]

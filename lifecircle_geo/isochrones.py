@@ -85,15 +85,22 @@ def _remaining(threshold_m: float, d: np.ndarray, ratio: np.ndarray) -> np.ndarr
     """Length (metres of geometry) that can still be walked from an end at distance ``d``."""
     left = threshold_m - d
     with np.errstate(invalid="ignore", divide="ignore"):
-        rem = np.where(ratio > 0, left / np.where(ratio > 0, ratio, 1.0),
-                       np.where(left >= 0, np.inf, -np.inf))
+        rem = np.where(
+            ratio > 0, left / np.where(ratio > 0, ratio, 1.0), np.where(left >= 0, np.inf, -np.inf)
+        )
     return np.where(np.isfinite(d), rem, -np.inf)
 
 
-def reached_streets(net: WalkNetwork, dist_node: np.ndarray, threshold_m: float, *,
-                    edges: np.ndarray | None = None, nodes: np.ndarray | None = None,
-                    source_snap: pd.DataFrame | None = None,
-                    source_points=None) -> np.ndarray:
+def reached_streets(
+    net: WalkNetwork,
+    dist_node: np.ndarray,
+    threshold_m: float,
+    *,
+    edges: np.ndarray | None = None,
+    nodes: np.ndarray | None = None,
+    source_snap: pd.DataFrame | None = None,
+    source_points=None,
+) -> np.ndarray:
     """The street lines walkable within ``threshold_m``, including partial edges.
 
     Parameters
@@ -142,9 +149,11 @@ def reached_streets(net: WalkNetwork, dist_node: np.ndarray, threshold_m: float,
     geoms = net.geometry[e]
     glen = shapely.length(geoms)
     scale = np.divide(glen, length, out=np.zeros(len(e)), where=length > 0)
-    parts = [geoms[full],
-             _substrings(geoms[pu], np.zeros(int(pu.sum())), (rem_u * scale)[pu]),
-             _substrings(geoms[pv], ((length - rem_v) * scale)[pv], glen[pv])]
+    parts = [
+        geoms[full],
+        _substrings(geoms[pu], np.zeros(int(pu.sum())), (rem_u * scale)[pu]),
+        _substrings(geoms[pv], ((length - rem_v) * scale)[pv], glen[pv]),
+    ]
     if source_snap is not None and len(source_snap):
         ok = source_snap["ok"].to_numpy()
         se = source_snap["edge"].to_numpy()[ok].astype(np.int64)
@@ -154,16 +163,16 @@ def reached_streets(net: WalkNetwork, dist_node: np.ndarray, threshold_m: float,
         live = rem >= 0
         s_len = net.length_m[se]
         s_geom = net.geometry[se]
-        s_scale = np.divide(shapely.length(s_geom), s_len, out=np.zeros(len(se)),
-                            where=s_len > 0)
+        s_scale = np.divide(shapely.length(s_geom), s_len, out=np.zeros(len(se)), where=s_len > 0)
         lo = np.clip(along - rem, 0, s_len) * s_scale
         hi = np.clip(along + rem, 0, s_len) * s_scale
         parts.append(_substrings(s_geom[live], lo[live], hi[live]))
         if source_points is not None:
             pts = np.asarray(source_points, dtype=object)[ok]
             leg = live & (off > 0)
-            snapped = shapely.points(source_snap["x"].to_numpy()[ok][leg],
-                                     source_snap["y"].to_numpy()[ok][leg])
+            snapped = shapely.points(
+                source_snap["x"].to_numpy()[ok][leg], source_snap["y"].to_numpy()[ok][leg]
+            )
             if leg.any():
                 parts.append(shapely.shortest_line(pts[leg], snapped))
     if nodes is None:
@@ -196,15 +205,26 @@ def _as_sources(net: WalkNetwork, sources, max_snap_m, sources_crs):
     snap = net.snap(sources, max_snap_m=max_snap_m, points_crs=sources_crs)
     pts = _as_points(sources, net.crs, sources_crs)
     if (~snap["ok"]).any():
-        log.warning("%d sources are farther than max_snap_m from any street and have no "
-                    "isochrone", int((~snap["ok"]).sum()))
+        log.warning(
+            "%d sources are farther than max_snap_m from any street and have no isochrone",
+            int((~snap["ok"]).sum()),
+        )
     return None, snap, pts
 
 
-def isochrones(net: WalkNetwork, sources, thresholds_m, *, labels=None, by=None,
-               corridor_m: float = 50.0, max_snap_m: float | None = None,
-               sources_crs: Any = None, quad_segs: int = 4,
-               progress: bool | None = None) -> gpd.GeoDataFrame:
+def isochrones(
+    net: WalkNetwork,
+    sources,
+    thresholds_m,
+    *,
+    labels=None,
+    by=None,
+    corridor_m: float = 50.0,
+    max_snap_m: float | None = None,
+    sources_crs: Any = None,
+    quad_segs: int = 4,
+    progress: bool | None = None,
+) -> gpd.GeoDataFrame:
     """Isochrone polygons per facility (or per group, e.g. category) and per threshold.
 
     Built from the reached street corridors, partial edges included, buffered by
@@ -265,8 +285,11 @@ def isochrones(net: WalkNetwork, sources, thresholds_m, *, labels=None, by=None,
     seeds, snap, pts = _as_sources(net, sources, max_snap_m, sources_crs)
     n_src = len(seeds) if seeds is not None else len(snap)
     if seeds is None:
-        lab = (np.arange(n_src, dtype=np.int64) if labels is None
-               else np.asarray(labels, dtype=np.int64))
+        lab = (
+            np.arange(n_src, dtype=np.int64)
+            if labels is None
+            else np.asarray(labels, dtype=np.int64)
+        )
         if len(lab) != n_src:
             raise InputError(f"labels needs one value per source ({n_src}), got {len(lab)}")
     else:
@@ -277,20 +300,22 @@ def isochrones(net: WalkNetwork, sources, thresholds_m, *, labels=None, by=None,
         by = sources[by].to_numpy()
     rows: list[dict] = []
     if by is None:
-        ids = (sources["facility_id"].to_numpy()
-               if isinstance(sources, gpd.GeoDataFrame) and "facility_id" in sources.columns
-               else None)
+        ids = (
+            sources["facility_id"].to_numpy()
+            if isinstance(sources, gpd.GeoDataFrame) and "facility_id" in sources.columns
+            else None
+        )
         if seeds is None:
             seeds = seeds_from_snap(net, snap, lab)
         reach = reach_matrix(net, seeds, float(thr.max()), progress=False)
         inc_ptr, inc_edge = _incidence(net)
         dist = np.full(net.n_nodes, np.inf)
-        ptr = np.concatenate([[0], np.cumsum(np.bincount(reach.facility,
-                                                          minlength=reach.n_facilities))])
+        ptr = np.concatenate(
+            [[0], np.cumsum(np.bincount(reach.facility, minlength=reach.n_facilities))]
+        )
         order = np.argsort(reach.facility, kind="stable")
-        for f in tqdm(range(reach.n_facilities), desc="isochrones", disable=not show,
-                      leave=False):
-            sel = order[ptr[f]:ptr[f + 1]]
+        for f in tqdm(range(reach.n_facilities), desc="isochrones", disable=not show, leave=False):
+            sel = order[ptr[f] : ptr[f + 1]]
             nodes = reach.target[sel]
             label = int(reach.labels[f])
             mine = None if snap is None else np.flatnonzero(lab == label)
@@ -300,19 +325,28 @@ def isochrones(net: WalkNetwork, sources, thresholds_m, *, labels=None, by=None,
             edges = np.unique(_gather(inc_ptr, inc_edge, nodes))
             for t in thr:
                 pieces = reached_streets(
-                    net, dist, t, edges=edges, nodes=nodes,
+                    net,
+                    dist,
+                    t,
+                    edges=edges,
+                    nodes=nodes,
                     source_snap=None if mine is None else snap.iloc[mine],
-                    source_points=None if mine is None else pts[mine])
+                    source_points=None if mine is None else pts[mine],
+                )
                 row = {"label": label}
                 if ids is not None:
                     row["facility_id"] = ids[mine[0]]
-                rows.append(dict(row, threshold_m=t,
-                                 geometry=_corridor(pieces, corridor_m, quad_segs)))
+                rows.append(
+                    dict(row, threshold_m=t, geometry=_corridor(pieces, corridor_m, quad_segs))
+                )
             dist[nodes] = np.inf
         key_cols = ["label", "facility_id"] if ids is not None else ["label"]
     else:
-        keys = (np.full(n_src, "all", dtype=object) if isinstance(by, str)
-                else np.asarray(by, dtype=object))
+        keys = (
+            np.full(n_src, "all", dtype=object)
+            if isinstance(by, str)
+            else np.asarray(by, dtype=object)
+        )
         if len(keys) != n_src:
             raise InputError(f"by needs one key per source ({n_src}), got {len(keys)}")
         for key in tqdm(pd.unique(keys), desc="isochrones", disable=not show, leave=False):
@@ -326,8 +360,13 @@ def isochrones(net: WalkNetwork, sources, thresholds_m, *, labels=None, by=None,
             dist, _ = multi_source(net, g_seeds, float(thr.max()))
             for t in thr:
                 pieces = reached_streets(net, dist, t, source_snap=g_snap, source_points=g_pts)
-                rows.append({"group": key, "threshold_m": t,
-                             "geometry": _corridor(pieces, corridor_m, quad_segs)})
+                rows.append(
+                    {
+                        "group": key,
+                        "threshold_m": t,
+                        "geometry": _corridor(pieces, corridor_m, quad_segs),
+                    }
+                )
         key_cols = ["group"]
     cols = [*key_cols, "threshold_m", "threshold_min", "area_m2", "geometry"]
     if not rows:
@@ -362,8 +401,11 @@ def _grid(net: WalkNetwork, resolution_m: float, bounds) -> tuple[float, float, 
     if not np.isfinite(resolution_m) or resolution_m <= 0:
         raise InputError(f"resolution_m must be > 0, got {resolution_m!r}")
     if bounds is None:
-        b = shapely.total_bounds(net.geometry) if net.n_edges else (
-            net.x_m.min(), net.y_m.min(), net.x_m.max(), net.y_m.max())
+        b = (
+            shapely.total_bounds(net.geometry)
+            if net.n_edges
+            else (net.x_m.min(), net.y_m.min(), net.x_m.max(), net.y_m.max())
+        )
         left = np.floor(b[0] / resolution_m) * resolution_m
         bottom = np.floor(b[1] / resolution_m) * resolution_m
         right = np.ceil(b[2] / resolution_m) * resolution_m
@@ -386,9 +428,22 @@ def _transform(left: float, top: float, resolution_m: float):
     return Affine(resolution_m, 0.0, left, 0.0, -resolution_m, top)
 
 
-def _grid_rows(net: WalkNetwork, dist_node, label_node, left, top, n_rows, n_cols,
-               resolution_m, max_snap_m, source_snap, source_labels, speed_kmh,
-               chunk_cells: int, show: bool) -> Iterator[tuple[int, np.ndarray]]:
+def _grid_rows(
+    net: WalkNetwork,
+    dist_node,
+    label_node,
+    left,
+    top,
+    n_rows,
+    n_cols,
+    resolution_m,
+    max_snap_m,
+    source_snap,
+    source_labels,
+    speed_kmh,
+    chunk_cells: int,
+    show: bool,
+) -> Iterator[tuple[int, np.ndarray]]:
     """Blocks of rows of walking minutes (float32, NaN off the network or unreached)."""
     if label_node is None:
         label_node = np.where(np.isfinite(dist_node), 0, -1)
@@ -396,23 +451,37 @@ def _grid_rows(net: WalkNetwork, dist_node, label_node, left, top, n_rows, n_col
             source_labels = np.zeros(len(source_snap), dtype=np.int64)
     xs = left + (np.arange(n_cols) + 0.5) * resolution_m
     rows_per = max(1, chunk_cells // n_cols)
-    for r0 in tqdm(range(0, n_rows, rows_per), desc="travel-time raster", disable=not show,
-                   leave=False):
+    for r0 in tqdm(
+        range(0, n_rows, rows_per), desc="travel-time raster", disable=not show, leave=False
+    ):
         r1 = min(n_rows, r0 + rows_per)
         ys = top - (np.arange(r0, r1) + 0.5) * resolution_m
         gx, gy = np.meshgrid(xs, ys)
         snap = net.snap(np.column_stack([gx.ravel(), gy.ravel()]), max_snap_m=max_snap_m)
         d, _ = point_distances(net, dist_node, label_node, snap, source_snap, source_labels)
         minutes = settings.m_to_minutes(d, speed_kmh)
-        yield r0, np.where(np.isfinite(minutes), minutes, np.nan).astype(np.float32).reshape(
-            r1 - r0, n_cols)
+        yield (
+            r0,
+            np.where(np.isfinite(minutes), minutes, np.nan)
+            .astype(np.float32)
+            .reshape(r1 - r0, n_cols),
+        )
 
 
-def travel_time_grid(net: WalkNetwork, dist_node, resolution_m: float = 50.0, bounds=None,
-                     max_snap_m: float | None = None, *, label_node=None,
-                     source_snap: pd.DataFrame | None = None, source_labels=None,
-                     speed_kmh: float | None = None, chunk_cells: int = 250_000,
-                     progress: bool | None = None):
+def travel_time_grid(
+    net: WalkNetwork,
+    dist_node,
+    resolution_m: float = 50.0,
+    bounds=None,
+    max_snap_m: float | None = None,
+    *,
+    label_node=None,
+    source_snap: pd.DataFrame | None = None,
+    source_labels=None,
+    speed_kmh: float | None = None,
+    chunk_cells: int = 250_000,
+    progress: bool | None = None,
+):
     """Walking minutes to the nearest facility at every cell centre, as an array (no file).
 
     Parameters
@@ -456,24 +525,48 @@ def travel_time_grid(net: WalkNetwork, dist_node, resolution_m: float = 50.0, bo
     """
     dist_node = np.asarray(dist_node, dtype=np.float64)
     if len(dist_node) != net.n_nodes:
-        raise InputError(f"dist_node needs one value per node ({net.n_nodes}), got "
-                         f"{len(dist_node)}")
+        raise InputError(
+            f"dist_node needs one value per node ({net.n_nodes}), got {len(dist_node)}"
+        )
     left, top, n_rows, n_cols = _grid(net, resolution_m, bounds)
     show = settings.progress if progress is None else progress
     out = np.full((n_rows, n_cols), np.nan, dtype=np.float32)
-    for r0, block in _grid_rows(net, dist_node, label_node, left, top, n_rows, n_cols,
-                                resolution_m, max_snap_m, source_snap, source_labels,
-                                speed_kmh, chunk_cells, show):
-        out[r0:r0 + len(block)] = block
+    for r0, block in _grid_rows(
+        net,
+        dist_node,
+        label_node,
+        left,
+        top,
+        n_rows,
+        n_cols,
+        resolution_m,
+        max_snap_m,
+        source_snap,
+        source_labels,
+        speed_kmh,
+        chunk_cells,
+        show,
+    ):
+        out[r0 : r0 + len(block)] = block
     return out, _transform(left, top, resolution_m)
 
 
-def travel_time_raster(net: WalkNetwork, dist_node, path: str | os.PathLike,
-                       resolution_m: float = 50.0, bounds=None, max_snap_m: float | None = None,
-                       *, label_node=None, source_snap: pd.DataFrame | None = None,
-                       source_labels=None, speed_kmh: float | None = None,
-                       nodata: float = -9999.0, chunk_cells: int = 250_000,
-                       progress: bool | None = None) -> Path:
+def travel_time_raster(
+    net: WalkNetwork,
+    dist_node,
+    path: str | os.PathLike,
+    resolution_m: float = 50.0,
+    bounds=None,
+    max_snap_m: float | None = None,
+    *,
+    label_node=None,
+    source_snap: pd.DataFrame | None = None,
+    source_labels=None,
+    speed_kmh: float | None = None,
+    nodata: float = -9999.0,
+    chunk_cells: int = 250_000,
+    progress: bool | None = None,
+) -> Path:
     """Write a GeoTIFF of walking minutes to the nearest facility (float32, ``net.crs``).
 
     Each cell centre is snapped to its nearest street; its value is the snap leg plus the walk
@@ -512,17 +605,25 @@ def travel_time_raster(net: WalkNetwork, dist_node, path: str | os.PathLike,
 
     dist_node = np.asarray(dist_node, dtype=np.float64)
     if len(dist_node) != net.n_nodes:
-        raise InputError(f"dist_node needs one value per node ({net.n_nodes}), got "
-                         f"{len(dist_node)}")
+        raise InputError(
+            f"dist_node needs one value per node ({net.n_nodes}), got {len(dist_node)}"
+        )
     path = Path(path)
     left, top, n_rows, n_cols = _grid(net, resolution_m, bounds)
     show = settings.progress if progress is None else progress
     epsg = net.crs.to_epsg()
     crs = RioCRS.from_epsg(epsg) if epsg else RioCRS.from_wkt(net.crs.to_wkt())
-    profile = {"driver": "GTiff", "width": n_cols, "height": n_rows, "count": 1,
-               "dtype": "float32", "nodata": float(nodata), "crs": crs,
-               "transform": _transform(left, top, resolution_m),
-               "compress": "deflate"}
+    profile = {
+        "driver": "GTiff",
+        "width": n_cols,
+        "height": n_rows,
+        "count": 1,
+        "dtype": "float32",
+        "nodata": float(nodata),
+        "crs": crs,
+        "transform": _transform(left, top, resolution_m),
+        "compress": "deflate",
+    }
     if n_cols >= 256 and n_rows >= 256:
         profile.update(tiled=True, blockxsize=256, blockysize=256)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -530,12 +631,28 @@ def travel_time_raster(net: WalkNetwork, dist_node, path: str | os.PathLike,
     speed = speed_kmh or settings.walk_speed_kmh
     try:
         with rasterio.open(tmp, "w", **profile) as dst:
-            dst.update_tags(units="minutes", walk_speed_kmh=str(speed),
-                            resolution_m=str(resolution_m),
-                            description="walking minutes to the nearest facility")
-            for r0, block in _grid_rows(net, dist_node, label_node, left, top, n_rows, n_cols,
-                                        resolution_m, max_snap_m, source_snap, source_labels,
-                                        speed, chunk_cells, show):
+            dst.update_tags(
+                units="minutes",
+                walk_speed_kmh=str(speed),
+                resolution_m=str(resolution_m),
+                description="walking minutes to the nearest facility",
+            )
+            for r0, block in _grid_rows(
+                net,
+                dist_node,
+                label_node,
+                left,
+                top,
+                n_rows,
+                n_cols,
+                resolution_m,
+                max_snap_m,
+                source_snap,
+                source_labels,
+                speed,
+                chunk_cells,
+                show,
+            ):
                 block = np.where(np.isnan(block), np.float32(nodata), block)
                 dst.write(block, 1, window=Window(0, r0, n_cols, len(block)))
         os.replace(tmp, path)

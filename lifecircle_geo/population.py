@@ -70,8 +70,11 @@ def from_raster(path: str | os.PathLike, band: int = 1) -> gpd.GeoDataFrame:
         raise InputError(f"population raster {p} has negative cells (min {values.min()})")
     rows, cols = np.nonzero(values > 0)
     xs, ys = rasterio.transform.xy(transform, rows, cols, offset="center")
-    gdf = gpd.GeoDataFrame({"population": values[rows, cols]},
-                           geometry=shapely.points(np.asarray(xs), np.asarray(ys)), crs=crs)
+    gdf = gpd.GeoDataFrame(
+        {"population": values[rows, cols]},
+        geometry=shapely.points(np.asarray(xs), np.asarray(ys)),
+        crs=crs,
+    )
     gdf.attrs["source"] = str(p)
     log.info("%s: %d populated cells, %.0f residents", p.name, len(gdf), gdf.population.sum())
     return gdf
@@ -83,13 +86,17 @@ def from_points(gdf: gpd.GeoDataFrame, column: str = "population") -> gpd.GeoDat
         raise InputError(f"point layer has no {column!r} column; columns: {list(gdf.columns)}")
     if gdf.crs is None:
         raise InputError("point layer has no CRS")
-    out = gpd.GeoDataFrame({"population": gdf[column].astype(float).to_numpy()},
-                           geometry=gdf.geometry.representative_point().to_numpy(), crs=gdf.crs)
+    out = gpd.GeoDataFrame(
+        {"population": gdf[column].astype(float).to_numpy()},
+        geometry=gdf.geometry.representative_point().to_numpy(),
+        crs=gdf.crs,
+    )
     return out[out.population > 0].reset_index(drop=True)
 
 
-def from_buildings(buildings: gpd.GeoDataFrame, total: float,
-                   floors_column: str | None = None) -> gpd.GeoDataFrame:
+def from_buildings(
+    buildings: gpd.GeoDataFrame, total: float, floors_column: str | None = None
+) -> gpd.GeoDataFrame:
     """Spread a population ``total`` over residential buildings by floor area.
 
     Floor area is footprint × floors (``floors_column``, e.g. ``building:levels``; 1 where
@@ -101,14 +108,23 @@ def from_buildings(buildings: gpd.GeoDataFrame, total: float,
     metric = b.to_crs(b.estimate_utm_crs()) if b.crs.is_geographic else b
     floors = 1.0
     if floors_column and floors_column in b.columns:
-        floors = np.nan_to_num(np.asarray(
-            [float(x) if str(x).replace(".", "", 1).isdigit() else np.nan
-             for x in b[floors_column]]), nan=1.0).clip(min=1.0)
+        floors = np.nan_to_num(
+            np.asarray(
+                [
+                    float(x) if str(x).replace(".", "", 1).isdigit() else np.nan
+                    for x in b[floors_column]
+                ]
+            ),
+            nan=1.0,
+        ).clip(min=1.0)
     weight = metric.geometry.area.to_numpy() * floors
     if weight.sum() <= 0:
         raise InputError("buildings have no floor area to spread population over")
-    return gpd.GeoDataFrame({"population": total * weight / weight.sum()},
-                            geometry=b.geometry.representative_point().to_numpy(), crs=b.crs)
+    return gpd.GeoDataFrame(
+        {"population": total * weight / weight.sum()},
+        geometry=b.geometry.representative_point().to_numpy(),
+        crs=b.crs,
+    )
 
 
 def from_totals(units: gpd.GeoDataFrame, net, column: str = "population") -> gpd.GeoDataFrame:

@@ -29,8 +29,14 @@ log = logging.getLogger(__name__)
 __all__ = ["UNIT_COLUMNS", "generate", "load", "prepare"]
 
 #: columns every unit table has after :func:`load`
-UNIT_COLUMNS = ["unit_id", "unit_name", "jiezhen_code", "jiezhen_name", "district_code",
-                "area_type"]
+UNIT_COLUMNS = [
+    "unit_id",
+    "unit_name",
+    "jiezhen_code",
+    "jiezhen_name",
+    "district_code",
+    "area_type",
+]
 
 _ALIASES = {
     "unit_id": ("unit_id", "单元编号", "单元代码", "id", "code"),
@@ -42,8 +48,9 @@ _ALIASES = {
 }
 
 
-def load(path: str | os.PathLike, layer: str | None = None,
-         columns: dict | None = None) -> gpd.GeoDataFrame:
+def load(
+    path: str | os.PathLike, layer: str | None = None, columns: dict | None = None
+) -> gpd.GeoDataFrame:
     """Read basic units from GeoJSON, GeoPackage or Shapefile and check them.
 
     Parameters
@@ -76,8 +83,11 @@ def load(path: str | os.PathLike, layer: str | None = None,
     return prepare(gdf, source=str(p), columns=columns)
 
 
-def prepare(gdf: gpd.GeoDataFrame, source: str = "units", columns: dict | None = None,
-            ) -> gpd.GeoDataFrame:
+def prepare(
+    gdf: gpd.GeoDataFrame,
+    source: str = "units",
+    columns: dict | None = None,
+) -> gpd.GeoDataFrame:
     """Check and complete a unit GeoDataFrame (see :func:`load`)."""
     if gdf.crs is None:
         raise InputError(f"{source}: units have no CRS")
@@ -92,17 +102,21 @@ def prepare(gdf: gpd.GeoDataFrame, source: str = "units", columns: dict | None =
                 raise InputError(f"{source}: column {col!r} for {field} is not in the file")
             gdf[field] = gdf[col]
     if "unit_id" not in gdf.columns:
-        raise InputError(f"{source}: no unit_id column (or 单元编号); columns are "
-                         f"{[c for c in gdf.columns if c != gdf.geometry.name]}")
+        raise InputError(
+            f"{source}: no unit_id column (or 单元编号); columns are "
+            f"{[c for c in gdf.columns if c != gdf.geometry.name]}"
+        )
     gdf["unit_id"] = gdf["unit_id"].astype(str)
     dup = gdf["unit_id"].duplicated(keep=False)
     if dup.any():
-        raise InputError(f"{source}: duplicate unit_id values "
-                         f"{sorted(set(gdf.loc[dup, 'unit_id']))[:10]}")
+        raise InputError(
+            f"{source}: duplicate unit_id values {sorted(set(gdf.loc[dup, 'unit_id']))[:10]}"
+        )
     empty = gdf.geometry.isna() | gdf.geometry.is_empty
     if empty.any():
-        raise InputError(f"{source}: units {gdf.loc[empty, 'unit_id'].tolist()[:10]} have no "
-                         f"geometry")
+        raise InputError(
+            f"{source}: units {gdf.loc[empty, 'unit_id'].tolist()[:10]} have no geometry"
+        )
     if "unit_name" not in gdf.columns:
         gdf["unit_name"] = gdf["unit_id"]
     for field in ("jiezhen_code", "jiezhen_name", "district_code", "area_type"):
@@ -129,8 +143,9 @@ _NO_TUNNEL = frozenset({"", "no"})
 _STRONG, _WEAK, _FREE = 2, 1, 0
 
 
-def _read_barriers(path: str | os.PathLike, barrier_highways: tuple[str, ...],
-                   strong_highways: frozenset[str]) -> dict:
+def _read_barriers(
+    path: str | os.PathLike, barrier_highways: tuple[str, ...], strong_highways: frozenset[str]
+) -> dict:
     """Stream the OSM ways that bound units: lon/lat line coordinates by strength.
 
     Returns a dict with ``strong`` and ``weak`` (lists of (n, 2) lon/lat arrays), ``water``
@@ -153,13 +168,13 @@ def _read_barriers(path: str | os.PathLike, barrier_highways: tuple[str, ...],
     )
     try:
         for way in processor:
-            coords = np.array([(n.lon, n.lat) for n in way.nodes if n.location.valid()],
-                              dtype=np.float64).reshape(-1, 2)
+            coords = np.array(
+                [(n.lon, n.lat) for n in way.nodes if n.location.valid()], dtype=np.float64
+            ).reshape(-1, 2)
             if len(coords) < 2:
                 continue
             lo, hi = coords.min(axis=0), coords.max(axis=0)
-            box = [min(box[0], lo[0]), min(box[1], lo[1]), max(box[2], hi[0]),
-                   max(box[3], hi[1])]
+            box = [min(box[0], lo[0]), min(box[1], lo[1]), max(box[2], hi[0]), max(box[3], hi[1])]
             tags = way.tags
             underground = tags.get("tunnel", "") not in _NO_TUNNEL
             kind = None
@@ -176,9 +191,18 @@ def _read_barriers(path: str | os.PathLike, barrier_highways: tuple[str, ...],
             if kind is None:
                 continue
             out[kind].append(coords)
-            label = (f"highway={highway}" if highway in highways else
-                     next((f"{k}={tags.get(k)}" for k in ("railway", "waterway", "natural")
-                           if tags.get(k)), "?"))
+            label = (
+                f"highway={highway}"
+                if highway in highways
+                else next(
+                    (
+                        f"{k}={tags.get(k)}"
+                        for k in ("railway", "waterway", "natural")
+                        if tags.get(k)
+                    ),
+                    "?",
+                )
+            )
             out["counts"][label] = out["counts"].get(label, 0) + 1
     except (RuntimeError, ValueError, OSError) as exc:  # libosmium reports bad data this way
         raise InputError(f"{p}: could not be read as OSM data ({exc})") from None
@@ -215,11 +239,14 @@ def _adjacency(geoms: np.ndarray, strong_zone, weak_zone) -> dict:
             continue
         need = min(2.5, 0.9 * length)
         strength = _FREE
-        if strong_zone is not None and shapely.length(
-                shapely.intersection(shared, strong_zone)) > need:
+        if (
+            strong_zone is not None
+            and shapely.length(shapely.intersection(shared, strong_zone)) > need
+        ):
             strength = _STRONG
-        elif weak_zone is not None and shapely.length(
-                shapely.intersection(shared, weak_zone)) > need:
+        elif (
+            weak_zone is not None and shapely.length(shapely.intersection(shared, weak_zone)) > need
+        ):
             strength = _WEAK
         edges[(i, j)] = (length, strength)
     return edges
@@ -245,8 +272,9 @@ def _union_groups(geoms: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np
     return uniq, out
 
 
-def _blocks(area: shapely.Geometry, strong: np.ndarray, weak: np.ndarray,
-            snap_m: float = 5.0) -> np.ndarray:
+def _blocks(
+    area: shapely.Geometry, strong: np.ndarray, weak: np.ndarray, snap_m: float = 5.0
+) -> np.ndarray:
     """Faces of the barrier lines plus the area's outline, inside the area."""
     clip = shapely.buffer(area, snap_m + 1.0)
     outline = shapely.boundary(area)
@@ -259,8 +287,9 @@ def _blocks(area: shapely.Geometry, strong: np.ndarray, weak: np.ndarray,
     # closes its blocks: join line ends within snap_m of the outline to it
     if len(lines) > 1:
         ends = shapely.get_parts(shapely.boundary(np.asarray(lines[1:], dtype=object)))
-        near = ends[(shapely.distance(ends, outline) <= snap_m)
-                    & (shapely.distance(ends, outline) > 0)]
+        near = ends[
+            (shapely.distance(ends, outline) <= snap_m) & (shapely.distance(ends, outline) > 0)
+        ]
         lines.extend(shapely.shortest_line(near, outline))
     noded = shapely.union_all(np.asarray(lines, dtype=object))
     faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
@@ -271,13 +300,15 @@ def _blocks(area: shapely.Geometry, strong: np.ndarray, weak: np.ndarray,
     parts = list(shapely.get_parts(np.asarray(parts, dtype=object))) if parts else []
     covered = shapely.union_all(np.asarray(parts, dtype=object)) if parts else None
     rest = area if covered is None else shapely.difference(area, covered)
-    parts.extend(g for g in shapely.get_parts(rest)
-                 if shapely.get_type_id(g) == 3 and shapely.area(g) > 1.0)
+    parts.extend(
+        g for g in shapely.get_parts(rest) if shapely.get_type_id(g) == 3 and shapely.area(g) > 1.0
+    )
     return np.asarray([g for g in parts if shapely.area(g) > 0.01], dtype=object)
 
 
-def _merge_slivers(geoms: np.ndarray, is_water: np.ndarray, edges: dict, min_area_m2: float,
-                   min_width_m: float) -> np.ndarray:
+def _merge_slivers(
+    geoms: np.ndarray, is_water: np.ndarray, edges: dict, min_area_m2: float, min_width_m: float
+) -> np.ndarray:
     """Labels that merge each sliver into its longest-shared-border neighbour."""
     n = len(geoms)
     area = shapely.area(geoms)
@@ -294,8 +325,11 @@ def _merge_slivers(geoms: np.ndarray, is_water: np.ndarray, edges: dict, min_are
 
     for i in sorted(np.flatnonzero(sliver).tolist(), key=lambda k: (area[k], k)):
         # across a non-strong border first, so that a strong line stays a block edge
-        cands = [(strength != _STRONG, not sliver[j], is_water[j] == is_water[i], length, -j)
-                 for j, (length, strength) in nb[i].items() if find(j) != find(i)]
+        cands = [
+            (strength != _STRONG, not sliver[j], is_water[j] == is_water[i], length, -j)
+            for j, (length, strength) in nb[i].items()
+            if find(j) != find(i)
+        ]
         if cands:
             parent[find(i)] = find(-max(cands)[4])
         elif area[i] < min_area_m2 and n > 1:  # touches nothing along a border: nearest
@@ -305,8 +339,14 @@ def _merge_slivers(geoms: np.ndarray, is_water: np.ndarray, edges: dict, min_are
     return np.array([find(i) for i in range(n)])
 
 
-def _grow(weight: np.ndarray, nb: list[dict], usable: np.ndarray, target: float,
-          maximum: float, small: float) -> np.ndarray:
+def _grow(
+    weight: np.ndarray,
+    nb: list[dict],
+    usable: np.ndarray,
+    target: float,
+    maximum: float,
+    small: float,
+) -> np.ndarray:
     """Greedy region growing: labels (unit number per block, -1 for unusable blocks)."""
     n = len(weight)
     label = np.full(n, -1)
@@ -329,8 +369,9 @@ def _grow(weight: np.ndarray, nb: list[dict], usable: np.ndarray, target: float,
                         blocked.add(j)
                     border[j] = border.get(j, 0.0) + length
             limit = maximum if total < small else target
-            cands = [(-border[j], j) for j in border
-                     if j not in blocked and total + weight[j] <= limit]
+            cands = [
+                (-border[j], j) for j in border if j not in blocked and total + weight[j] <= limit
+            ]
             if not cands:
                 break
             j = min(cands)[1]
@@ -355,8 +396,9 @@ def _unit_edges(label: np.ndarray, nb: list[dict]) -> dict:
     return out
 
 
-def _merge_small(label: np.ndarray, weight: np.ndarray, nb: list[dict], small: float,
-                 maximum: float) -> np.ndarray:
+def _merge_small(
+    label: np.ndarray, weight: np.ndarray, nb: list[dict], small: float, maximum: float
+) -> np.ndarray:
     """Merge units below ``small`` into a neighbour when the result stays ≤ ``maximum``."""
     label = label.copy()
     while True:
@@ -420,8 +462,10 @@ def _boundary_rows(boundary) -> gpd.GeoDataFrame:
     elif isinstance(boundary, shapely.Geometry):
         boundary = gpd.GeoDataFrame(geometry=[boundary], crs=4326)
     if not isinstance(boundary, gpd.GeoDataFrame):
-        raise InputError(f"boundary must be a GeoDataFrame, GeoSeries, shapely polygon or a "
-                         f"file path, not {type(boundary).__name__}")
+        raise InputError(
+            f"boundary must be a GeoDataFrame, GeoSeries, shapely polygon or a "
+            f"file path, not {type(boundary).__name__}"
+        )
     if boundary.crs is None:
         raise InputError("the boundary has no CRS")
     ok = ~(boundary.geometry.isna() | boundary.geometry.is_empty)
@@ -431,18 +475,34 @@ def _boundary_rows(boundary) -> gpd.GeoDataFrame:
     return boundary.reset_index(drop=True)
 
 
-def generate(boundary, osm_path: str | os.PathLike,
-             population: gpd.GeoDataFrame | None = None, *,
-             target_population: float = 15_500, max_population: float = 26_000,
-             barrier_highways: tuple[str, ...] = ("motorway", "motorway_link", "trunk",
-                                                  "trunk_link", "primary", "primary_link",
-                                                  "secondary"),
-             strong_highways: tuple[str, ...] = tuple(sorted(_STRONG_HIGHWAYS)),
-             jiezhen_code: str = "", jiezhen_name: str = "", district_code: str = "",
-             area_type: str = "", crs=None, min_area_m2: float = 5_000.0,
-             min_width_m: float = 25.0, target_area_m2: float = 1_000_000.0,
-             max_area_m2: float | None = None, min_border_m: float = 5.0,
-             ) -> gpd.GeoDataFrame:
+def generate(
+    boundary,
+    osm_path: str | os.PathLike,
+    population: gpd.GeoDataFrame | None = None,
+    *,
+    target_population: float = 15_500,
+    max_population: float = 26_000,
+    barrier_highways: tuple[str, ...] = (
+        "motorway",
+        "motorway_link",
+        "trunk",
+        "trunk_link",
+        "primary",
+        "primary_link",
+        "secondary",
+    ),
+    strong_highways: tuple[str, ...] = tuple(sorted(_STRONG_HIGHWAYS)),
+    jiezhen_code: str = "",
+    jiezhen_name: str = "",
+    district_code: str = "",
+    area_type: str = "",
+    crs=None,
+    min_area_m2: float = 5_000.0,
+    min_width_m: float = 25.0,
+    target_area_m2: float = 1_000_000.0,
+    max_area_m2: float | None = None,
+    min_border_m: float = 5.0,
+) -> gpd.GeoDataFrame:
     """Generate plausible community basic units: barrier-bounded blocks merged to a target size.
 
     The real unit boundaries are not public; this builds units the way they were drawn (not
@@ -541,11 +601,13 @@ def generate(boundary, osm_path: str | os.PathLike,
     from .crs import resolve_crs, utm_crs_for
 
     if not 0 < target_population <= max_population:
-        raise InputError(f"need 0 < target_population ({target_population}) <= "
-                         f"max_population ({max_population})")
+        raise InputError(
+            f"need 0 < target_population ({target_population}) <= max_population ({max_population})"
+        )
     if population is None and not 0 < target_area_m2 <= (max_area_m2 or np.inf):
-        raise InputError(f"need 0 < target_area_m2 ({target_area_m2}) <= max_area_m2 "
-                         f"({max_area_m2})")
+        raise InputError(
+            f"need 0 < target_area_m2 ({target_area_m2}) <= max_area_m2 ({max_area_m2})"
+        )
     rows = _boundary_rows(boundary)
     work = resolve_crs(crs) or utm_crs_for(rows)
     strong_set = frozenset(strong_highways)
@@ -555,13 +617,20 @@ def generate(boundary, osm_path: str | os.PathLike,
     data_box = barriers["bounds"]
     if data_box is None or not shapely.intersects(shapely.box(*data_box), whole):
         where = "no ways" if data_box is None else f"bounds {np.round(data_box, 5).tolist()}"
-        raise InputError(f"the boundary (lon/lat bounds {np.round(whole.bounds, 5).tolist()}) "
-                         f"does not overlap the OSM data of {Path(osm_path).name} ({where})")
+        raise InputError(
+            f"the boundary (lon/lat bounds {np.round(whole.bounds, 5).tolist()}) "
+            f"does not overlap the OSM data of {Path(osm_path).name} ({where})"
+        )
     to_work = pyproj.Transformer.from_crs(4326, work, always_xy=True)
     strong = _project_lines(barriers["strong"], to_work)
     weak = _project_lines(barriers["weak"], to_work)
-    water = np.asarray([shapely.make_valid(shapely.Polygon(shapely.get_coordinates(g)))
-                        for g in _project_lines(barriers["water"], to_work)], dtype=object)
+    water = np.asarray(
+        [
+            shapely.make_valid(shapely.Polygon(shapely.get_coordinates(g)))
+            for g in _project_lines(barriers["water"], to_work)
+        ],
+        dtype=object,
+    )
     log.info("%s: barrier ways %s", Path(osm_path).name, barriers["counts"] or "none")
     strong_zone = shapely.buffer(shapely.union_all(strong), 1.0) if len(strong) else None
     weak_zone = shapely.buffer(shapely.union_all(weak), 1.0) if len(weak) else None
@@ -572,20 +641,29 @@ def generate(boundary, osm_path: str | os.PathLike,
             raise InputError("population points need a 'population' column")
         if population.crs is None:
             raise InputError("population points have no CRS")
-        pts = gpd.GeoDataFrame({"population": population["population"].to_numpy(float)},
-                               geometry=population.geometry.to_numpy(),
-                               crs=population.crs).to_crs(work)
+        pts = gpd.GeoDataFrame(
+            {"population": population["population"].to_numpy(float)},
+            geometry=population.geometry.to_numpy(),
+            crs=population.crs,
+        ).to_crs(work)
         target, maximum = float(target_population), float(max_population)
     else:
-        log.info("no population given: block area is the weight (target %.0f m², max %.0f m²)",
-                 target_area_m2, max_area_m2 or 1.7 * target_area_m2)
+        log.info(
+            "no population given: block area is the weight (target %.0f m², max %.0f m²)",
+            target_area_m2,
+            max_area_m2 or 1.7 * target_area_m2,
+        )
         target = float(target_area_m2)
         maximum = float(max_area_m2 if max_area_m2 is not None else 1.7 * target_area_m2)
     small = 0.5 * target
 
     work_rows = rows.to_crs(work)
-    meta = prepare(rows.drop(columns=[c for c in ("unit_id", "unit_name") if c in rows.columns])
-                   .assign(unit_id=[str(i) for i in range(len(rows))]), "boundary")
+    meta = prepare(
+        rows.drop(columns=[c for c in ("unit_id", "unit_name") if c in rows.columns]).assign(
+            unit_id=[str(i) for i in range(len(rows))]
+        ),
+        "boundary",
+    )
     records: list[dict] = []
     counters: dict[str, int] = {}
     for r, area in enumerate(work_rows.geometry.to_numpy()):
@@ -601,16 +679,16 @@ def generate(boundary, osm_path: str | os.PathLike,
             log.warning("boundary row %d has no area: skipped", r)
             continue
         if water_all is not None:
-            wet = shapely.area(shapely.intersection(geoms, water_all)) >= 0.5 * shapely.area(
-                geoms)
+            wet = shapely.area(shapely.intersection(geoms, water_all)) >= 0.5 * shapely.area(geoms)
         else:
             wet = np.zeros(len(geoms), dtype=bool)
         edges = _adjacency(geoms, strong_zone, weak_zone)
         groups = _merge_slivers(geoms, wet, edges, min_area_m2, min_width_m)
         if len(np.unique(groups)) < len(geoms):
             uniq, merged = _union_groups(geoms, groups)
-            wet = np.array([bool(wet[groups == u][np.argmax(shapely.area(geoms[groups == u]))])
-                            for u in uniq])
+            wet = np.array(
+                [bool(wet[groups == u][np.argmax(shapely.area(geoms[groups == u]))]) for u in uniq]
+            )
             geoms = merged
             edges = _adjacency(geoms, strong_zone, weak_zone)
         if wet.all():
@@ -619,8 +697,9 @@ def generate(boundary, osm_path: str | os.PathLike,
         if population is not None:
             people = np.zeros(len(geoms))
             bl = gpd.GeoDataFrame(geometry=geoms, crs=work)
-            hit = gpd.sjoin(pts[["population", "geometry"]], bl, predicate="intersects",
-                            how="inner")
+            hit = gpd.sjoin(
+                pts[["population", "geometry"]], bl, predicate="intersects", how="inner"
+            )
             hit = hit.sort_values("index_right", kind="stable")
             hit = hit[~hit.index.duplicated(keep="first")]
             np.add.at(people, hit["index_right"].to_numpy(), hit["population"].to_numpy())
@@ -628,17 +707,28 @@ def generate(boundary, osm_path: str | os.PathLike,
         else:
             people = np.full(len(geoms), np.nan)
             weight = shapely.area(geoms)
-        log.info("%s: %d blocks (%d water), weight %.0f", fields["jiezhen_name"] or f"row {r}",
-                 len(geoms), int(wet.sum()), weight.sum())
+        log.info(
+            "%s: %d blocks (%d water), weight %.0f",
+            fields["jiezhen_name"] or f"row {r}",
+            len(geoms),
+            int(wet.sum()),
+            weight.sum(),
+        )
         label = _grow(weight, nb, ~wet, target, maximum, small)
         label = _merge_small(label, weight, nb, small, maximum)
         label = _attach_leftovers(label, nb, geoms)
         uniq, shapes = _union_groups(geoms, label)
-        totals = [(float(weight[label == u].sum()), u, s) for u, s in zip(uniq, shapes,
-                                                                         strict=True)]
+        totals = [
+            (float(weight[label == u].sum()), u, s) for u, s in zip(uniq, shapes, strict=True)
+        ]
         # number units north-west first, so ids read like a map
-        totals.sort(key=lambda t: (-round(shapely.centroid(t[2]).y, -1),
-                                   round(shapely.centroid(t[2]).x, -1), t[1]))
+        totals.sort(
+            key=lambda t: (
+                -round(shapely.centroid(t[2]).y, -1),
+                round(shapely.centroid(t[2]).x, -1),
+                t[1],
+            )
+        )
         for w, u, shape in totals:
             code = fields["jiezhen_code"]
             key = code or "G"
@@ -647,19 +737,31 @@ def generate(boundary, osm_path: str | os.PathLike,
             uid = f"{key}{k:03d}"
             pop_u = float(people[label == u].sum()) if population is not None else np.nan
             if w > maximum:
-                log.warning("generated unit %s has %s %.0f > maximum %.0f: the barriers are "
-                            "too sparse to split it (add barrier classes, e.g. tertiary)", uid,
-                            "residents" if population is not None else "m²", w, maximum)
-            records.append({"unit_id": uid,
-                            "unit_name": f"生成单元{k:02d}", **fields, "population": pop_u,
-                            "weight": w, "area_m2": float(shapely.area(shape)),
-                            "n_blocks": int((label == u).sum()), "generated": True,
-                            "geometry": shape})
+                log.warning(
+                    "generated unit %s has %s %.0f > maximum %.0f: the barriers are "
+                    "too sparse to split it (add barrier classes, e.g. tertiary)",
+                    uid,
+                    "residents" if population is not None else "m²",
+                    w,
+                    maximum,
+                )
+            records.append(
+                {
+                    "unit_id": uid,
+                    "unit_name": f"生成单元{k:02d}",
+                    **fields,
+                    "population": pop_u,
+                    "weight": w,
+                    "area_m2": float(shapely.area(shape)),
+                    "n_blocks": int((label == u).sum()),
+                    "generated": True,
+                    "geometry": shape,
+                }
+            )
     out = gpd.GeoDataFrame(records, geometry="geometry", crs=work).to_crs(4326)
     # reprojection can leave a near-degenerate spike invalid: repair quietly, keep polygons
     bad = ~out.geometry.is_valid
     if bad.any():
-        out.loc[bad, "geometry"] = [_polygonal(shapely.make_valid(g))
-                                    for g in out.geometry[bad]]
+        out.loc[bad, "geometry"] = [_polygonal(shapely.make_valid(g)) for g in out.geometry[bad]]
     log.info("generated %d units (target %.0f, max %.0f per unit)", len(out), target, maximum)
     return prepare(out, source="generated units")

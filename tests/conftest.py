@@ -20,8 +20,10 @@ def shared_file(name: str) -> Path:
     """A file of ../shared/data/shanghai, or skip the test with the reason."""
     p = SHARED / name
     if not p.exists():
-        pytest.skip(f"real Shanghai data not available: {p} is absent (it lives beside the "
-                    f"repository in ../shared, not in a fresh clone)")
+        pytest.skip(
+            f"real Shanghai data not available: {p} is absent (it lives beside the "
+            f"repository in ../shared, not in a fresh clone)"
+        )
     return p
 
 

@@ -32,8 +32,9 @@ BACKENDS = ["numba", "scipy"]
 def _line(n=5, step=100.0):
     """0 -- 1 -- ... -- n-1 along the x axis, ``step`` metres apart."""
     x = np.arange(n) * step
-    return lc.WalkNetwork.from_arrays(x, np.zeros(n), np.arange(n - 1), np.arange(1, n),
-                                      np.full(n - 1, step), crs=32651)
+    return lc.WalkNetwork.from_arrays(
+        x, np.zeros(n), np.arange(n - 1), np.arange(1, n), np.full(n - 1, step), crs=32651
+    )
 
 
 def _grid(k=8, step=100.0, seed=0):
@@ -41,7 +42,7 @@ def _grid(k=8, step=100.0, seed=0):
     rng = np.random.default_rng(seed)
     ii, jj = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
     x, y = (jj * step).ravel().astype(float), (ii * step).ravel().astype(float)
-    node = (ii * k + jj)
+    node = ii * k + jj
     u = np.concatenate([node[:, :-1].ravel(), node[:-1, :].ravel()])
     v = np.concatenate([node[:, 1:].ravel(), node[1:, :].ravel()])
     length = step * rng.uniform(1.0, 1.3, len(u))
@@ -50,8 +51,11 @@ def _grid(k=8, step=100.0, seed=0):
 
 def _seeds(node, off=None, label=None):
     node = np.asarray(node)
-    return Seeds(node, np.zeros(len(node)) if off is None else np.asarray(off, float),
-                 np.arange(len(node)) if label is None else np.asarray(label))
+    return Seeds(
+        node,
+        np.zeros(len(node)) if off is None else np.asarray(off, float),
+        np.arange(len(node)) if label is None else np.asarray(label),
+    )
 
 
 def _nx_per_facility(net, seeds, cutoff):
@@ -60,8 +64,9 @@ def _nx_per_facility(net, seeds, cutoff):
     out = {}
     for lab in np.unique(seeds.label):
         H = G.copy()
-        for nd, off in zip(seeds.node[seeds.label == lab], seeds.dist_m[seeds.label == lab],
-                           strict=True):
+        for nd, off in zip(
+            seeds.node[seeds.label == lab], seeds.dist_m[seeds.label == lab], strict=True
+        ):
             if H.has_edge("S", int(nd)):
                 H["S"][int(nd)]["w"] = min(H["S"][int(nd)]["w"], float(off))
             else:
@@ -97,8 +102,7 @@ def test_service_areas_partition_reached_nodes_and_population():
     node_pop = rng.integers(0, 9, net.n_nodes).astype(float)
     cutoff = 300.0
 
-    sa = service_areas(net, seeds, cutoff, dsnap, pop, source_snap=fac,
-                       source_labels=np.arange(4))
+    sa = service_areas(net, seeds, cutoff, dsnap, pop, source_snap=fac, source_labels=np.arange(4))
     d_ref, _ = multi_source(net, seeds, cutoff)
     reached = np.isfinite(d_ref)
     assert 0 < reached.sum() < net.n_nodes  # the cutoff leaves some nodes unreached
@@ -200,8 +204,9 @@ def _graphs(draw):
     lengths = draw(st.lists(st.integers(0, 40), min_size=len(edges), max_size=len(edges)))
     n_fac = draw(st.integers(1, 6))
     fac_nodes = draw(st.lists(st.integers(0, n - 1), min_size=n_fac, max_size=2 * n_fac))
-    fac_labels = draw(st.lists(st.integers(0, n_fac - 1), min_size=len(fac_nodes),
-                               max_size=len(fac_nodes)))
+    fac_labels = draw(
+        st.lists(st.integers(0, n_fac - 1), min_size=len(fac_nodes), max_size=len(fac_nodes))
+    )
     offs = draw(st.lists(st.integers(0, 20), min_size=len(fac_nodes), max_size=len(fac_nodes)))
     cutoff = draw(st.integers(1, 120))
     k = draw(st.integers(1, 5))
@@ -214,8 +219,9 @@ def test_counts_and_nearest_k_equal_networkx_on_random_graphs(case):
     n, edges, lengths, fac_nodes, fac_labels, offs, cutoff, k = case
     rng = np.random.default_rng(0)
     u, v = (np.array([e[i] for e in edges], dtype=int) for i in (0, 1))
-    net = lc.WalkNetwork.from_arrays(rng.uniform(0, 1000, n), rng.uniform(0, 1000, n), u, v,
-                                     np.array(lengths, float), crs=32651)
+    net = lc.WalkNetwork.from_arrays(
+        rng.uniform(0, 1000, n), rng.uniform(0, 1000, n), u, v, np.array(lengths, float), crs=32651
+    )
     seeds = _seeds(fac_nodes, offs, fac_labels)
     ref = _nx_per_facility(net, seeds, cutoff)
     count, dist, lab = _brute_k(ref, n, k, cutoff)  # integer lengths: ties are exact
@@ -227,8 +233,7 @@ def test_counts_and_nearest_k_equal_networkx_on_random_graphs(case):
         np.testing.assert_array_equal(d_k, dist)
         np.testing.assert_array_equal(lab_k, lab)
     # invariants: an extra facility never lowers a count nor raises a k-th distance
-    more = Seeds(np.append(seeds.node, 0), np.append(seeds.dist_m, 0.0),
-                 np.append(seeds.label, 99))
+    more = Seeds(np.append(seeds.node, 0), np.append(seeds.dist_m, 0.0), np.append(seeds.label, 99))
     r2 = reach_matrix(net, more, float(cutoff))
     assert np.all(count_within(r2) >= count)
     assert np.all(nearest_k(r2, k)[0] <= dist)
@@ -258,8 +263,10 @@ def test_counts_and_nearest_k_equal_networkx_on_helsinki(helsinki_net):
         np.testing.assert_array_equal(d_k[:, 0], d_node)
         np.testing.assert_array_equal(lab_k[:, 0], l_node)
     # at resident points: the nearest equals engine.point_distances
-    res = net.snap(np.column_stack([rng.uniform(b[0], b[2], 500),
-                                    rng.uniform(b[1], b[3], 500)]), max_snap_m=200)
+    res = net.snap(
+        np.column_stack([rng.uniform(b[0], b[2], 500), rng.uniform(b[1], b[3], 500)]),
+        max_snap_m=200,
+    )
     rp = reach_at_points(net, r, res, fac, np.arange(20))
     walk, _ = point_distances(net, d_node, l_node, res, fac, np.arange(20))
     d1, _ = nearest_k(rp, 1)
@@ -274,8 +281,10 @@ def test_decay_functions_at_known_points():
     np.testing.assert_array_equal(decay("step", 1000)(d), [1, 1, 1, 1, 0, 0])
     np.testing.assert_allclose(decay("linear", 1000)(d), [1, 0.75, 0.5, 0, 0, 0])
     beta = 0.003
-    np.testing.assert_allclose(decay("exponential", 1000, beta_per_m=beta)(d),
-                               [1, math.exp(-0.75), math.exp(-1.5), math.exp(-3), 0, 0])
+    np.testing.assert_allclose(
+        decay("exponential", 1000, beta_per_m=beta)(d),
+        [1, math.exp(-0.75), math.exp(-1.5), math.exp(-3), 0, 0],
+    )
     g = decay("gaussian", 1000)
     e = math.exp(-0.5)
     assert g(0.0) == pytest.approx(1.0)
@@ -326,8 +335,9 @@ def test_two_step_fca_hand_computed_two_facilities():
     np.testing.assert_allclose(step.access, [1 / 60, 1 / 60, 1 / 60 + 1 / 20, 1 / 20, 1 / 20])
     lin = two_step_fca(r, pop, table, "linear")
     np.testing.assert_allclose(lin.facilities["ratio"], [1 / 28, 0.075])
-    np.testing.assert_allclose(lin.access, [1 / 28, 0.6 / 28, 0.2 / 28 + 0.2 * 0.075,
-                                            0.6 * 0.075, 0.075])
+    np.testing.assert_allclose(
+        lin.access, [1 / 28, 0.6 / 28, 0.2 / 28 + 0.2 * 0.075, 0.6 * 0.075, 0.075]
+    )
     # a missing capacity takes the default
     nan_table = pd.DataFrame({"capacity": [10.0, np.nan]})
     again = two_step_fca(r, pop, nan_table, decay("linear", 250), default_supply=60)
@@ -357,10 +367,10 @@ def test_gravity_and_capacities():
     net = _line()
     r = reach_matrix(net, _seeds([0, 4], label=[0, 2]), 250)
     cap = pd.DataFrame({"capacity": [10.0, 99.0, np.nan]})  # label = row position
-    np.testing.assert_allclose(gravity(r, cap, "step", default_supply=5),
-                               [10, 10, 15, 5, 5])
-    np.testing.assert_allclose(gravity(r, cap, decay("linear", 250), default_supply=5),
-                               [10, 6, 2 + 1, 3, 5])
+    np.testing.assert_allclose(gravity(r, cap, "step", default_supply=5), [10, 10, 15, 5, 5])
+    np.testing.assert_allclose(
+        gravity(r, cap, decay("linear", 250), default_supply=5), [10, 6, 2 + 1, 3, 5]
+    )
     np.testing.assert_allclose(gravity(r), count_within(r))
     assert capacities(pd.Series({2: 7.0}), [0, 2], default=1).tolist() == [1.0, 7.0]
     assert capacities(pd.DataFrame({"x": [1]}), default=3).tolist() == [3.0]

@@ -33,33 +33,36 @@ def _write_case(folder: Path, shift_second: bool = False) -> Path:
     for f in units["features"][3:]:
         f["properties"].update(jiezhen_code="310105098", jiezhen_name="示例二街道")
         if shift_second:
-            f["geometry"]["coordinates"] = [[[x + 0.5, y] for x, y in ring]
-                                            for ring in f["geometry"]["coordinates"]]
-    (folder / "units.geojson").write_text(json.dumps(units, ensure_ascii=False),
-                                          encoding="utf-8")
+            f["geometry"]["coordinates"] = [
+                [[x + 0.5, y] for x, y in ring] for ring in f["geometry"]["coordinates"]
+            ]
+    (folder / "units.geojson").write_text(json.dumps(units, ensure_ascii=False), encoding="utf-8")
     cfg = folder / "city.toml"
-    cfg.write_text(f"""profile = "shanghai-2025"
+    cfg.write_text(
+        f"""profile = "shanghai-2025"
 out = "out"
 
 [network]
-osm = "{(SAMPLE / 'sample.osm').as_posix()}"
+osm = "{(SAMPLE / "sample.osm").as_posix()}"
 
 [facilities]
-osm = ["{(SAMPLE / 'sample.osm').as_posix()}"]
+osm = ["{(SAMPLE / "sample.osm").as_posix()}"]
 [[facilities.tables]]
-path = "{(SAMPLE / 'facilities_gcj02.xlsx').as_posix()}"
+path = "{(SAMPLE / "facilities_gcj02.xlsx").as_posix()}"
 coords = "gcj02"
 
 [units]
 path = "units.geojson"
 
 [population]
-raster = "{(SAMPLE / 'population.tif').as_posix()}"
+raster = "{(SAMPLE / "population.tif").as_posix()}"
 
 [batch]
 by = "jiezhen_code"
 buffer_m = 1000
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return cfg
 
 
@@ -68,9 +71,10 @@ def _manifest(out: Path) -> dict:
 
 
 def _coverage(out: Path) -> pd.DataFrame:
-    parts = [pd.read_csv(out / "jiezhen_code" / k / "coverage.csv", dtype={"unit_id": str})
-             for k in KEYS]
-    return (pd.concat(parts).sort_values(["unit_id", "category"]).reset_index(drop=True))
+    parts = [
+        pd.read_csv(out / "jiezhen_code" / k / "coverage.csv", dtype={"unit_id": str}) for k in KEYS
+    ]
+    return pd.concat(parts).sort_values(["unit_id", "category"]).reset_index(drop=True)
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +84,7 @@ def case(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def local_run(case) -> batch.BatchResult:
-    return batch.run(case, case.parent / "out_local", scheduler="local", workers=2,
-                     progress=False)
+    return batch.run(case, case.parent / "out_local", scheduler="local", workers=2, progress=False)
 
 
 def test_plan_splits_by_jiezhen(case):
@@ -108,10 +111,13 @@ def test_local_run_writes_tasks_manifest_and_city_rollup(case, local_run):
     assert all(v["fingerprint"] and v["seconds"] > 0 for v in manifest.values())
 
     # the city roll-up: population sums of the tasks, shares from sums
-    task_pop = sum(json.loads((out / "jiezhen_code" / k / "summary.json").read_text(
-        encoding="utf-8"))["population"] for k in KEYS)
-    city = pd.read_csv(out / "city_summary.csv", dtype={"jiezhen_code": str,
-                                                        "district_code": str})
+    task_pop = sum(
+        json.loads((out / "jiezhen_code" / k / "summary.json").read_text(encoding="utf-8"))[
+            "population"
+        ]
+        for k in KEYS
+    )
+    city = pd.read_csv(out / "city_summary.csv", dtype={"jiezhen_code": str, "district_code": str})
     assert list(city.columns[:3]) == ["level", "district_code", "jiezhen_code"]
     dist = city[city.level == "district"]
     jz = city[city.level == "jiezhen"]
@@ -121,8 +127,11 @@ def test_local_run_writes_tasks_manifest_and_city_rollup(case, local_run):
     assert np.allclose(dist["share"], dist["covered_population"] / dist["population"])
     sheets = openpyxl.load_workbook(out / "city_coverage.xlsx", read_only=True).sheetnames
     assert sheets[:2] == ["街镇覆盖 Sub-district coverage", "区覆盖 District coverage"]
-    head = next(openpyxl.load_workbook(out / "city_coverage.xlsx")[sheets[0]].iter_rows(
-        max_row=1, values_only=True))
+    head = next(
+        openpyxl.load_workbook(out / "city_coverage.xlsx")[sheets[0]].iter_rows(
+            max_row=1, values_only=True
+        )
+    )
     assert "覆盖率 / Coverage share" in head
 
     # one analysis over all units on the whole network gives the same walks: the 1,000 m
@@ -130,9 +139,14 @@ def test_local_run_writes_tasks_manifest_and_city_rollup(case, local_run):
     net = lc.WalkNetwork.from_osm(SAMPLE / "sample.osm")
     fac = lc.facilities.merge(
         lc.facilities.from_osm(SAMPLE / "sample.osm"),
-        lc.facilities.from_table(SAMPLE / "facilities_gcj02.xlsx", coords="gcj02", net=net))
-    whole = lc.analyze(net, fac, lc.units.load(case.parent / "units.geojson"),
-                       population=lc.population.from_raster(SAMPLE / "population.tif"))
+        lc.facilities.from_table(SAMPLE / "facilities_gcj02.xlsx", coords="gcj02", net=net),
+    )
+    whole = lc.analyze(
+        net,
+        fac,
+        lc.units.load(case.parent / "units.geojson"),
+        population=lc.population.from_raster(SAMPLE / "population.tif"),
+    )
     cov = _coverage(out)
     ref = whole.coverage.sort_values(["unit_id", "category"]).reset_index(drop=True)
     assert cov["unit_id"].tolist() == ref["unit_id"].tolist()
@@ -174,7 +188,8 @@ def test_rerun_skips_done_and_reruns_missing_or_changed(case, local_run, tmp_pat
         res = batch.run(case, out, scheduler="sync", progress=False)
         assert res.done == [KEYS[0]] and res.skipped == [KEYS[1]]
         assert "示例五社区(改)" in (out / "jiezhen_code" / KEYS[0] / "coverage.csv").read_text(
-            encoding="utf-8")
+            encoding="utf-8"
+        )
     finally:
         units_path.write_text(original, encoding="utf-8")
 
@@ -208,12 +223,14 @@ def test_failed_task_is_recorded_and_others_finish(tmp_path, capsys):
     assert _manifest(out)[KEYS[1]] == m[KEYS[1]]
 
 
-def test_run_task_clips_network_and_facilities_to_the_buffered_boundary(case, local_run,
-                                                                        tmp_path):
+def test_run_task_clips_network_and_facilities_to_the_buffered_boundary(case, local_run, tmp_path):
     # with a 1,000 m buffer the small sample is kept whole (hence the exact match above); a
     # 50 m buffer cuts the network and the facilities to the task's surroundings
-    whole = json.loads((case.parent / "out_local" / "jiezhen_code" / KEYS[0] /
-                        "summary.json").read_text(encoding="utf-8"))
+    whole = json.loads(
+        (case.parent / "out_local" / "jiezhen_code" / KEYS[0] / "summary.json").read_text(
+            encoding="utf-8"
+        )
+    )
     res = batch.run_task(batch.plan(case, buffer_m=50)[0], tmp_path)
     assert res.status == "done" and res.folder == tmp_path / "jiezhen_code" / KEYS[0]
     assert res.summary["n_network_nodes"] < whole["n_network_nodes"]
@@ -223,9 +240,9 @@ def test_run_task_clips_network_and_facilities_to_the_buffered_boundary(case, lo
 
 def test_dask_local_cluster_matches_local_processes(case, local_run):
     # a real LocalCluster with worker processes (starts in a few seconds here)
-    res = batch.run(case, case.parent / "out_dask", scheduler="dask", workers=2,
-                    progress=False)
+    res = batch.run(case, case.parent / "out_dask", scheduler="dask", workers=2, progress=False)
     assert res.ok and res.done == KEYS
-    pd.testing.assert_frame_equal(_coverage(case.parent / "out_dask"),
-                                  _coverage(case.parent / "out_local"))
+    pd.testing.assert_frame_equal(
+        _coverage(case.parent / "out_dask"), _coverage(case.parent / "out_local")
+    )
     pd.testing.assert_frame_equal(res.city_summary, local_run.city_summary)

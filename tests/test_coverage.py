@@ -36,17 +36,38 @@ def grid_case():
     v = np.concatenate([idx[:, 1:].ravel(), idx[1:, :].ravel()])
     net = lc.WalkNetwork.from_arrays(x, y, u, v, np.full(len(u), 100.0), crs=CRS)
     units = gpd.GeoDataFrame(
-        {"unit_id": ["A", "B"], "unit_name": ["甲单元", "乙单元"], "jiezhen_code": "J1",
-         "jiezhen_name": "测试街道", "district_code": "310105"},
-        geometry=[shapely.box(X0 - 50, Y0 - 50, X0 + 100, Y0 + 250),
-                  shapely.box(X0 + 100, Y0 - 50, X0 + 250, Y0 + 250)], crs=CRS)
+        {
+            "unit_id": ["A", "B"],
+            "unit_name": ["甲单元", "乙单元"],
+            "jiezhen_code": "J1",
+            "jiezhen_name": "测试街道",
+            "district_code": "310105",
+        },
+        geometry=[
+            shapely.box(X0 - 50, Y0 - 50, X0 + 100, Y0 + 250),
+            shapely.box(X0 + 100, Y0 - 50, X0 + 250, Y0 + 250),
+        ],
+        crs=CRS,
+    )
     pts = [(0, 0, 100), (0, 200, 50), (200, 0, 30), (200, 200, 20), (150, 100, 10)]
-    pop = gpd.GeoDataFrame({"population": [p for *_, p in pts]},
-                           geometry=[shapely.Point(X0 + a, Y0 + b) for a, b, _ in pts], crs=CRS)
-    fac = gpd.GeoDataFrame({"facility_id": ["k1"], "name": ["测试幼儿园"],
-                            "category": ["kindergarten"], "facility_type": ["幼儿园"],
-                            "source": ["test"], "rule": ["hand"], "capacity": [np.nan]},
-                           geometry=[shapely.Point(X0, Y0)], crs=CRS)
+    pop = gpd.GeoDataFrame(
+        {"population": [p for *_, p in pts]},
+        geometry=[shapely.Point(X0 + a, Y0 + b) for a, b, _ in pts],
+        crs=CRS,
+    )
+    fac = gpd.GeoDataFrame(
+        {
+            "facility_id": ["k1"],
+            "name": ["测试幼儿园"],
+            "category": ["kindergarten"],
+            "facility_type": ["幼儿园"],
+            "source": ["test"],
+            "rule": ["hand"],
+            "capacity": [np.nan],
+        },
+        geometry=[shapely.Point(X0, Y0)],
+        crs=CRS,
+    )
     return lc.analyze(net, fac, units, population=pop, progress=False)
 
 
@@ -102,8 +123,16 @@ def test_summarize_and_quantile_edge_cases():
     assert weighted_quantile([5.0, 7.0], [9, 1], 0.9) == 5.0
     import pandas as pd
 
-    long = pd.DataFrame({"unit_id": ["z"], "category": "park", "population": [0.0],
-                         "walk_m": [np.inf], "threshold_m": 500.0, "target_share": 0.85})
+    long = pd.DataFrame(
+        {
+            "unit_id": ["z"],
+            "category": "park",
+            "population": [0.0],
+            "walk_m": [np.inf],
+            "threshold_m": 500.0,
+            "target_share": 0.85,
+        }
+    )
     t = summarize(long, ["unit_id"], 4.0)
     assert t.share.iloc[0] == 0.0 and bool(t.meets_standard.iloc[0])
 
@@ -129,8 +158,10 @@ def test_travel_time_raster_by_hand(grid_case, tmp_path):
     path = grid_case.travel_time_raster("kindergarten", tmp_path / "kg.tif", resolution_m=10)
     with rasterio.open(path) as ds:
         assert ds.crs.to_epsg() == CRS
-        at = {(a, b): float(next(ds.sample([(X0 + a, Y0 + b)]))[0])
-              for a, b in [(5, 5), (195, 5), (105, 105)]}
+        at = {
+            (a, b): float(next(ds.sample([(X0 + a, Y0 + b)]))[0])
+            for a, b in [(5, 5), (195, 5), (105, 105)]
+        }
         nodata = ds.nodata
     m_per_min = 4000 / 60
     # cell centre (5, 5): 5 m off the street, 5 m along it to the kindergarten's corner

@@ -579,8 +579,9 @@ def test_detect_offset_quiet_for_osm_facilities(sample_net):
     assert check.n_points == len(fac)
     assert check.medians_m["wgs84"] < check.medians_m["gcj02"] < check.medians_m["bd09"]
     # the same facilities in a projected CRS are taken back to WGS-84 first
-    assert crs.detect_offset(fac.to_crs(32651).geometry, sample_net).medians_m == \
-        pytest.approx(check.medians_m, abs=1e-6)
+    assert crs.detect_offset(fac.to_crs(32651).geometry, sample_net).medians_m == pytest.approx(
+        check.medians_m, abs=1e-6
+    )
 
 
 def test_detect_offset_names_bd09(sample_net, sample_gcj02_lonlat):

@@ -18,8 +18,14 @@ SAMPLE = ROOT / "data" / "sample"
 
 
 def _cli(*args, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lifecircle_geo.cli", *args], cwd=cwd,
-                          capture_output=True, text=True, encoding="utf-8", timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "lifecircle_geo.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=600,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +64,12 @@ def test_geopackage_layers(demo_run):
 def test_excel_has_chinese_headers(demo_run):
     out, _ = demo_run
     wb = openpyxl.load_workbook(out / "project_list.xlsx", read_only=True)
-    headers = [c for ws in wb.worksheets for c in next(ws.iter_rows(max_row=1, values_only=True))
-               if isinstance(c, str)]
+    headers = [
+        c
+        for ws in wb.worksheets
+        for c in next(ws.iter_rows(max_row=1, values_only=True))
+        if isinstance(c, str)
+    ]
     assert any("建设内容" in h for h in headers)
     assert any("街镇" in h for h in headers)
     assert any(" / " in h for h in headers), "bilingual headers 中文 / English"
@@ -116,7 +126,8 @@ def test_osm_without_walkable_way(tmp_path, capsys):
         '<?xml version="1.0"?><osm version="0.6">'
         '<node id="1" lat="31.24" lon="121.40"/><node id="2" lat="31.25" lon="121.41"/>'
         '<way id="9"><nd ref="1"/><nd ref="2"/><tag k="highway" v="motorway"/></way></osm>',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     cfg = _config(tmp_path, network={"osm": str(osm)})
     _expect_error(tmp_path, capsys, cfg, "motorway.osm", "no walkable way")
 
@@ -126,7 +137,8 @@ def test_table_without_coordinates(tmp_path, capsys):
     table.write_text("名称,类型,地址\n示例社区食堂,社区食堂,示例路1号\n", encoding="utf-8")
     cfg = _config(tmp_path)
     text = cfg.read_text(encoding="utf-8") + (
-        f'\n[[facilities.tables]]\npath = {json.dumps(str(table))}\ncoords = "gcj02"\n')
+        f'\n[[facilities.tables]]\npath = {json.dumps(str(table))}\ncoords = "gcj02"\n'
+    )
     cfg.write_text(text, encoding="utf-8")
     _expect_error(tmp_path, capsys, cfg, "poi.csv", "no lon and no lat column")
 

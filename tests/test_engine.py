@@ -57,8 +57,10 @@ def test_distance_equals_networkx_on_real_networks(which, request):
     assert np.all(nearest[~fin] == -1)
     src_first = sources[nearest[fin]]
     G = net.to_networkx()
-    d_src = {int(s): nx.single_source_dijkstra_path_length(G, int(s), cutoff, weight="length")
-             for s in np.unique(src_first)[:5]}
+    d_src = {
+        int(s): nx.single_source_dijkstra_path_length(G, int(s), cutoff, weight="length")
+        for s in np.unique(src_first)[:5]
+    }
     for node in np.flatnonzero(fin)[:200]:
         s = int(sources[nearest[node]])
         if s in d_src:
@@ -82,9 +84,14 @@ def test_offsets_equal_networkx_on_helsinki(helsinki_net):
 
 def _line_net():
     # 0 --100-- 1 --100-- 2 --100-- 3, plus a spur 1 --50-- 4
-    return lc.WalkNetwork.from_arrays([0, 100, 200, 300, 100], [0, 0, 0, 0, 50],
-                                      [0, 1, 2, 1], [1, 2, 3, 4], [100.0, 100, 100, 50],
-                                      crs=32651)
+    return lc.WalkNetwork.from_arrays(
+        [0, 100, 200, 300, 100],
+        [0, 0, 0, 0, 50],
+        [0, 1, 2, 1],
+        [1, 2, 3, 4],
+        [100.0, 100, 100, 50],
+        crs=32651,
+    )
 
 
 def test_mid_edge_source_and_resident_hand_values():
@@ -128,8 +135,9 @@ def test_cutoff_and_unreached():
 
 def test_seeds_reduced_to_smallest_label_on_ties():
     net = _line_net()
-    d, lab = multi_source(net, Seeds(np.array([0, 0]), np.array([5.0, 5.0]),
-                                     np.array([3, 1])), 1000)
+    d, lab = multi_source(
+        net, Seeds(np.array([0, 0]), np.array([5.0, 5.0]), np.array([3, 1])), 1000
+    )
     assert lab[0] == 1 and d[0] == 5.0
 
 
@@ -173,14 +181,21 @@ def graphs_and_seeds(draw, integer_weights=None):
         w = [draw(st.floats(0.0, 150.0, allow_nan=False)) for _ in pairs]
     k = draw(st.integers(1, 6))
     node = [draw(st.integers(0, n - 1)) for _ in range(k)]
-    off = [float(draw(st.integers(0, 2)) * 25) if ints else draw(st.floats(0.0, 60.0))
-           for _ in range(k)]
+    off = [
+        float(draw(st.integers(0, 2)) * 25) if ints else draw(st.floats(0.0, 60.0))
+        for _ in range(k)
+    ]
     labels = [draw(st.integers(0, 4)) for _ in range(k)]  # repeated labels: multi-seed sites
     cutoff = float(draw(st.integers(20, 400)))
     rng = np.random.default_rng(n)
-    net = lc.WalkNetwork.from_arrays(rng.uniform(0, 500, n), rng.uniform(0, 500, n),
-                                     [p[0] for p in pairs], [p[1] for p in pairs], w,
-                                     crs=32651)
+    net = lc.WalkNetwork.from_arrays(
+        rng.uniform(0, 500, n),
+        rng.uniform(0, 500, n),
+        [p[0] for p in pairs],
+        [p[1] for p in pairs],
+        w,
+        crs=32651,
+    )
     return net, E.Seeds(np.array(node), np.array(off), np.array(labels)), cutoff
 
 
@@ -193,15 +208,15 @@ def brute_force(net, seeds, cutoff):
     q = E._quantum(cutoff)
     G = nx.Graph()
     G.add_nodes_from(range(net.n_nodes))
-    for a, b, w in zip(net.u.tolist(), net.v.tolist(), E._quantize(net.cost_m, q).tolist(),
-                       strict=True):
+    for a, b, w in zip(
+        net.u.tolist(), net.v.tolist(), E._quantize(net.cost_m, q).tolist(), strict=True
+    ):
         if not G.has_edge(a, b) or G[a][b]["w"] > w:
             G.add_edge(a, b, w=w)
     best = np.full(net.n_nodes, np.inf)
     lab = np.full(net.n_nodes, -1)
     d0 = E._quantize(seeds.dist_m, q)
-    for s, off, lb in zip(seeds.node.tolist(), d0.tolist(), seeds.label.tolist(),
-                          strict=True):
+    for s, off, lb in zip(seeds.node.tolist(), d0.tolist(), seeds.label.tolist(), strict=True):
         for v, d in nx.single_source_dijkstra_path_length(G, s, weight="w").items():
             d = off + d
             if d > cutoff:
@@ -235,8 +250,11 @@ def test_scipy_backend_equals_networkx_brute_force(case):
 def invariants(net, seeds, cutoff, backend):
     """Adding a facility never increases a distance; a larger cutoff never changes a finite one."""
     base = nearest_by_category(net, {"c": seeds}, cutoff, backend=backend)["c"][0]
-    more = E.Seeds(np.append(seeds.node, (seeds.node[0] + 1) % net.n_nodes),
-                   np.append(seeds.dist_m, 0.0), np.append(seeds.label, 99))
+    more = E.Seeds(
+        np.append(seeds.node, (seeds.node[0] + 1) % net.n_nodes),
+        np.append(seeds.dist_m, 0.0),
+        np.append(seeds.label, 99),
+    )
     added = nearest_by_category(net, {"c": more}, cutoff, backend=backend)["c"][0]
     assert np.all(added <= base)
     wider = nearest_by_category(net, {"c": seeds}, 3 * cutoff, backend=backend)["c"][0]
@@ -257,8 +275,12 @@ def _helsinki_facilities(net, n_cat=4, per_cat=15, seed=11):
     k = n_cat * per_cat
     e = rng.integers(0, net.n_edges, k)
     t = rng.uniform(0.1, 0.9, k)
-    pts = np.column_stack([net.x_m[net.u[e]] * (1 - t) + net.x_m[net.v[e]] * t + 5,
-                           net.y_m[net.u[e]] * (1 - t) + net.y_m[net.v[e]] * t - 3])
+    pts = np.column_stack(
+        [
+            net.x_m[net.u[e]] * (1 - t) + net.x_m[net.v[e]] * t + 5,
+            net.y_m[net.u[e]] * (1 - t) + net.y_m[net.v[e]] * t - 3,
+        ]
+    )
     snap = net.snap(pts)
     cats = np.array([f"cat{i % n_cat}" for i in range(k)], dtype=object)
     return snap, cats, np.arange(k) * 10
@@ -287,11 +309,18 @@ def test_analyze_loop_equivalence(helsinki_net):
     net = helsinki_net
     snap, cats, labels = _helsinki_facilities(net, seed=5)
     rng = np.random.default_rng(2)
-    res_pts = net.snap(np.column_stack([rng.uniform(net.x_m.min(), net.x_m.max(), 300),
-                                        rng.uniform(net.y_m.min(), net.y_m.max(), 300)]),
-                       max_snap_m=400)
-    res = nearest_by_category(net, snap, 1200.0, category=cats, labels=labels,
-                              categories=["cat2", "cat0", "none"])
+    res_pts = net.snap(
+        np.column_stack(
+            [
+                rng.uniform(net.x_m.min(), net.x_m.max(), 300),
+                rng.uniform(net.y_m.min(), net.y_m.max(), 300),
+            ]
+        ),
+        max_snap_m=400,
+    )
+    res = nearest_by_category(
+        net, snap, 1200.0, category=cats, labels=labels, categories=["cat2", "cat0", "none"]
+    )
     assert res.categories == ("cat2", "cat0", "none")
     for c in ("cat2", "cat0", "none"):
         sel = cats == c
@@ -307,14 +336,17 @@ def test_analyze_loop_equivalence(helsinki_net):
 
 def test_tiers_and_within_from_one_search():
     net = _line_net()
-    res = nearest_by_category(net, {"a": [0], "b": E.Seeds(np.array([3]), np.array([20.0]),
-                                                           np.array([4]))}, 250.0)
+    res = nearest_by_category(
+        net, {"a": [0], "b": E.Seeds(np.array([3]), np.array([20.0]), np.array([4]))}, 250.0
+    )
     # a: 0, 100, 200, inf (300 > 250), 150 ; b: inf, 220, 120, 20, 270 -> inf
     assert res["a"][0].tolist() == [0.0, 100.0, 200.0, np.inf, 150.0]
     assert res["b"][0].tolist() == [np.inf, 220.0, 120.0, 20.0, np.inf]
     assert res.tiers([100, 200]).tolist() == [[0, 0, 1, 2, 1], [2, 2, 1, 0, 2]]
-    assert res.within({"a": 150, "b": 100}).tolist() == [[True, True, False, False, True],
-                                                         [False, False, False, True, False]]
+    assert res.within({"a": 150, "b": 100}).tolist() == [
+        [True, True, False, False, True],
+        [False, False, False, True, False],
+    ]
     with pytest.raises(lc.InputError, match="beyond the search cutoff"):
         res.tiers([100, 300])
     assert dict(res.items()).keys() == {"a", "b"}
@@ -324,8 +356,9 @@ def test_tiers_and_within_from_one_search():
 
 def test_per_category_cutoffs_and_float32():
     net = _line_net()
-    res = nearest_by_category(net, {"a": [0], "b": [3]}, {"a": 150.0, "b": 1000.0},
-                              dtype=np.float32)
+    res = nearest_by_category(
+        net, {"a": [0], "b": [3]}, {"a": 150.0, "b": 1000.0}, dtype=np.float32
+    )
     assert res.dist_m.dtype == np.float32
     assert res["a"][0].tolist() == [0.0, 100.0, np.inf, np.inf, 150.0]
     assert res["b"][0].tolist() == [300.0, 200.0, 100.0, 0.0, 250.0]
@@ -355,8 +388,9 @@ def test_nearest_by_category_bad_input():
 
 def test_scipy_ties_go_to_the_smallest_label():
     # a ring of four 100 m edges: node 2 is 200 m from node 0 both ways
-    net = lc.WalkNetwork.from_arrays([0, 100, 100, 0], [0, 0, 100, 100], [0, 1, 2, 3],
-                                     [1, 2, 3, 0], [100.0] * 4, crs=32651)
+    net = lc.WalkNetwork.from_arrays(
+        [0, 100, 100, 0], [0, 0, 100, 100], [0, 1, 2, 3], [1, 2, 3, 0], [100.0] * 4, crs=32651
+    )
     for order in ([0, 1], [1, 0]):
         seeds = E.Seeds(np.array([1, 3])[order], np.zeros(2), np.array([8, 3])[order])
         d, lab = multi_source(net, seeds, 1000)
@@ -383,8 +417,11 @@ def test_pandana_backend_within_a_decimetre_on_helsinki(helsinki_net):
     np.testing.assert_allclose(pan.dist_m[both], ref.dist_m[both], atol=0.1, rtol=0)
     # labels: a facility at that distance (pandana breaks ties its own way)
     for i, c in enumerate(ref.categories):
-        per_fac = np.stack([multi_source(net, E.Seeds(np.array([s]), np.zeros(1),
-                                                      np.array([0])), 1300.0)[0]
-                            for s in fac[c]])
+        per_fac = np.stack(
+            [
+                multi_source(net, E.Seeds(np.array([s]), np.zeros(1), np.array([0])), 1300.0)[0]
+                for s in fac[c]
+            ]
+        )
         v = np.flatnonzero(both[i])
         np.testing.assert_allclose(per_fac[pan.label[i, v], v], ref.dist_m[i, v], atol=0.1)

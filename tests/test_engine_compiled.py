@@ -24,8 +24,9 @@ from lifecircle_geo.engine import multi_source, nearest_by_category
 try:
     from lifecircle_geo import _dijkstra as K
 except Exception as exc:  # ImportError, or numba failing to initialise
-    pytest.skip(f"the numba backend cannot be loaded ({type(exc).__name__}: {exc})",
-                allow_module_level=True)
+    pytest.skip(
+        f"the numba backend cannot be loaded ({type(exc).__name__}: {exc})", allow_module_level=True
+    )
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -50,8 +51,9 @@ def test_numba_labels_on_exact_ties_and_any_bucket_width(case):
     for width in (0.5, 25.0, 1000.0):
         d = np.empty(net.n_nodes)
         lb = np.empty(net.n_nodes, dtype=np.int32)
-        K.bounded_multi_source(kg.indptr, kg.indices, kg.data, node, d0, lab, cutoff, width,
-                               kg.perm, d, lb)
+        K.bounded_multi_source(
+            kg.indptr, kg.indices, kg.data, node, d0, lab, cutoff, width, kg.perm, d, lb
+        )
         np.testing.assert_array_equal(d, ref.dist_m[0])
         np.testing.assert_array_equal(lb, ref.label[0])
     d = np.empty(net.n_nodes)
@@ -70,8 +72,9 @@ def test_numba_invariants(case):
 def test_numba_equals_scipy_and_networkx_on_helsinki(helsinki_net):
     net = helsinki_net
     snap, cats, labels = _helsinki_facilities(net, n_cat=6, per_cat=12)
-    fast = nearest_by_category(net, snap, 1500.0, category=cats, labels=labels,
-                               backend="numba", n_jobs=2)
+    fast = nearest_by_category(
+        net, snap, 1500.0, category=cats, labels=labels, backend="numba", n_jobs=2
+    )
     ref = nearest_by_category(net, snap, 1500.0, category=cats, labels=labels, backend="scipy")
     assert fast.backend == "numba" and ref.backend == "scipy"
     np.testing.assert_allclose(fast.dist_m, ref.dist_m, atol=1e-9, rtol=0)
@@ -85,18 +88,28 @@ def test_numba_equals_scipy_and_networkx_on_helsinki(helsinki_net):
         np.testing.assert_array_equal(np.isfinite(fast[c][0]), fin)
         np.testing.assert_allclose(fast[c][0][fin], nx_d[fin], atol=1e-6, rtol=0)
     # the same with the spatial node order, one thread, and float32 results
-    spatial = nearest_by_category(net, snap, 1500.0, category=cats, labels=labels,
-                                  backend="numba", node_order="spatial", n_jobs=1)
+    spatial = nearest_by_category(
+        net,
+        snap,
+        1500.0,
+        category=cats,
+        labels=labels,
+        backend="numba",
+        node_order="spatial",
+        n_jobs=1,
+    )
     np.testing.assert_array_equal(spatial.dist_m, ref.dist_m)
     np.testing.assert_array_equal(spatial.label, ref.label)
-    f32 = nearest_by_category(net, snap, 1500.0, category=cats, labels=labels,
-                              backend="numba", dtype=np.float32)
+    f32 = nearest_by_category(
+        net, snap, 1500.0, category=cats, labels=labels, backend="numba", dtype=np.float32
+    )
     np.testing.assert_array_equal(f32.dist_m, ref.dist_m.astype(np.float32))
 
 
 def test_numba_ties_on_a_ring():
-    net = lc.WalkNetwork.from_arrays([0, 100, 100, 0], [0, 0, 100, 100], [0, 1, 2, 3],
-                                     [1, 2, 3, 0], [100.0] * 4, crs=32651)
+    net = lc.WalkNetwork.from_arrays(
+        [0, 100, 100, 0], [0, 0, 100, 100], [0, 1, 2, 3], [1, 2, 3, 0], [100.0] * 4, crs=32651
+    )
     for order in ([0, 1], [1, 0]):
         seeds = E.Seeds(np.array([1, 3])[order], np.zeros(2), np.array([8, 3])[order])
         res = nearest_by_category(net, {"c": seeds}, 1000, backend="numba")

@@ -58,7 +58,9 @@ def test_from_osm_sample():
     assert fac.attrs["unmatched"] == []
     health = fac[fac.category == "health"].iloc[0]
     assert (health["facility_type"], health["rule"]) == (
-        "社区卫生服务中心", "osm:amenity=clinic;name~社区卫生服务中心")
+        "社区卫生服务中心",
+        "osm:amenity=clinic;name~社区卫生服务中心",
+    )
     parks = fac[fac.category == "park"]
     assert set(parks.geometry.geom_type) == {"Polygon"}
     assert all(e is not None and len(e.geoms) == 4 for e in parks["entrances"])
@@ -114,10 +116,10 @@ def test_from_osm_nodes_ways_and_multipolygon_relations(tmp_path, caplog):
     park = by_id.loc["osm/relation/200"]
     assert park["category"] == "park" and park["name"] == "示例湿地公园"
     assert park.geometry.geom_type == "Polygon" and len(park.geometry.interiors) == 1
-    expected = shapely.Polygon([(121.4, 31.24), (121.404, 31.24), (121.404, 31.243),
-                                (121.4, 31.243)],
-                               [[(121.401, 31.241), (121.402, 31.241), (121.402, 31.242),
-                                 (121.401, 31.242)]])
+    expected = shapely.Polygon(
+        [(121.4, 31.24), (121.404, 31.24), (121.404, 31.243), (121.4, 31.243)],
+        [[(121.401, 31.241), (121.402, 31.241), (121.402, 31.242), (121.401, 31.242)]],
+    )
     assert park.geometry.symmetric_difference(expected).area < 1e-12
     assert park["entrances"] is not None
     assert list(park["entrances"].geoms) == [shapely.Point(121.402, 31.24)]
@@ -131,11 +133,13 @@ def test_from_osm_nodes_ways_and_multipolygon_relations(tmp_path, caplog):
     hub = by_id.loc["osm/node/18"]
     assert (hub["category"], hub["facility_type"]) == ("party_service", "党群服务中心")
     # the bank matches nothing: reported, not silently dropped
-    assert fac.attrs["unmatched"] == [{"facility_id": "osm/node/10", "name": "示例银行",
-                                       "tag": "amenity=bank"}]
+    assert fac.attrs["unmatched"] == [
+        {"facility_id": "osm/node/10", "name": "示例银行", "tag": "amenity=bank"}
+    ]
     assert fac.attrs["unmatched_by_tag"] == {"amenity=bank": 1}
-    assert any("osm/node/10" in r.getMessage() and r.levelno == logging.WARNING
-               for r in caplog.records)
+    assert any(
+        "osm/node/10" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records
+    )
 
 
 def test_from_osm_bad_path(tmp_path):
@@ -144,18 +148,29 @@ def test_from_osm_bad_path(tmp_path):
 
 
 # ---------------------------------------------------------------------- matching
-@pytest.mark.parametrize("name, type_text, code, expected", [
-    ("示例诊所", "医疗保健服务;诊所", "090300|090100", [("health", "amap-code:090300")]),
-    ("示例", "", "090601", [("pharmacy", "amap-code:090601")]),
-    ("示例", "090100|060200", "", [("health", "amap-code:090100"),
-                                   ("market", "amap-code:060200")]),
-    ("示例", "科教文化服务;学校;幼儿园|科教文化服务;学校;小学", "",
-     [("kindergarten", "amap-type:幼儿园"), ("primary_school", "amap-type:小学")]),
-    ("云栖宝宝屋", "宝宝屋", "", [("childcare", "type:宝宝屋")]),
-    ("示例长者照护之家", "", "", [("elderly_care", "name:长者照护")]),
-    ("示例街道六艺亭", "", "", [("party_service", "name:六艺亭")]),
-    ("示例银行", "金融保险服务;银行", "160100", []),
-])
+@pytest.mark.parametrize(
+    "name, type_text, code, expected",
+    [
+        ("示例诊所", "医疗保健服务;诊所", "090300|090100", [("health", "amap-code:090300")]),
+        ("示例", "", "090601", [("pharmacy", "amap-code:090601")]),
+        (
+            "示例",
+            "090100|060200",
+            "",
+            [("health", "amap-code:090100"), ("market", "amap-code:060200")],
+        ),
+        (
+            "示例",
+            "科教文化服务;学校;幼儿园|科教文化服务;学校;小学",
+            "",
+            [("kindergarten", "amap-type:幼儿园"), ("primary_school", "amap-type:小学")],
+        ),
+        ("云栖宝宝屋", "宝宝屋", "", [("childcare", "type:宝宝屋")]),
+        ("示例长者照护之家", "", "", [("elderly_care", "name:长者照护")]),
+        ("示例街道六艺亭", "", "", [("party_service", "name:六艺亭")]),
+        ("示例银行", "金融保险服务;银行", "160100", []),
+    ],
+)
 def test_classify_record(name, type_text, code, expected):
     hits = classify_record(name, type_text, code, load_profile("shanghai-2025"))
     assert [(h[0], h[2]) for h in hits] == expected
@@ -207,8 +222,9 @@ def test_gbk_bom_and_xlsx_load_identically(tmp_path, sample_table, caplog):
 
 
 def test_gb18030_only_characters(tmp_path):
-    df = pd.DataFrame({"名称": ["𠀀记社区食堂", "示例幼儿园"], "经度": [121.40, 121.41],
-                       "纬度": [31.24, 31.241]})
+    df = pd.DataFrame(
+        {"名称": ["𠀀记社区食堂", "示例幼儿园"], "经度": [121.40, 121.41], "纬度": [31.24, 31.241]}
+    )
     path = tmp_path / "t.csv"
     df.to_csv(path, index=False, encoding="gb18030")
     with pytest.raises(UnicodeEncodeError):
@@ -219,38 +235,58 @@ def test_gb18030_only_characters(tmp_path):
 
 
 def test_amap_typecodes_column_and_header_variants(tmp_path):
-    df = pd.DataFrame({
-        "name": ["示例诊所", "示例店", "星河小学"],
-        "typecode": ["090300|090601", "060200", ""],
-        "type": ["医疗保健服务;诊所|医疗保健服务;药店", "购物服务;便利店",
-                 "科教文化服务;学校;小学"],
-        "location": ["121.40,31.24", "121.401, 31.241", "121.402，31.242"],
-        "capacity": ["", "", "1,200"],
-    })
+    df = pd.DataFrame(
+        {
+            "name": ["示例诊所", "示例店", "星河小学"],
+            "typecode": ["090300|090601", "060200", ""],
+            "type": [
+                "医疗保健服务;诊所|医疗保健服务;药店",
+                "购物服务;便利店",
+                "科教文化服务;学校;小学",
+            ],
+            "location": ["121.40,31.24", "121.401, 31.241", "121.402，31.242"],
+            "capacity": ["", "", "1,200"],
+        }
+    )
     path = tmp_path / "amap.csv"
     df.to_csv(path, index=False)
     fac = from_table(path, coords="gcj02")
     assert fac[["name", "category", "rule"]].values.tolist() == [
-        ["示例诊所", "health", "amap-code:090300"], ["示例诊所", "pharmacy", "amap-code:090601"],
-        ["示例店", "market", "amap-code:060200"], ["星河小学", "primary_school", "amap-type:小学"]]
+        ["示例诊所", "health", "amap-code:090300"],
+        ["示例诊所", "pharmacy", "amap-code:090601"],
+        ["示例店", "market", "amap-code:060200"],
+        ["星河小学", "primary_school", "amap-type:小学"],
+    ]
     assert fac["capacity"].iloc[-1] == 1200
     lon, lat = crs.gcj02_to_wgs84(121.401, 31.241)
     assert abs(fac.geometry.x.iloc[2] - lon) < 1e-12 and abs(fac.geometry.y.iloc[2] - lat) < 1e-12
 
 
 def test_column_mapping_override_and_prefixed_headers(tmp_path):
-    df = pd.DataFrame({"设施": ["示例幼儿园"], "X坐标": [121.40], "Y坐标": [31.24],
-                       "名称(全称)": ["不用"], "经度（GCJ02）": [1.0], "纬度（GCJ02）": [2.0]})
+    df = pd.DataFrame(
+        {
+            "设施": ["示例幼儿园"],
+            "X坐标": [121.40],
+            "Y坐标": [31.24],
+            "名称(全称)": ["不用"],
+            "经度（GCJ02）": [1.0],
+            "纬度（GCJ02）": [2.0],
+        }
+    )
     path = tmp_path / "t.xlsx"
     df.to_excel(path, index=False)
     fac = from_table(path, columns={"name": "设施", "lon": "X坐标", "lat": "Y坐标"})
     assert fac["name"].tolist() == ["示例幼儿园"] and fac.geometry.x.iloc[0] == 121.40
-    df2 = pd.DataFrame({"名称 Name": ["示例幼儿园"], "经度（GCJ02）": [121.40],
-                        "纬度（GCJ02）": [31.24]})
+    df2 = pd.DataFrame(
+        {"名称 Name": ["示例幼儿园"], "经度（GCJ02）": [121.40], "纬度（GCJ02）": [31.24]}
+    )
     df2.to_excel(path, index=False)
     fac2 = from_table(path, coords="gcj02")
-    assert fac2.attrs["columns"] == {"name": "名称 Name", "lon": "经度（GCJ02）",
-                                     "lat": "纬度（GCJ02）"}
+    assert fac2.attrs["columns"] == {
+        "name": "名称 Name",
+        "lon": "经度（GCJ02）",
+        "lat": "纬度（GCJ02）",
+    }
     with pytest.raises(InputError, match="'不存在'"):
         from_table(path, columns={"name": "不存在"})
     with pytest.raises(InputError, match="unknown column mapping"):
@@ -261,7 +297,9 @@ def test_column_mapping_override_and_prefixed_headers(tmp_path):
 def test_gis_files(tmp_path, sample_table, suffix):
     g = gpd.GeoDataFrame(
         {"name": sample_table["名称"], "type": sample_table["类型"]},
-        geometry=gpd.points_from_xy(sample_table["经度"], sample_table["纬度"]), crs=4326)
+        geometry=gpd.points_from_xy(sample_table["经度"], sample_table["纬度"]),
+        crs=4326,
+    )
     path = tmp_path / f"t{suffix}"
     g.to_file(path, encoding="utf-8") if suffix == ".shp" else g.to_file(path)
     fac = from_table(path, coords="gcj02")
@@ -288,16 +326,23 @@ def test_gis_polygons_keep_their_shape_and_projected_files(tmp_path):
 
 
 def test_unmatched_rows_are_counted_and_logged(tmp_path, caplog):
-    df = pd.DataFrame({"名称": ["示例幼儿园", "示例银行", "示例洗衣店"],
-                       "类型": ["幼儿园", "银行", ""], "经度": [121.40] * 3,
-                       "纬度": [31.24] * 3})
+    df = pd.DataFrame(
+        {
+            "名称": ["示例幼儿园", "示例银行", "示例洗衣店"],
+            "类型": ["幼儿园", "银行", ""],
+            "经度": [121.40] * 3,
+            "纬度": [31.24] * 3,
+        }
+    )
     path = tmp_path / "t.csv"
     df.to_csv(path, index=False)
     with caplog.at_level(logging.WARNING, logger="lifecircle_geo"):
         fac = from_table(path)
     assert len(fac) == 1
-    assert fac.attrs["unmatched"] == [{"row": 3, "name": "示例银行", "type": "银行"},
-                                      {"row": 4, "name": "示例洗衣店", "type": ""}]
+    assert fac.attrs["unmatched"] == [
+        {"row": 3, "name": "示例银行", "type": "银行"},
+        {"row": 4, "name": "示例洗衣店", "type": ""},
+    ]
     msg = " ".join(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
     assert "2 row(s) matched no category" in msg and "[3, 4]" in msg
 
@@ -309,8 +354,13 @@ def test_table_read_as_wgs84_warns_gcj02(net, caplog):
     check = fac.attrs["offset_check"]
     assert check["warn"] and check["likely"] == "gcj02" and check["labelled"] == "wgs84"
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert any("look like GCJ-02" in m and "WGS-84 65 m" in m and "GCJ-02 25 m" in m
-               and "coords='gcj02'" in m for m in warned), warned
+    assert any(
+        "look like GCJ-02" in m
+        and "WGS-84 65 m" in m
+        and "GCJ-02 25 m" in m
+        and "coords='gcj02'" in m
+        for m in warned
+    ), warned
 
 
 def test_table_read_correctly_is_quiet(net, caplog):
@@ -353,9 +403,13 @@ def test_missing_coordinate_columns(tmp_path):
 
 
 def test_non_numeric_coordinates_name_rows(tmp_path):
-    df = pd.DataFrame({"名称": ["示例幼儿园", "示例小学", "示例中学", "示例公园"],
-                       "经度": ["121.40", "121.4l", "", "121.41"],
-                       "纬度": ["31.24", "31.24", "31.25", "北纬31度"]})
+    df = pd.DataFrame(
+        {
+            "名称": ["示例幼儿园", "示例小学", "示例中学", "示例公园"],
+            "经度": ["121.40", "121.4l", "", "121.41"],
+            "纬度": ["31.24", "31.24", "31.25", "北纬31度"],
+        }
+    )
     with pytest.raises(InputError) as exc:
         from_table(write_csv(tmp_path, df))
     msg = str(exc.value)
@@ -370,8 +424,13 @@ def test_full_width_digits_and_degree_signs_are_read(tmp_path):
 
 
 def test_points_outside_shanghai_warn_with_rows(tmp_path, caplog):
-    df = pd.DataFrame({"名称": ["示例幼儿园", "北京幼儿园", "苏州幼儿园"],
-                       "经度": [121.40, 116.40, 120.60], "纬度": [31.24, 39.90, 31.30]})
+    df = pd.DataFrame(
+        {
+            "名称": ["示例幼儿园", "北京幼儿园", "苏州幼儿园"],
+            "经度": [121.40, 116.40, 120.60],
+            "纬度": [31.24, 39.90, 31.30],
+        }
+    )
     path = write_csv(tmp_path, df)
     with caplog.at_level(logging.WARNING, logger="lifecircle_geo"):
         fac = from_table(path)
@@ -386,8 +445,9 @@ def test_points_outside_shanghai_warn_with_rows(tmp_path, caplog):
 
 
 def test_swapped_and_out_of_range_coordinates(tmp_path):
-    df = pd.DataFrame({"名称": ["示例幼儿园", "示例小学"], "经度": [121.40, 31.24],
-                       "纬度": [31.24, 121.40]})
+    df = pd.DataFrame(
+        {"名称": ["示例幼儿园", "示例小学"], "经度": [121.40, 31.24], "纬度": [31.24, 121.40]}
+    )
     with pytest.raises(InputError, match=r"look swapped in rows \[3\]"):
         from_table(write_csv(tmp_path, df))
     df = pd.DataFrame({"名称": ["示例幼儿园"], "经度": [353000.0], "纬度": [3456000.0]})
@@ -396,8 +456,14 @@ def test_swapped_and_out_of_range_coordinates(tmp_path):
 
 
 def test_duplicate_ids_name_rows(tmp_path):
-    df = pd.DataFrame({"编号": ["A1", "A2", "A1", "A3", "A2"],
-                       "名称": ["示例幼儿园"] * 5, "经度": [121.40] * 5, "纬度": [31.24] * 5})
+    df = pd.DataFrame(
+        {
+            "编号": ["A1", "A2", "A1", "A3", "A2"],
+            "名称": ["示例幼儿园"] * 5,
+            "经度": [121.40] * 5,
+            "纬度": [31.24] * 5,
+        }
+    )
     with pytest.raises(InputError) as exc:
         from_table(write_csv(tmp_path, df))
     msg = str(exc.value)
@@ -411,12 +477,16 @@ def test_other_bad_input(tmp_path):
     (tmp_path / "t.dbf").write_bytes(b"x")
     with pytest.raises(InputError, match="unknown table type"):
         from_table(tmp_path / "t.dbf")
-    path = write_csv(tmp_path, pd.DataFrame({"名称": ["示例幼儿园"], "经度": [121.4],
-                                             "纬度": [31.2]}))
+    path = write_csv(
+        tmp_path, pd.DataFrame({"名称": ["示例幼儿园"], "经度": [121.4], "纬度": [31.2]})
+    )
     with pytest.raises(InputError, match="coordinate system 'gcj'"):
         from_table(path, coords="gcj")
-    only = write_csv(tmp_path, pd.DataFrame({"地址": ["示例路1号"], "经度": [121.4],
-                                             "纬度": [31.2]}), "noname.csv")
+    only = write_csv(
+        tmp_path,
+        pd.DataFrame({"地址": ["示例路1号"], "经度": [121.4], "纬度": [31.2]}),
+        "noname.csv",
+    )
     with pytest.raises(InputError, match="no name"):
         from_table(only)
     (tmp_path / "garbage.csv").write_bytes("名称,经度,纬度\n".encode("utf-16-le")[:7] + b"\xff\xfe")
@@ -426,10 +496,12 @@ def test_other_bad_input(tmp_path):
 
 # ---------------------------------------------------------------------- merging
 def fac_table(rows: list[tuple], source: str) -> gpd.GeoDataFrame:
-    df = pd.DataFrame(rows, columns=["facility_id", "name", "category", "facility_type", "lon",
-                                     "lat", "capacity"])
-    g = gpd.GeoDataFrame(df.drop(columns=["lon", "lat"]),
-                         geometry=gpd.points_from_xy(df.lon, df.lat), crs=4326)
+    df = pd.DataFrame(
+        rows, columns=["facility_id", "name", "category", "facility_type", "lon", "lat", "capacity"]
+    )
+    g = gpd.GeoDataFrame(
+        df.drop(columns=["lon", "lat"]), geometry=gpd.points_from_xy(df.lon, df.lat), crs=4326
+    )
     g["source"], g["rule"], g["entrances"] = source, "test", None
     g.attrs["sources"] = [source]
     return g[[*COLUMNS, "geometry", "entrances"]]
@@ -439,29 +511,49 @@ M = 1 / 111_000  # about a metre of latitude, in degrees
 
 
 def test_merge_hand_case():
-    osm = fac_table([
-        ("osm/node/1", "桂香幼儿园", "kindergarten", "幼儿园", 121.40, 31.24, np.nan),
-        ("osm/node/2", "示例街道社区卫生服务中心", "health", "社区卫生服务站", 121.41, 31.24,
-         np.nan),
-        ("osm/node/3", "禾苗幼儿园", "kindergarten", "幼儿园", 121.42, 31.24, np.nan),
-        ("osm/node/4", "", "bus", "公交站", 121.43, 31.24, np.nan),
-        ("osm/node/5", "望川幼儿园", "kindergarten", "幼儿园", 121.44, 31.24, np.nan),
-    ], "osm")
-    table = fac_table([
-        # 30 m away, a longer name: the same kindergarten; its capacity is kept
-        ("t/row2", "桂香幼儿园(东园)", "kindergarten", "幼儿园", 121.40, 31.24 + 30 * M, 180.0),
-        # types differ only in wording, names alike: the same health centre
-        ("t/row3", "示例社区卫生服务中心", "health", "社区卫生服务中心", 121.41, 31.24 + 20 * M,
-         np.nan),
-        # 20 m away but another name: a different kindergarten
-        ("t/row4", "望川幼儿园", "kindergarten", "幼儿园", 121.42, 31.24 + 20 * M, np.nan),
-        # no name on one side: distance alone decides
-        ("t/row5", "锦云路禾苗路", "bus", "公交站", 121.43, 31.24 + 10 * M, np.nan),
-        # the same name 200 m away: a different place
-        ("t/row6", "望川幼儿园", "kindergarten", "幼儿园", 121.44, 31.24 + 200 * M, np.nan),
-        # same place, another category: not a duplicate
-        ("t/row7", "桂香药房", "pharmacy", "药店", 121.40, 31.24, np.nan),
-    ], "table:facilities.xlsx")
+    osm = fac_table(
+        [
+            ("osm/node/1", "桂香幼儿园", "kindergarten", "幼儿园", 121.40, 31.24, np.nan),
+            (
+                "osm/node/2",
+                "示例街道社区卫生服务中心",
+                "health",
+                "社区卫生服务站",
+                121.41,
+                31.24,
+                np.nan,
+            ),
+            ("osm/node/3", "禾苗幼儿园", "kindergarten", "幼儿园", 121.42, 31.24, np.nan),
+            ("osm/node/4", "", "bus", "公交站", 121.43, 31.24, np.nan),
+            ("osm/node/5", "望川幼儿园", "kindergarten", "幼儿园", 121.44, 31.24, np.nan),
+        ],
+        "osm",
+    )
+    table = fac_table(
+        [
+            # 30 m away, a longer name: the same kindergarten; its capacity is kept
+            ("t/row2", "桂香幼儿园(东园)", "kindergarten", "幼儿园", 121.40, 31.24 + 30 * M, 180.0),
+            # types differ only in wording, names alike: the same health centre
+            (
+                "t/row3",
+                "示例社区卫生服务中心",
+                "health",
+                "社区卫生服务中心",
+                121.41,
+                31.24 + 20 * M,
+                np.nan,
+            ),
+            # 20 m away but another name: a different kindergarten
+            ("t/row4", "望川幼儿园", "kindergarten", "幼儿园", 121.42, 31.24 + 20 * M, np.nan),
+            # no name on one side: distance alone decides
+            ("t/row5", "锦云路禾苗路", "bus", "公交站", 121.43, 31.24 + 10 * M, np.nan),
+            # the same name 200 m away: a different place
+            ("t/row6", "望川幼儿园", "kindergarten", "幼儿园", 121.44, 31.24 + 200 * M, np.nan),
+            # same place, another category: not a duplicate
+            ("t/row7", "桂香药房", "pharmacy", "药店", 121.40, 31.24, np.nan),
+        ],
+        "table:facilities.xlsx",
+    )
     out = merge(osm, table)
     check_contract(out)
     assert out.attrs["merge"]["merged"] == 3 and len(out) == 8
@@ -487,16 +579,25 @@ def test_merge_hand_case():
 
 def test_merge_prefers_polygons_and_within_source():
     park = gpd.GeoDataFrame(
-        {"facility_id": ["osm/way/9"], "name": ["示例公园"], "category": ["park"],
-         "facility_type": ["公园"], "source": ["osm"], "rule": ["t"], "capacity": [np.nan],
-         "entrances": [shapely.MultiPoint([(121.4, 31.24)])]},
-        geometry=[shapely.box(121.4, 31.24, 121.402, 31.242)], crs=4326)
-    node = fac_table([("osm/node/8", "示例公园", "park", "公园", 121.401, 31.241, np.nan)],
-                     "osm")
+        {
+            "facility_id": ["osm/way/9"],
+            "name": ["示例公园"],
+            "category": ["park"],
+            "facility_type": ["公园"],
+            "source": ["osm"],
+            "rule": ["t"],
+            "capacity": [np.nan],
+            "entrances": [shapely.MultiPoint([(121.4, 31.24)])],
+        },
+        geometry=[shapely.box(121.4, 31.24, 121.402, 31.242)],
+        crs=4326,
+    )
+    node = fac_table([("osm/node/8", "示例公园", "park", "公园", 121.401, 31.241, np.nan)], "osm")
     out = merge(node, park)
     assert len(out) == 1 and out["facility_id"].iloc[0] == "osm/way/9"
-    assert out["entrances"].iloc[0] is not None and out["merged_ids"].iloc[0] == \
-        "osm/way/9;osm/node/8"
+    assert (
+        out["entrances"].iloc[0] is not None and out["merged_ids"].iloc[0] == "osm/way/9;osm/node/8"
+    )
     assert len(merge(node, park, within_source=False)) == 2
 
 

@@ -26,16 +26,28 @@ def _grid(k=9, step=100.0):
     node = ii * k + jj
     u = np.concatenate([node[:, :-1].ravel(), node[:-1, :].ravel()])
     v = np.concatenate([node[:, 1:].ravel(), node[1:, :].ravel()])
-    return lc.WalkNetwork.from_arrays((jj * step).ravel().astype(float),
-                                      (ii * step).ravel().astype(float), u, v,
-                                      np.full(len(u), step), crs=32651)
+    return lc.WalkNetwork.from_arrays(
+        (jj * step).ravel().astype(float),
+        (ii * step).ravel().astype(float),
+        u,
+        v,
+        np.full(len(u), step),
+        crs=32651,
+    )
 
 
 def _line(lengths=(100.0, 100.0, 100.0), cost=None):
     x = np.concatenate([[0.0], np.cumsum(lengths)])
     n = len(x)
-    return lc.WalkNetwork.from_arrays(x, np.zeros(n), np.arange(n - 1), np.arange(1, n),
-                                      np.asarray(lengths, float), crs=32651, cost_m=cost)
+    return lc.WalkNetwork.from_arrays(
+        x,
+        np.zeros(n),
+        np.arange(n - 1),
+        np.arange(1, n),
+        np.asarray(lengths, float),
+        crs=32651,
+        cost_m=cost,
+    )
 
 
 def _node_dist(net, pts):
@@ -71,8 +83,9 @@ def test_isochrone_cuts_partial_edges():
     assert poly.bounds == pytest.approx((-10, -10, 160, 10), abs=1e-6)
     assert iso.area_m2.iloc[0] == pytest.approx(150 * 20 + np.pi * 100, rel=0.02)
     # partial edges from both ends: a source at node 0 and node 3, threshold 120 m
-    two = isochrones(net, np.array([[0.0, 0.0], [300.0, 0.0]]), [120.0], by="all",
-                     corridor_m=5).geometry.iloc[0]
+    two = isochrones(
+        net, np.array([[0.0, 0.0], [300.0, 0.0]]), [120.0], by="all", corridor_m=5
+    ).geometry.iloc[0]
     assert two.contains(shapely.Point(115, 0)) and two.contains(shapely.Point(185, 0))
     assert not two.contains(shapely.Point(150, 0))
 
@@ -93,7 +106,9 @@ def test_isochrone_groups_are_unions_of_facilities():
     net = _grid()
     fac = gpd.GeoDataFrame(
         {"category": ["clinic", "school", "clinic"], "facility_id": ["c1", "s1", "c2"]},
-        geometry=shapely.points([[120, 300], [600, 600], [700, 110]]), crs=net.crs)
+        geometry=shapely.points([[120, 300], [600, 600], [700, 110]]),
+        crs=net.crs,
+    )
     per = isochrones(net, fac, [250.0], corridor_m=30)
     assert per["facility_id"].tolist() == ["c1", "s1", "c2"]
     grouped = isochrones(net, fac, [250.0], by="category", corridor_m=30)
@@ -104,7 +119,8 @@ def test_isochrone_groups_are_unions_of_facilities():
     # sources in another CRS are reprojected
     again = isochrones(net, fac.to_crs(4326), [250.0], by="all", corridor_m=30)
     assert again.crs == net.crs and again.area_m2.iloc[0] == pytest.approx(
-        shapely.union_all(per.geometry.to_numpy()).area, rel=1e-3)
+        shapely.union_all(per.geometry.to_numpy()).area, rel=1e-3
+    )
 
 
 def test_isochrone_from_seeds_and_errors():
@@ -147,9 +163,17 @@ def test_travel_time_raster_equals_node_distances(tmp_path):
     net = _grid(k=5)  # nodes every 100 m, 0..400
     fac = net.snap(np.array([[130.0, 210.0]]))
     d_node, lab = multi_source(net, seeds_from_snap(net, fac, [0]), 5000)
-    path = travel_time_raster(net, d_node, tmp_path / "tt" / "clinic.tif", resolution_m=50,
-                              bounds=(-25, -25, 1025, 425), max_snap_m=30, label_node=lab,
-                              source_snap=fac, source_labels=[0])
+    path = travel_time_raster(
+        net,
+        d_node,
+        tmp_path / "tt" / "clinic.tif",
+        resolution_m=50,
+        bounds=(-25, -25, 1025, 425),
+        max_snap_m=30,
+        label_node=lab,
+        source_snap=fac,
+        source_labels=[0],
+    )
     assert path.exists() and not list(path.parent.glob("*.part"))
     with rasterio.open(path) as src:
         assert src.crs.to_epsg() == 32651
@@ -163,8 +187,9 @@ def test_travel_time_raster_equals_node_distances(tmp_path):
     row = np.rint((425 - net.y_m) / 50 - 0.5).astype(int)
     np.testing.assert_allclose(arr[row, col], d_node / M_PER_MIN, rtol=1e-6)
     # a cell centre in the middle of an edge: the better end plus half the edge
-    assert arr[8, 1] == pytest.approx(min(d_node[0], d_node[1]) / M_PER_MIN + 50 / M_PER_MIN,
-                                      rel=1e-6)
+    assert arr[8, 1] == pytest.approx(
+        min(d_node[0], d_node[1]) / M_PER_MIN + 50 / M_PER_MIN, rel=1e-6
+    )
     # the centre of a block is 50 m from any street (> max_snap_m): nodata; far east too
     assert arr[7, 1] == -9999 and (arr[:, 10:] == -9999).all()
     # the facility (30 m along edge (100,200)-(200,200), 10 m off it) and the cell centre
@@ -180,8 +205,7 @@ def test_travel_time_grid_default_bounds_and_errors():
     assert mins.shape == (1, 8)
     # cell centres (20 + 40 i, 20): 20 m to the street, then along it to node 0
     np.testing.assert_allclose(mins[0] * M_PER_MIN, np.arange(20, 320, 40) + 20, rtol=1e-6)
-    unreached = travel_time_grid(net, np.array([0.0, np.inf, np.inf, np.inf]), 40,
-                                 max_snap_m=25)[0]
+    unreached = travel_time_grid(net, np.array([0.0, np.inf, np.inf, np.inf]), 40, max_snap_m=25)[0]
     assert np.isnan(unreached[0, 3:]).all() and np.isfinite(unreached[0, :2]).all()
     with pytest.raises(lc.InputError, match="one value per node"):
         travel_time_grid(net, np.zeros(2), 40)

@@ -16,12 +16,26 @@ import lifecircle_geo as lc
 from lifecircle_geo.network.rules import WalkRules
 
 NODES = {
-    1: (121.400, 31.240), 2: (121.401, 31.240), 3: (121.402, 31.240), 4: (121.403, 31.240),
-    5: (121.404, 31.240), 6: (121.405, 31.240), 7: (121.402, 31.2405),
-    10: (121.4015, 31.239), 11: (121.4015, 31.241), 12: (121.4025, 31.239),
-    13: (121.4025, 31.241), 20: (121.400, 31.241), 21: (121.401, 31.241), 22: (121.401, 31.242),
-    30: (121.403, 31.235), 31: (121.404, 31.235), 40: (121.402, 31.2395),
-    50: (121.410, 31.250), 51: (121.411, 31.250), 60: (121.403, 31.230),
+    1: (121.400, 31.240),
+    2: (121.401, 31.240),
+    3: (121.402, 31.240),
+    4: (121.403, 31.240),
+    5: (121.404, 31.240),
+    6: (121.405, 31.240),
+    7: (121.402, 31.2405),
+    10: (121.4015, 31.239),
+    11: (121.4015, 31.241),
+    12: (121.4025, 31.239),
+    13: (121.4025, 31.241),
+    20: (121.400, 31.241),
+    21: (121.401, 31.241),
+    22: (121.401, 31.242),
+    30: (121.403, 31.235),
+    31: (121.404, 31.235),
+    40: (121.402, 31.2395),
+    50: (121.410, 31.250),
+    51: (121.411, 31.250),
+    60: (121.403, 31.230),
 }
 WAYS = [
     (101, [1, 2, 3, 4], {"highway": "residential", "name": "示例路"}),
@@ -60,8 +74,7 @@ def rules_net(tmp_path):
 
 
 def _snap_m(net, node_id):
-    return float(net.snap(np.array([NODES[node_id]]), points_crs=4326,
-                          max_snap_m=1e6).snap_m[0])
+    return float(net.snap(np.array([NODES[node_id]]), points_crs=4326, max_snap_m=1e6).snap_m[0])
 
 
 def _walk(net, a, b):
@@ -77,9 +90,14 @@ def test_each_walk_rule(rules_net):
     net = rules_net
     for kept in (1, 2, 3, 4, 5, 7, 21, 22, 30, 31):
         assert _snap_m(net, kept) < 0.01, f"node {kept} should be on the walk network"
-    for gone, why in [(10, "elevated trunk, foot=no"), (12, "elevated trunk, bridge+layer"),
-                      (6, "primary with sidewalk=no"), (40, "access=private"),
-                      (60, "motorway"), (50, "island")]:
+    for gone, why in [
+        (10, "elevated trunk, foot=no"),
+        (12, "elevated trunk, bridge+layer"),
+        (6, "primary with sidewalk=no"),
+        (40, "access=private"),
+        (60, "motorway"),
+        (50, "island"),
+    ]:
         assert _snap_m(net, gone) > 30, f"node {gone} ({why}) should not be walkable"
     isl = net.meta["dropped_islands"]
     assert len(isl) == 1 and isl[0]["n_nodes"] == 2
@@ -156,7 +174,8 @@ def test_other_crs(shanghai_osm):
     net = lc.WalkNetwork.from_osm(shanghai_osm, crs=4549)
     assert net.crs.to_epsg() == 4549
     assert net.length_m.sum() == pytest.approx(
-        lc.WalkNetwork.from_osm(shanghai_osm).length_m.sum(), rel=2e-3)
+        lc.WalkNetwork.from_osm(shanghai_osm).length_m.sum(), rel=2e-3
+    )
 
 
 def test_save_load_roundtrip(shanghai_net, tmp_path):
@@ -262,8 +281,11 @@ def test_shared_copy_not_needed():
 # ------------------------------------------------------------------ rules as data
 def test_rules_from_toml(tmp_path):
     p = tmp_path / "planner.toml"
-    p.write_text('# a planner\'s changes\n[walk_rules]\nsteps_factor = 2.0\n'
-                 'ferry_wait_min = 15\nprivate_access = ["no"]\n', encoding="utf-8")
+    p.write_text(
+        "# a planner's changes\n[walk_rules]\nsteps_factor = 2.0\n"
+        'ferry_wait_min = 15\nprivate_access = ["no"]\n',
+        encoding="utf-8",
+    )
     rules = WalkRules.from_toml(p)
     assert (rules.steps_factor, rules.ferry_wait_min, rules.private_access) == (2.0, 15, ("no",))
     assert rules.walkable_highways == WalkRules().walkable_highways  # the rest: defaults
@@ -283,14 +305,17 @@ def test_rules_from_toml(tmp_path):
     assert net.meta["rules"]["private_access"] == ["no"]
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("stepsfactor = 2\n", "unknown walk rule"),
-    ('steps_factor = "slow"\n', "must be a number"),
-    ('ferry = "yes"\n', "must be true or false"),
-    ('walkable_highways = "footway"\n', "must be a list of strings"),
-    ("ferry_speed_kmh = 0\n", "ferry_speed_kmh must be > 0"),
-    ("steps_factor = [\n", "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("stepsfactor = 2\n", "unknown walk rule"),
+        ('steps_factor = "slow"\n', "must be a number"),
+        ('ferry = "yes"\n', "must be true or false"),
+        ('walkable_highways = "footway"\n', "must be a list of strings"),
+        ("ferry_speed_kmh = 0\n", "ferry_speed_kmh must be > 0"),
+        ("steps_factor = [\n", "not valid TOML"),
+    ],
+)
 def test_bad_rules_file(tmp_path, text, message):
     p = tmp_path / "bad.toml"
     p.write_text(text)
@@ -361,8 +386,9 @@ def test_islands_reported(rules_net):
 
 
 # ------------------------------------------------------------------ simplification
-GRID = {100 + 10 * i + j: (121.45 + 0.001 * j, 31.23 + 0.001 * i) for i in range(6)
-        for j in range(6)}
+GRID = {
+    100 + 10 * i + j: (121.45 + 0.001 * j, 31.23 + 0.001 * i) for i in range(6) for j in range(6)
+}
 
 
 def _reference(nodes, ways, crs, steps_factor=1.0):
@@ -411,7 +437,8 @@ def _check_against_reference(net, G):
         other = np.where(net.u[inc] == node, net.v[inc], net.u[inc])
         kinds = set(net.kind[inc])
         assert len(kinds) == 2 or len(set(other)) == 1 or (net.osmid[other] < 0).all(), (
-            f"node {net.osmid[node]} should have been merged")
+            f"node {net.osmid[node]} should have been merged"
+        )
 
 
 def test_segments_mapped_twice_count_once(tmp_path):
@@ -472,11 +499,19 @@ def test_snap_points_on_edges_and_bad_points(shanghai_net):
     assert s.ok.all() and (s.snap_m < 1e-6).all()
     # the snapped point lies on the edge found, at along_m from its u end
     back = shapely.line_interpolate_point(net.geometry[s.edge.to_numpy()], s.along_m.to_numpy())
-    np.testing.assert_allclose(shapely.get_coordinates(back), shapely.get_coordinates(pts),
-                               atol=1e-6)
-    odd = np.array([None, shapely.Point(), shapely.Point(np.nan, 0.0),
-                    shapely.box(*net.nodes.total_bounds[:2], *(net.nodes.total_bounds[:2] + 5)),
-                    shapely.Point(net.x_m.min() - 5000, net.y_m.min())], dtype=object)
+    np.testing.assert_allclose(
+        shapely.get_coordinates(back), shapely.get_coordinates(pts), atol=1e-6
+    )
+    odd = np.array(
+        [
+            None,
+            shapely.Point(),
+            shapely.Point(np.nan, 0.0),
+            shapely.box(*net.nodes.total_bounds[:2], *(net.nodes.total_bounds[:2] + 5)),
+            shapely.Point(net.x_m.min() - 5000, net.y_m.min()),
+        ],
+        dtype=object,
+    )
     s = net.snap(odd, max_snap_m=300)
     assert list(s.ok) == [False, False, False, True, False]
     assert s.reason[0] == s.reason[1] == "empty or missing geometry"
@@ -499,8 +534,11 @@ def test_truncated_xml(shanghai_osm, tmp_path):
 
 def test_bad_input_messages_name_the_problem(tmp_path):
     p = write_osm(tmp_path / "holes.osm", nodes={k: v for k, v in NODES.items() if k != 3})
-    with pytest.raises(lc.NetworkError, match=r"holes\.osm: way 101 references node 3, which the "
-                       r"file does not hold .* 2 such references"):
+    with pytest.raises(
+        lc.NetworkError,
+        match=r"holes\.osm: way 101 references node 3, which the "
+        r"file does not hold .* 2 such references",
+    ):
         lc.WalkNetwork.from_osm(p, missing_nodes="raise")
     net = lc.WalkNetwork.from_osm(p)
     assert net.meta["missing_node_refs"] == 2  # way 101 and the steps 106 (111 is private)
@@ -511,8 +549,9 @@ def test_bad_input_messages_name_the_problem(tmp_path):
     with pytest.raises(lc.NetworkError, match=r"none\.osm: no walkable way .*foot=no"):
         lc.WalkNetwork.from_osm(none)
     with pytest.raises(lc.NetworkError, match=r"unknown file type; expected one of \.osm"):
-        lc.WalkNetwork.from_osm(tmp_path / "x.geojson" if (tmp_path / "x.geojson").write_text(
-            "{}") else None)
+        lc.WalkNetwork.from_osm(
+            tmp_path / "x.geojson" if (tmp_path / "x.geojson").write_text("{}") else None
+        )
     with pytest.raises(ValueError, match="missing_nodes"):
         lc.WalkNetwork.from_osm(p, missing_nodes="keep")
     with pytest.raises(lc.InputError, match="rules should be"):
@@ -535,8 +574,9 @@ def test_from_polygon_offline_and_cached(tmp_path, monkeypatch):
     seen = {}
 
     def download(polygon, **kwargs):
-        seen.update(kwargs, all_oneway=ox.settings.all_oneway,
-                    tags=set(ox.settings.useful_tags_way))
+        seen.update(
+            kwargs, all_oneway=ox.settings.all_oneway, tags=set(ox.settings.useful_tags_way)
+        )
         return ox.graph_from_xml(src, simplify=False, retain_all=True)
 
     monkeypatch.setattr(ox, "graph_from_polygon", download)
@@ -565,8 +605,12 @@ def test_write_osm_xml_is_self_contained(tmp_path):
     out = tmp_path / "walk.osm"
     stats = write_osm_xml(src, out)  # default: the default walk rules
     assert stats["missing_node_refs"] == 2
-    ways = {o.id: [n.ref for n in o.nodes] for o in osmium.FileProcessor(str(out)).with_filter(
-        osmium.filter.EntityFilter(osmium.osm.WAY))}
+    ways = {
+        o.id: [n.ref for n in o.nodes]
+        for o in osmium.FileProcessor(str(out)).with_filter(
+            osmium.filter.EntityFilter(osmium.osm.WAY)
+        )
+    }
     assert ways[101] == [1, 2]  # 1-2-(3)-4: the first piece keeps the id, "4" alone is dropped
     assert 111 not in ways and 102 not in ways  # private, elevated: not walkable
     node_ids = {o.id for o in osmium.FileProcessor(str(out), osmium.osm.NODE)}
@@ -582,13 +626,18 @@ def test_osmnx_way_filter_matches_osmnx():
     from lifecircle_geo.network.osmxml import _CONDITION, _OSMNX_WALK_FILTER
 
     keep = osmnx_way_filter("walk")
-    cases = [({"highway": "footway"}, True), ({"highway": "cycleway", "foot": "yes"}, False),
-             ({"highway": "residential", "access": "private"}, False),
-             ({"highway": "residential", "access": "no"}, True),
-             ({"highway": "primary", "sidewalk": "separate"}, False),
-             ({"highway": "pedestrian", "area": "yes"}, False),
-             ({"highway": "footway", "foot": "unknown"}, False), ({"route": "ferry"}, False),
-             ({"highway": "motorway_link"}, False), ({"highway": "trail"}, True)]
+    cases = [
+        ({"highway": "footway"}, True),
+        ({"highway": "cycleway", "foot": "yes"}, False),
+        ({"highway": "residential", "access": "private"}, False),
+        ({"highway": "residential", "access": "no"}, True),
+        ({"highway": "primary", "sidewalk": "separate"}, False),
+        ({"highway": "pedestrian", "area": "yes"}, False),
+        ({"highway": "footway", "foot": "unknown"}, False),
+        ({"route": "ferry"}, False),
+        ({"highway": "motorway_link"}, False),
+        ({"highway": "trail"}, True),
+    ]
     for tags, want in cases:
         assert keep(tags) is want, tags
     ox = pytest.importorskip("osmnx")
@@ -597,8 +646,9 @@ def test_osmnx_way_filter_matches_osmnx():
 
 
 def test_degenerate_input(tmp_path):
-    one = write_osm(tmp_path / "one.osm", nodes={1: NODES[1]},
-                    ways=[(1, [1, 1], {"highway": "footway"})])
+    one = write_osm(
+        tmp_path / "one.osm", nodes={1: NODES[1]}, ways=[(1, [1, 1], {"highway": "footway"})]
+    )
     with pytest.raises(lc.NetworkError, match=r"one\.osm: no walkable edge left"):
         lc.WalkNetwork.from_osm(one)
     p = write_osm(tmp_path / "r.osm")

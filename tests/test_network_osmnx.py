@@ -139,8 +139,10 @@ def test_shanghai_file_as_given(shanghai_osm, shanghai_net):
 
 
 # ------------------------------------------------------------------ rule differences
-_OSMNX_EXCLUDED = re.compile("abandoned|bus_guideway|construction|cycleway|motor|no|planned|"
-                             "platform|proposed|raceway|razed|rest_area|services")
+_OSMNX_EXCLUDED = re.compile(
+    "abandoned|bus_guideway|construction|cycleway|motor|no|planned|"
+    "platform|proposed|raceway|razed|rest_area|services"
+)
 
 
 def _explain(tags: dict[str, str], ours: bool, rules: WalkRules) -> str | None:
@@ -148,13 +150,17 @@ def _explain(tags: dict[str, str], ours: bool, rules: WalkRules) -> str | None:
     highway, foot = tags.get("highway", ""), tags.get("foot", "")
     if ours:  # walkable for us, not for osmnx
         if foot in ("yes", "designated", "permissive", "official") and (
-                _OSMNX_EXCLUDED.search(highway) or tags.get("access") == "private"
-                or tags.get("service") == "private"):
+            _OSMNX_EXCLUDED.search(highway)
+            or tags.get("access") == "private"
+            or tags.get("service") == "private"
+        ):
             return "foot permission overrides the class or access"
         if tags.get("area") == "yes" and highway == "pedestrian":
             return "pedestrian area"
-        if any("separate" in tags.get(k, "") for k in
-               ("sidewalk", "sidewalk:both", "sidewalk:left", "sidewalk:right")):
+        if any(
+            "separate" in tags.get(k, "")
+            for k in ("sidewalk", "sidewalk:both", "sidewalk:left", "sidewalk:right")
+        ):
             return "street with a separately mapped sidewalk"
         if "no" in foot and foot != "no":
             return f"foot={foot} (osmnx's regex matches 'no' inside it)"
@@ -177,9 +183,11 @@ def test_rule_differences_are_the_documented_ones(which, request):
     rules = WalkRules()
     keep_ox = osmnx_way_filter("walk")
     unexplained, counts = [], {}
-    for obj in osmium.FileProcessor(str(src)).with_filter(
-            osmium.filter.EntityFilter(osmium.osm.WAY)).with_filter(
-            osmium.filter.KeyFilter("highway")):
+    for obj in (
+        osmium.FileProcessor(str(src))
+        .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
+        .with_filter(osmium.filter.KeyFilter("highway"))
+    ):
         tags = dict(obj.tags)
         ours, theirs = rules.why_not(tags) is None, keep_ox(tags)
         if ours == theirs:

@@ -40,41 +40,62 @@ def make_result() -> types.SimpleNamespace:
     x0, y0 = _utm(121.40, 31.24)
     size = 600.0
     boxes = [shapely.box(x0 + i * size, y0, x0 + (i + 1) * size, y0 + size) for i in range(3)]
-    units = gpd.GeoDataFrame({
-        "unit_id": ["U1", "U2", "U3"],
-        "unit_name": UNIT_NAMES,
-        "jiezhen_code": ["310107014", "310107014", "310107015"],
-        "jiezhen_name": ["长征镇", "长征镇", "真如镇街道"],
-        "district_code": ["310107"] * 3,
-        "area_type": ["中心城"] * 3,
-        "population": [12000.0, 9000.0, 15000.0],
-    }, geometry=boxes, crs=UTM)
+    units = gpd.GeoDataFrame(
+        {
+            "unit_id": ["U1", "U2", "U3"],
+            "unit_name": UNIT_NAMES,
+            "jiezhen_code": ["310107014", "310107014", "310107015"],
+            "jiezhen_name": ["长征镇", "长征镇", "真如镇街道"],
+            "district_code": ["310107"] * 3,
+            "area_type": ["中心城"] * 3,
+            "population": [12000.0, 9000.0, 15000.0],
+        },
+        geometry=boxes,
+        crs=UTM,
+    )
 
     rng = np.random.default_rng(7)
     rows = []
     for u in units.itertuples():
         for c in cats:
             share = float(rng.uniform(0.3, 1.0))
-            rows.append({
-                "unit_id": u.unit_id, "unit_name": u.unit_name, "jiezhen_code": u.jiezhen_code,
-                "jiezhen_name": u.jiezhen_name, "district_code": u.district_code,
-                "area_type": u.area_type, "category": c.id, "name_zh": c.name_zh,
-                "name_en": c.name_en, "group": c.group, "class_zh": c.class_zh,
-                "tier_min": c.tier_min, "threshold_m": c.threshold_m(u.area_type),
-                "target_share": c.target_share, "population": u.population,
-                "covered_population": u.population * share, "share": share,
-                "mean_walk_min": 6.0 if share > 0.4 else np.nan,
-                "p90_walk_min": 11.0 if share > 0.4 else np.nan,
-                "meets_standard": share >= c.target_share,
-            })
+            rows.append(
+                {
+                    "unit_id": u.unit_id,
+                    "unit_name": u.unit_name,
+                    "jiezhen_code": u.jiezhen_code,
+                    "jiezhen_name": u.jiezhen_name,
+                    "district_code": u.district_code,
+                    "area_type": u.area_type,
+                    "category": c.id,
+                    "name_zh": c.name_zh,
+                    "name_en": c.name_en,
+                    "group": c.group,
+                    "class_zh": c.class_zh,
+                    "tier_min": c.tier_min,
+                    "threshold_m": c.threshold_m(u.area_type),
+                    "target_share": c.target_share,
+                    "population": u.population,
+                    "covered_population": u.population * share,
+                    "share": share,
+                    "mean_walk_min": 6.0 if share > 0.4 else np.nan,
+                    "p90_walk_min": 11.0 if share > 0.4 else np.nan,
+                    "meets_standard": share >= c.target_share,
+                }
+            )
     coverage = pd.DataFrame(rows)
 
     def aggregate(keys: list[str]) -> pd.DataFrame:
         first = ["name_zh", "name_en", "group", "class_zh", "tier_min", "target_share"]
-        agg = coverage.groupby([*keys, "category"], sort=False).agg(
-            **{c: (c, "first") for c in first},
-            population=("population", "sum"), covered_population=("covered_population", "sum"),
-        ).reset_index()
+        agg = (
+            coverage.groupby([*keys, "category"], sort=False)
+            .agg(
+                **{c: (c, "first") for c in first},
+                population=("population", "sum"),
+                covered_population=("covered_population", "sum"),
+            )
+            .reset_index()
+        )
         agg["share"] = agg["covered_population"] / agg["population"]
         agg["meets_standard"] = agg["share"] >= agg["target_share"]
         return agg
@@ -84,65 +105,87 @@ def make_result() -> types.SimpleNamespace:
     summary = aggregate([])
 
     gaps = coverage[~coverage["meets_standard"]].copy()
-    gaps["people_left_out"] = gaps["population"] * gaps["target_share"] - gaps[
-        "covered_population"]
+    gaps["people_left_out"] = gaps["population"] * gaps["target_share"] - gaps["covered_population"]
     gaps = gaps.sort_values("people_left_out", ascending=False)
     gaps["rank"] = np.arange(1, len(gaps) + 1)
 
     top = gaps.head(2)
-    sites = gpd.GeoDataFrame({
-        "site_id": ["S1", "S2"], "unit_id": top["unit_id"].to_list(),
-        "jiezhen_code": top["jiezhen_code"].to_list(), "category": top["category"].to_list(),
-        "name_zh": top["name_zh"].to_list(), "order": [1, 1],
-        "newly_covered_population": [3000.0, 2500.0], "share_after": [0.97, 0.9],
-    }, geometry=[shapely.Point(x0 + 300, y0 + 300), shapely.Point(x0 + 1500, y0 + 250)],
-        crs=UTM)
+    sites = gpd.GeoDataFrame(
+        {
+            "site_id": ["S1", "S2"],
+            "unit_id": top["unit_id"].to_list(),
+            "jiezhen_code": top["jiezhen_code"].to_list(),
+            "category": top["category"].to_list(),
+            "name_zh": top["name_zh"].to_list(),
+            "order": [1, 1],
+            "newly_covered_population": [3000.0, 2500.0],
+            "share_after": [0.97, 0.9],
+        },
+        geometry=[shapely.Point(x0 + 300, y0 + 300), shapely.Point(x0 + 1500, y0 + 250)],
+        crs=UTM,
+    )
     site_lonlat = sites.to_crs(4326).geometry
-    projects = pd.DataFrame({
-        "project_id": ["P001", "P002", "P003"],
-        "jiezhen_code": [*top["jiezhen_code"], "310107015"],
-        "jiezhen_name": [*top["jiezhen_name"], "真如镇街道"],
-        "unit_id": [*top["unit_id"], "U3"],
-        "unit_name": [*top["unit_name"], "真如一单元"],
-        "category": [*top["category"], "park"],
-        "name_zh": [*top["name_zh"], "自然生态"],
-        "name_en": [*top["name_en"], "Nature"],
-        "class_zh": [*top["class_zh"], "品质提升"],
-        "content_zh": ["新建社区服务点（约200平方米）", "改造既有用房", "口袋公园提升"],
-        "content_en": ["New service point (about 200 m²)", "Refit existing rooms",
-                       "Pocket park upgrade"],
-        "path_zh": ["新建", "存量更新", "微更新"],
-        "body_zh": ["长征镇人民政府", None, ""],
-        "funding_zh": [None, "区级财政", None],
-        "schedule": ["2025", "2025-2026", "2026"],
-        "design_team": ["社区规划师团队", None, None],
-        "people_left_out": [*top["people_left_out"], 800.0],
-        "newly_covered_population": [3000.0, 2500.0, np.nan],
-        "lon": [*site_lonlat.x, np.nan],
-        "lat": [*site_lonlat.y, np.nan],
-    })
+    projects = pd.DataFrame(
+        {
+            "project_id": ["P001", "P002", "P003"],
+            "jiezhen_code": [*top["jiezhen_code"], "310107015"],
+            "jiezhen_name": [*top["jiezhen_name"], "真如镇街道"],
+            "unit_id": [*top["unit_id"], "U3"],
+            "unit_name": [*top["unit_name"], "真如一单元"],
+            "category": [*top["category"], "park"],
+            "name_zh": [*top["name_zh"], "自然生态"],
+            "name_en": [*top["name_en"], "Nature"],
+            "class_zh": [*top["class_zh"], "品质提升"],
+            "content_zh": ["新建社区服务点（约200平方米）", "改造既有用房", "口袋公园提升"],
+            "content_en": [
+                "New service point (about 200 m²)",
+                "Refit existing rooms",
+                "Pocket park upgrade",
+            ],
+            "path_zh": ["新建", "存量更新", "微更新"],
+            "body_zh": ["长征镇人民政府", None, ""],
+            "funding_zh": [None, "区级财政", None],
+            "schedule": ["2025", "2025-2026", "2026"],
+            "design_team": ["社区规划师团队", None, None],
+            "people_left_out": [*top["people_left_out"], 800.0],
+            "newly_covered_population": [3000.0, 2500.0, np.nan],
+            "lon": [*site_lonlat.x, np.nan],
+            "lat": [*site_lonlat.y, np.nan],
+        }
+    )
 
     park = shapely.box(121.4045, 31.2405, 121.4060, 31.2418)
-    facilities = gpd.GeoDataFrame({
-        "facility_id": ["F1", "F2", "F3"],
-        "name": ["长征镇社区卫生服务中心", "真如幼儿园", "梅川公园"],
-        "category": ["health", "kindergarten", "park"],
-        "facility_type": ["社区卫生服务中心", "幼儿园", "公园"],
-        "source": ["osm", "table", "osm"],
-        "rule": ["amenity=clinic", "名称:幼儿园", "leisure=park"],
-        "capacity": [np.nan, 200.0, np.nan],
-        "snap_m": [12.5, 30.0, 5.0],
-        "reachable": [True, True, False],
-        "entrances": [None, None, shapely.MultiPoint([(121.4045, 31.2410), (121.4060, 31.2415)])],
-    }, geometry=[shapely.Point(121.4010, 31.2415), shapely.Point(121.4150, 31.2420), park],
-        crs=4326)
+    facilities = gpd.GeoDataFrame(
+        {
+            "facility_id": ["F1", "F2", "F3"],
+            "name": ["长征镇社区卫生服务中心", "真如幼儿园", "梅川公园"],
+            "category": ["health", "kindergarten", "park"],
+            "facility_type": ["社区卫生服务中心", "幼儿园", "公园"],
+            "source": ["osm", "table", "osm"],
+            "rule": ["amenity=clinic", "名称:幼儿园", "leisure=park"],
+            "capacity": [np.nan, 200.0, np.nan],
+            "snap_m": [12.5, 30.0, 5.0],
+            "reachable": [True, True, False],
+            "entrances": [
+                None,
+                None,
+                shapely.MultiPoint([(121.4045, 31.2410), (121.4060, 31.2415)]),
+            ],
+        },
+        geometry=[shapely.Point(121.4010, 31.2415), shapely.Point(121.4150, 31.2420), park],
+        crs=4326,
+    )
 
     gx, gy = np.meshgrid(np.arange(5) * 360 + x0 + 100, np.arange(2) * 300 + y0 + 150)
-    demand = gpd.GeoDataFrame({
-        "unit_id": ["U1", "U1", "U1", "U2", "U2", "U2", "U3", "U3", "U3", "U3"],
-        "population": np.full(10, 3600.0),
-        **{f"walk_m_{c.id}": rng.uniform(50, 1500, 10) for c in cats},
-    }, geometry=shapely.points(gx.ravel(), gy.ravel()), crs=UTM)
+    demand = gpd.GeoDataFrame(
+        {
+            "unit_id": ["U1", "U1", "U1", "U2", "U2", "U2", "U3", "U3", "U3", "U3"],
+            "population": np.full(10, 3600.0),
+            **{f"walk_m_{c.id}": rng.uniform(50, 1500, 10) for c in cats},
+        },
+        geometry=shapely.points(gx.ravel(), gy.ravel()),
+        crs=UTM,
+    )
     demand.loc[[2, 7], "walk_m_health"] = np.inf
 
     nx_, ny_ = np.meshgrid(np.arange(4) * 600 + x0, np.arange(2) * 600 + y0)
@@ -150,16 +193,31 @@ def make_result() -> types.SimpleNamespace:
     u = [0, 1, 2, 4, 5, 6, 0, 1, 2, 3]
     v = [1, 2, 3, 5, 6, 7, 4, 5, 6, 7]
     length = np.hypot(x[u] - x[v], y[u] - y[v])
-    network = WalkNetwork.from_arrays(x, y, u, v, length, crs=UTM,
-                                      meta={"source": "synthetic grid 测试", "rules": {"a": 1}})
+    network = WalkNetwork.from_arrays(
+        x, y, u, v, length, crs=UTM, meta={"source": "synthetic grid 测试", "rules": {"a": 1}}
+    )
 
-    meta = {"profile": profile.id, "walk_speed_kmh": 4.0, "n_units": 3,
-            "warnings": ["2 个设施距离步行网络超过 500 m / 2 facilities off the network"],
-            "created": "2025-05-01T10:00:00+08:00"}
+    meta = {
+        "profile": profile.id,
+        "walk_speed_kmh": 4.0,
+        "n_units": 3,
+        "warnings": ["2 个设施距离步行网络超过 500 m / 2 facilities off the network"],
+        "created": "2025-05-01T10:00:00+08:00",
+    }
     return types.SimpleNamespace(
-        coverage=coverage, jiezhen=jiezhen, district=district, gaps=gaps, sites=sites,
-        projects=projects, units=units, facilities=facilities, demand=demand, network=network,
-        profile=profile, meta=meta, summary=lambda: summary.copy(),
+        coverage=coverage,
+        jiezhen=jiezhen,
+        district=district,
+        gaps=gaps,
+        sites=sites,
+        projects=projects,
+        units=units,
+        facilities=facilities,
+        demand=demand,
+        network=network,
+        profile=profile,
+        meta=meta,
+        summary=lambda: summary.copy(),
     )
 
 
@@ -188,15 +246,33 @@ def test_write_result_files(written):
     assert leftovers == []
     assert not [p for p in folder.iterdir() if p.name.startswith(".")]
     assert {p.name for p in folder.iterdir()} == {
-        "project_database.gpkg", "project_list.xlsx", "map.html", "notes.txt", *names}
+        "project_database.gpkg",
+        "project_list.xlsx",
+        "map.html",
+        "notes.txt",
+        *names,
+    }
 
 
 def test_gpkg_layers_and_chinese(written):
     result, _, paths = written
     layers = dict(pyogrio.list_layers(paths["gpkg"]))
-    for name in ("units", "coverage", "jiezhen_coverage", "district_coverage", "gaps",
-                 "projects", "suggested_sites", "facilities", "facility_areas", "demand",
-                 "network_edges", "categories", "summary", "run_metadata"):
+    for name in (
+        "units",
+        "coverage",
+        "jiezhen_coverage",
+        "district_coverage",
+        "gaps",
+        "projects",
+        "suggested_sites",
+        "facilities",
+        "facility_areas",
+        "demand",
+        "network_edges",
+        "categories",
+        "summary",
+        "run_metadata",
+    ):
         assert name in layers, name
     assert layers["units"] == "MultiPolygon"
     assert layers["run_metadata"] is None
@@ -242,11 +318,19 @@ def test_excel_sheets_and_headers(written):
     assert wb.sheetnames == list(report.excel.SHEETS)
     ws = wb["项目清单 Projects"]
     headers = [c.value for c in ws[1]]
-    for expected in ("街镇 / Sub-district", "建设内容 / Content", "实施路径 / Implementation path",
-                     "实施主体 / Implementing body", "资金来源 / Funding source",
-                     "时间安排 / Schedule", "设计团队 / Design team", "类别 / Category",
-                     "项目类型 / Project class", "社区基本单元 / Basic unit",
-                     "受益人口 / People newly covered"):
+    for expected in (
+        "街镇 / Sub-district",
+        "建设内容 / Content",
+        "实施路径 / Implementation path",
+        "实施主体 / Implementing body",
+        "资金来源 / Funding source",
+        "时间安排 / Schedule",
+        "设计团队 / Design team",
+        "类别 / Category",
+        "项目类型 / Project class",
+        "社区基本单元 / Basic unit",
+        "受益人口 / People newly covered",
+    ):
         assert expected in headers, expected
     assert ws.freeze_panes == "A2"
     assert ws.cell(row=1, column=1).fill.fgColor.rgb.endswith("1F4E78")
@@ -376,23 +460,37 @@ def test_empty_sites_and_projects(tmp_path):
 # ---------------------------------------------------------------------------- browser
 def _headless(tmp_path, *args) -> list[str]:
     """A headless Chromium command line, or skip when no browser is installed."""
-    browser = next((b for b in ("chromium", "chromium-browser", "google-chrome")
-                    if shutil.which(b)), None)
+    browser = next(
+        (b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None
+    )
     if browser is None:
         pytest.skip("chromium not installed (CI installs it with apt-get install chromium)")
-    return [browser, "--headless", "--no-sandbox", "--disable-gpu",
-            "--disable-background-networking", "--no-first-run", "--disable-dev-shm-usage",
-            f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=3000",
-            # no network here or in CI: make every host name fail at once (tile requests
-            # would otherwise stall the virtual clock now and then)
-            "--host-resolver-rules=MAP * ~NOTFOUND", *args]
+    return [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--virtual-time-budget=3000",
+        # no network here or in CI: make every host name fail at once (tile requests
+        # would otherwise stall the virtual clock now and then)
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+        *args,
+    ]
 
 
 def test_map_renders_in_headless_chromium(written, tmp_path):
     _, _, paths = written
     shot = tmp_path / "map.png"
-    cmd = _headless(tmp_path, f"--screenshot={shot}", "--window-size=1000,800",
-                    paths["html"].absolute().as_uri())
+    cmd = _headless(
+        tmp_path,
+        f"--screenshot={shot}",
+        "--window-size=1000,800",
+        paths["html"].absolute().as_uri(),
+    )
     proc = subprocess.run(cmd, capture_output=True, timeout=60, check=False)
     assert shot.is_file(), proc.stderr.decode("utf-8", "replace")[-2000:]
     assert shot.read_bytes().startswith(PNG_MAGIC)
@@ -407,8 +505,9 @@ def test_map_works_offline_in_headless_chromium(written, tmp_path):
     proc = subprocess.run(cmd, capture_output=True, timeout=60, check=False)
     dom = proc.stdout.decode("utf-8", "replace")
     # classes Leaflet sets at run time: only there if the inlined library ran
-    assert re.search(r'<div[^>]+class="[^"]*leaflet-container', dom), (
-        proc.stderr.decode("utf-8", "replace")[-2000:])
+    assert re.search(r'<div[^>]+class="[^"]*leaflet-container', dom), proc.stderr.decode(
+        "utf-8", "replace"
+    )[-2000:]
     # the vectors were drawn (the map prefers a canvas; SVG paths otherwise)
     assert "<canvas" in dom or re.search(r'<path[^>]+class="leaflet-interactive', dom)
     assert re.search(r'class="leaflet-control-layers', dom), "layer control built"

@@ -101,8 +101,15 @@ def test_shanghai_2025_structure():
     assert groups == {"十全", "十美"}
     assert {c.class_zh for c in p.categories} == set(CLASSES)
     # confirmed members (DOMAIN.md §1) are there
-    for cid in ("party_service", "employment", "health", "elderly_care", "childcare", "park",
-                "learning"):
+    for cid in (
+        "party_service",
+        "employment",
+        "health",
+        "elderly_care",
+        "childcare",
+        "park",
+        "learning",
+    ):
         assert cid in p.category_ids
     assert p.category("kindergarten").threshold_m("乡村") == 300.0
     assert p.category("park").threshold_m("新市镇") == 1000.0
@@ -112,12 +119,29 @@ def test_shanghai_2025_structure():
 def test_gb50180_levels_and_honest_sources():
     p = load_profile("gb50180-2018")
     by_tier = {t: {c.id for c in p.categories if c.tier_min == t} for t in (5, 10, 15)}
-    assert {"middle_school", "sports_large", "health_centre", "culture_centre",
-            "community_service_centre", "nursing_home", "elderly_nursing"} <= by_tier[15]
+    assert {
+        "middle_school",
+        "sports_large",
+        "health_centre",
+        "culture_centre",
+        "community_service_centre",
+        "nursing_home",
+        "elderly_nursing",
+    } <= by_tier[15]
     assert {"primary_school", "sports_medium", "market", "gym"} <= by_tier[10]
-    assert {"community_service_station", "culture_station", "sports_small", "fitness_outdoor",
-            "kindergarten", "nursery", "elderly_daycare", "canteen", "playground",
-            "convenience", "bus"} <= by_tier[5]
+    assert {
+        "community_service_station",
+        "culture_station",
+        "sports_small",
+        "fitness_outdoor",
+        "kindergarten",
+        "nursery",
+        "elderly_daycare",
+        "canteen",
+        "playground",
+        "convenience",
+        "bus",
+    } <= by_tier[5]
     # the life-circle distances: 300 / 500 / 800-1000 m, the same in every area type
     for cat in p.categories:
         assert len(set(cat.thresholds_m.values())) == 1
@@ -140,8 +164,10 @@ def test_every_osm_rule_matches_its_category(name):
     p = load_profile(name)
     for cat in p.categories:
         for rule in cat.osm_rules:
-            tags = {k: ("yes" if v == "*" else v if isinstance(v, str) else v[0])
-                    for k, v in rule["tags"].items()}
+            tags = {
+                k: ("yes" if v == "*" else v if isinstance(v, str) else v[0])
+                for k, v in rule["tags"].items()
+            }
             if rule.get("name_any"):
                 tags["name"] = f"示例{rule['name_any'][0]}"
             hits = classify_tags(tags, p)
@@ -150,11 +176,18 @@ def test_every_osm_rule_matches_its_category(name):
             assert rule_text.startswith("osm:") and "=" in rule_text
 
 
-@pytest.mark.parametrize("keyword, category", [
-    ("社区卫生服务中心", "health"), ("长者照护之家", "elderly_care"), ("宝宝屋", "childcare"),
-    ("社区食堂", "dining"), ("党群服务中心", "party_service"), ("人民坊", "party_service"),
-    ("六艺亭", "party_service"),
-])
+@pytest.mark.parametrize(
+    "keyword, category",
+    [
+        ("社区卫生服务中心", "health"),
+        ("长者照护之家", "elderly_care"),
+        ("宝宝屋", "childcare"),
+        ("社区食堂", "dining"),
+        ("党群服务中心", "party_service"),
+        ("人民坊", "party_service"),
+        ("六艺亭", "party_service"),
+    ],
+)
 def test_chinese_name_keywords(keyword, category):
     p = load_profile("shanghai-2025")
     assert classify_name(f"示例街道{keyword}", p.category(category)) is not None
@@ -179,37 +212,93 @@ def test_valid_template_loads(tmp_path):
 
 BROKEN = [
     # (name, old, new, words the message must contain)
-    ("bad toml", 'tier_min = 5\nthreshold_m = 300', 'tier_min = = 5\nthreshold_m = 300',
-     ["not valid TOML"]),
+    (
+        "bad toml",
+        "tier_min = 5\nthreshold_m = 300",
+        "tier_min = = 5\nthreshold_m = 300",
+        ["not valid TOML"],
+    ),
     ("missing key", 'name_zh = "幼儿园"\n', "", ["category 'kindergarten'", "'name_zh'"]),
-    ("wrong type", 'tier_min = 5\nthreshold_m = 300', 'tier_min = "5"\nthreshold_m = 300',
-     ["category 'kindergarten'.tier_min", "integer"]),
-    ("wrong type target", "target_share = 0.85\nfacility_types",
-     'target_share = "85%"\nfacility_types', ["target_share", "number"]),
-    ("unknown area type", '"乡村" = 1000 }', '"农村" = 1000 }', ["[tiers.5].threshold_m",
-                                                                "'农村'"]),
-    ("duplicate id", 'id = "park"', 'id = "kindergarten"', ["category[1].id", "duplicate",
-                                                            "'kindergarten'"]),
-    ("missing source", 'target_share = "assumption"\n\n[[category]]', '\n[[category]]',
-     ["category 'kindergarten'.sources", "'target_share'", "source"]),
-    ("missing threshold source", 'threshold_m = "GB 50180-2018: ≤ 300 m"\n', "",
-     ["category 'kindergarten'.sources", "'threshold_m'"]),
-    ("missing tier source", 'source = "GB 50180-2018 5-minute circle; others assumption"\n', "",
-     ["[tiers.5]", "'source'"]),
-    ("missing speed source", 'walk_speed_source = "assumption"\n', "",
-     ["[profile]", "'walk_speed_source'"]),
-    ("unknown key", "target_share = 0.85\nfacility_types", "treshold_m = 1\ntarget_share = 0.85\n"
-     "facility_types", ["category 'kindergarten'", "'treshold_m'"]),
+    (
+        "wrong type",
+        "tier_min = 5\nthreshold_m = 300",
+        'tier_min = "5"\nthreshold_m = 300',
+        ["category 'kindergarten'.tier_min", "integer"],
+    ),
+    (
+        "wrong type target",
+        "target_share = 0.85\nfacility_types",
+        'target_share = "85%"\nfacility_types',
+        ["target_share", "number"],
+    ),
+    (
+        "unknown area type",
+        '"乡村" = 1000 }',
+        '"农村" = 1000 }',
+        ["[tiers.5].threshold_m", "'农村'"],
+    ),
+    (
+        "duplicate id",
+        'id = "park"',
+        'id = "kindergarten"',
+        ["category[1].id", "duplicate", "'kindergarten'"],
+    ),
+    (
+        "missing source",
+        'target_share = "assumption"\n\n[[category]]',
+        "\n[[category]]",
+        ["category 'kindergarten'.sources", "'target_share'", "source"],
+    ),
+    (
+        "missing threshold source",
+        'threshold_m = "GB 50180-2018: ≤ 300 m"\n',
+        "",
+        ["category 'kindergarten'.sources", "'threshold_m'"],
+    ),
+    (
+        "missing tier source",
+        'source = "GB 50180-2018 5-minute circle; others assumption"\n',
+        "",
+        ["[tiers.5]", "'source'"],
+    ),
+    (
+        "missing speed source",
+        'walk_speed_source = "assumption"\n',
+        "",
+        ["[profile]", "'walk_speed_source'"],
+    ),
+    (
+        "unknown key",
+        "target_share = 0.85\nfacility_types",
+        "treshold_m = 1\ntarget_share = 0.85\nfacility_types",
+        ["category 'kindergarten'", "'treshold_m'"],
+    ),
     ("bad group", 'group = "十美"', 'group = "十一"', ["category 'park'.group", "'十一'"]),
     ("bad class", 'class = "品质提升"', 'class = "品质"', ["category 'park'.class"]),
-    ("bad tier", "tier_min = 5\ntarget_share", "tier_min = 20\ntarget_share",
-     ["category 'park'.tier_min=20"]),
-    ("share out of range", "target_share = 0.85\nosm", "target_share = 85\nosm",
-     ["category 'park'.target_share"]),
-    ("bad osm rule", 'osm = [ { tags = { leisure = "park" }, type = "公园" } ]',
-     'osm = [ { tag = { leisure = "park" }, type = "公园" } ]', ["category 'park'.osm[0]"]),
-    ("bad threshold", "threshold_m = 300\n", "threshold_m = -3\n",
-     ["category 'kindergarten'.threshold_m"]),
+    (
+        "bad tier",
+        "tier_min = 5\ntarget_share",
+        "tier_min = 20\ntarget_share",
+        ["category 'park'.tier_min=20"],
+    ),
+    (
+        "share out of range",
+        "target_share = 0.85\nosm",
+        "target_share = 85\nosm",
+        ["category 'park'.target_share"],
+    ),
+    (
+        "bad osm rule",
+        'osm = [ { tags = { leisure = "park" }, type = "公园" } ]',
+        'osm = [ { tag = { leisure = "park" }, type = "公园" } ]',
+        ["category 'park'.osm[0]"],
+    ),
+    (
+        "bad threshold",
+        "threshold_m = 300\n",
+        "threshold_m = -3\n",
+        ["category 'kindergarten'.threshold_m"],
+    ),
 ]
 
 
@@ -295,8 +384,9 @@ def test_planner_override_new_category_needs_sources(tmp_path):
 
 
 def test_planner_override_broken_value_names_its_file(tmp_path):
-    path = write(tmp_path, PLANNER.replace("threshold_m = 250", 'threshold_m = "near"'),
-                 "xuhui_type.toml")
+    path = write(
+        tmp_path, PLANNER.replace("threshold_m = 250", 'threshold_m = "near"'), "xuhui_type.toml"
+    )
     with pytest.raises(ProfileError, match=r"xuhui_type\.toml.*kindergarten.*threshold_m"):
         load_profile(path)
 
@@ -313,11 +403,14 @@ def test_extends_a_planner_file_by_relative_path(tmp_path):
 
 
 def test_overrides_argument():
-    p = load_profile("gb50180-2018", overrides={
-        "profile": {"walk_speed_kmh": 3.0},
-        "tiers": {"15": {"threshold_m": {"乡村": 2000}}},
-        "category": [{"id": "bus", "threshold_m": 300, "sources": {"threshold_m": "内环内"}}],
-    })
+    p = load_profile(
+        "gb50180-2018",
+        overrides={
+            "profile": {"walk_speed_kmh": 3.0},
+            "tiers": {"15": {"threshold_m": {"乡村": 2000}}},
+            "category": [{"id": "bus", "threshold_m": 300, "sources": {"threshold_m": "内环内"}}],
+        },
+    )
     assert p.walk_speed_kmh == 3.0
     assert p.raw["profile"]["walk_speed_source"].startswith("planner override")
     assert p.category("culture_centre").threshold_m("乡村") == 2000

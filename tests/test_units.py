@@ -23,8 +23,11 @@ TARGET = 12_000
 def _osm_lines(path, keep) -> gpd.GeoSeries:
     """Lines of the OSM ways whose tags satisfy ``keep`` (read independently of the code)."""
     lines = []
-    fp = (osmium.FileProcessor(str(path)).with_locations()
-          .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY)))
+    fp = (
+        osmium.FileProcessor(str(path))
+        .with_locations()
+        .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
+    )
     for way in fp:
         if keep(way.tags):
             lines.append(shapely.LineString([(n.lon, n.lat) for n in way.nodes]))
@@ -90,8 +93,9 @@ def test_sample_units_tile_the_boundary(sample_units, boundary):
 def test_sample_units_have_the_unit_columns(sample_units):
     assert list(sample_units.columns[:6]) == lc.units.UNIT_COLUMNS
     assert sample_units.generated.all()
-    assert sample_units.unit_id.tolist() == [f"310105099{k:03d}"
-                                             for k in range(1, len(sample_units) + 1)]
+    assert sample_units.unit_id.tolist() == [
+        f"310105099{k:03d}" for k in range(1, len(sample_units) + 1)
+    ]
     assert sample_units.unit_name.iat[0] == "生成单元01"
     assert set(sample_units.jiezhen_name) == {"示例街道"}
     assert set(sample_units.district_code) == {"310105"}
@@ -118,15 +122,18 @@ def test_sample_river_never_inside_a_unit(sample_units):
 
 
 def test_sample_expressways_never_cut_a_unit(sample_units):
-    roads = _osm_lines(SAMPLE / "sample.osm",
-                       lambda t: t.get("highway") in ("trunk", "motorway"))
+    roads = _osm_lines(SAMPLE / "sample.osm", lambda t: t.get("highway") in ("trunk", "motorway"))
     assert not _cut_units(sample_units, roads)
 
 
 def test_sample_finer_barriers_merge_blocks(boundary, pop):
-    units = lc.units.generate(boundary, SAMPLE / "sample.osm", pop, target_population=TARGET,
-                              barrier_highways=("motorway", "trunk", "primary", "secondary",
-                                                "tertiary"))
+    units = lc.units.generate(
+        boundary,
+        SAMPLE / "sample.osm",
+        pop,
+        target_population=TARGET,
+        barrier_highways=("motorway", "trunk", "primary", "secondary", "tertiary"),
+    )
     _check_tiling(units, boundary.to_crs(UTM).geometry.iat[0])
     assert (units.n_blocks > 1).any()  # blocks were merged towards the target
     assert (units.population <= 26_000).all()
@@ -139,8 +146,10 @@ def test_sample_finer_barriers_merge_blocks(boundary, pop):
 def test_generate_is_deterministic(boundary, pop, sample_units):
     again = lc.units.generate(boundary, SAMPLE / "sample.osm", pop, target_population=TARGET)
     assert again.drop(columns="geometry").equals(sample_units.drop(columns="geometry"))
-    assert all(shapely.equals_exact(a, b, 1e-9) for a, b in
-               zip(again.geometry, sample_units.geometry, strict=True))
+    assert all(
+        shapely.equals_exact(a, b, 1e-9)
+        for a, b in zip(again.geometry, sample_units.geometry, strict=True)
+    )
 
 
 def test_generated_units_run_through_analyze(sample_units, pop):
@@ -152,8 +161,7 @@ def test_generated_units_run_through_analyze(sample_units, pop):
 
 def test_without_population_area_is_the_weight(boundary, caplog):
     with caplog.at_level(logging.INFO, logger="lifecircle_geo.units"):
-        units = lc.units.generate(boundary, SAMPLE / "sample.osm", None,
-                                  target_area_m2=600_000)
+        units = lc.units.generate(boundary, SAMPLE / "sample.osm", None, target_area_m2=600_000)
     assert "block area is the weight" in caplog.text
     assert units.population.isna().all()
     assert units.weight.to_numpy() == pytest.approx(units.area_m2.to_numpy())
@@ -175,7 +183,9 @@ def test_no_barriers_gives_one_unit_and_a_warning(tmp_path, boundary, pop, caplo
         f'<node id="1" version="1" lat="{c.y:.7f}" lon="{c.x - 0.002:.7f}"/>\n'
         f'<node id="2" version="1" lat="{c.y:.7f}" lon="{c.x + 0.002:.7f}"/>\n'
         '<way id="10" version="1"><nd ref="1"/><nd ref="2"/>'
-        '<tag k="highway" v="residential"/></way>\n</osm>\n', encoding="utf-8")
+        '<tag k="highway" v="residential"/></way>\n</osm>\n',
+        encoding="utf-8",
+    )
     with caplog.at_level(logging.WARNING, logger="lifecircle_geo.units"):
         units = lc.units.generate(boundary, osm, pop, target_population=5_000)
     assert len(units) == 1
@@ -188,8 +198,9 @@ def test_no_barriers_gives_one_unit_and_a_warning(tmp_path, boundary, pop, caplo
 
 
 def test_codes_from_arguments(pop, boundary):
-    units = lc.units.generate(boundary.geometry, SAMPLE / "sample.osm", pop,
-                              target_population=TARGET, area_type="中心城")
+    units = lc.units.generate(
+        boundary.geometry, SAMPLE / "sample.osm", pop, target_population=TARGET, area_type="中心城"
+    )
     assert units.unit_id.iat[0] == "G001"
     assert set(units.area_type) == {"中心城"}
 
@@ -204,20 +215,28 @@ _EXPRESS = ("motorway", "motorway_link", "trunk", "trunk_link", "primary", "prim
 def _extract_box(path) -> shapely.Geometry:
     with open(path, encoding="utf-8") as fh:
         head = fh.read(2000)
-    b = {k: float(head.split(f'{k}="')[1].split('"')[0])
-         for k in ("minlon", "minlat", "maxlon", "maxlat")}
+    b = {
+        k: float(head.split(f'{k}="')[1].split('"')[0])
+        for k in ("minlon", "minlat", "maxlon", "maxlat")
+    }
     return shapely.box(b["minlon"], b["minlat"], b["maxlon"], b["maxlat"])
 
 
 def test_real_extract_units_tile_and_respect_arterials(shanghai_osm):
     box = _extract_box(shanghai_osm)
-    units = lc.units.generate(gpd.GeoSeries([box], crs=4326), shanghai_osm, None,
-                              barrier_highways=_EXPRESS, strong_highways=_EXPRESS,
-                              target_area_m2=500_000)
+    units = lc.units.generate(
+        gpd.GeoSeries([box], crs=4326),
+        shanghai_osm,
+        None,
+        barrier_highways=_EXPRESS,
+        strong_highways=_EXPRESS,
+        target_area_m2=500_000,
+    )
     assert len(units) >= 3
     _check_tiling(units, gpd.GeoSeries([box], crs=4326).to_crs(UTM).iat[0])
-    roads = _osm_lines(shanghai_osm, lambda t: t.get("highway") in _EXPRESS
-                       and t.get("tunnel", "no") == "no")
+    roads = _osm_lines(
+        shanghai_osm, lambda t: t.get("highway") in _EXPRESS and t.get("tunnel", "no") == "no"
+    )
     assert not _cut_units(units, roads)
 
 
@@ -227,7 +246,8 @@ def test_real_jiezhen_units_nest_in_their_jiezhen(shanghai_osm):
     sel = sd[sd.intersects(box)].copy()
     sel["geometry"] = sel.geometry.intersection(box)
     sel = sel[sel.to_crs(UTM).area > 10_000].rename(
-        columns={"region_id": "jiezhen_code", "source_name": "jiezhen_name"})
+        columns={"region_id": "jiezhen_code", "source_name": "jiezhen_name"}
+    )
     assert len(sel) >= 3
     units = lc.units.generate(sel, shanghai_osm, None, target_area_m2=500_000)
     assert set(units.jiezhen_code) == set(sel.jiezhen_code)
@@ -246,22 +266,28 @@ def test_lake_is_attached_not_a_unit(tmp_path, boundary, pop):
     ring = [(c.x - d, c.y - d), (c.x + d, c.y - d), (c.x + d, c.y + d), (c.x - d, c.y + d)]
     minx, _, maxx, _ = g.bounds
     road = [(minx - 0.002, c.y - 2 * d), (maxx + 0.002, c.y - 2 * d)]
-    nodes = "".join(f'<node id="{i}" version="1" lat="{y:.7f}" lon="{x:.7f}"/>\n'
-                    for i, (x, y) in enumerate(ring + road, start=1))
+    nodes = "".join(
+        f'<node id="{i}" version="1" lat="{y:.7f}" lon="{x:.7f}"/>\n'
+        for i, (x, y) in enumerate(ring + road, start=1)
+    )
     osm = tmp_path / "lake.osm"
     osm.write_text(
         '<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6" generator="test">\n'
         f'{nodes}<way id="10" version="1"><nd ref="1"/><nd ref="2"/><nd ref="3"/><nd ref="4"/>'
         '<nd ref="1"/><tag k="natural" v="water"/></way>\n'
         '<way id="11" version="1"><nd ref="5"/><nd ref="6"/><tag k="highway" v="secondary"/>'
-        '</way>\n</osm>\n', encoding="utf-8")
+        "</way>\n</osm>\n",
+        encoding="utf-8",
+    )
     units = lc.units.generate(boundary, osm, pop, target_population=TARGET)
     area = boundary.to_crs(UTM).geometry.iat[0]
     _check_tiling(units, area)
     assert len(units) == 2  # north and south of the road; the lake belongs to one of them
     lake = gpd.GeoSeries([shapely.Polygon(ring)], crs=4326).to_crs(UTM).iat[0]
-    wet = [shapely.area(shapely.intersection(u, lake)) / shapely.area(u)
-           for u in units.to_crs(UTM).geometry]
+    wet = [
+        shapely.area(shapely.intersection(u, lake)) / shapely.area(u)
+        for u in units.to_crs(UTM).geometry
+    ]
     assert max(wet) < 0.5 and sum(w > 0 for w in wet) == 1
     inside = pop[pop.within(boundary.to_crs(pop.crs).geometry.iat[0])].population.sum()
     assert units.population.sum() == pytest.approx(inside, abs=1.0)

@@ -95,8 +95,8 @@ def _area_crossings(raw: RawWays, counts: dict) -> RawWays:
         a = np.asarray(entry_pos)[ia]
         b = np.asarray(entry_pos)[ib]
         segs = shapely.linestrings(
-            np.stack([np.column_stack([lon[a], lat[a]]), np.column_stack([lon[b], lat[b]])],
-                     axis=1))
+            np.stack([np.column_stack([lon[a], lat[a]]), np.column_stack([lon[b], lat[b]])], axis=1)
+        )
         inside = shapely.covers(grown, segs)
         a, b = a[inside], b[inside]
         add_ref.append(np.column_stack([ring_refs[a], ring_refs[b]]).ravel())
@@ -120,8 +120,9 @@ def _area_crossings(raw: RawWays, counts: dict) -> RawWays:
 
 
 # ---------------------------------------------------------------------- chains
-def _chain_walks(u: np.ndarray, v: np.ndarray, n: int, code: np.ndarray,
-                 fixed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+def _chain_walks(
+    u: np.ndarray, v: np.ndarray, n: int, code: np.ndarray, fixed: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Order edges into maximal chains through through-nodes.
 
     A node is a *through node* when it has exactly two edge ends, from two different edges to
@@ -234,8 +235,15 @@ def _lines(coords: np.ndarray, offs: np.ndarray) -> np.ndarray:
     return shapely.linestrings(coords, indices=np.repeat(np.arange(len(counts)), counts))
 
 
-def assemble(raw: RawWays, crs: CRS, *, steps_factor: float = 1.0, ferry_wait_m: float = 0.0,
-             ferry_cost_factor: float = 1.0, stats: dict | None = None) -> GraphArrays:
+def assemble(
+    raw: RawWays,
+    crs: CRS,
+    *,
+    steps_factor: float = 1.0,
+    ferry_wait_m: float = 0.0,
+    ferry_cost_factor: float = 1.0,
+    stats: dict | None = None,
+) -> GraphArrays:
     """Build the simplified graph of raw ways: segments, deduplicated, chains merged, projected.
 
     Parameters
@@ -295,14 +303,24 @@ def assemble(raw: RawWays, crs: CRS, *, steps_factor: float = 1.0, ferry_wait_m:
         if stats is not None:
             stats.update(duplicate_segments_dropped=n_dup, through_nodes_merged=0)
         empty_f, empty_i = np.zeros(0), np.zeros(0, dtype=np.int64)
-        return GraphArrays(empty_f, empty_f, empty_i, empty_i, empty_i, empty_f, empty_f,
-                           np.zeros(0, dtype=object), np.zeros(0, dtype=object))
+        return GraphArrays(
+            empty_f,
+            empty_f,
+            empty_i,
+            empty_i,
+            empty_i,
+            empty_f,
+            empty_f,
+            np.zeros(0, dtype=object),
+            np.zeros(0, dtype=object),
+        )
     coords = np.empty((2 * len(a), 2))
     coords[0::2, 0], coords[0::2, 1] = nx_[a], ny_[a]
     coords[1::2, 0], coords[1::2, 1] = nx_[b], ny_[b]
     offs = np.arange(0, 2 * len(a) + 1, 2)
     eu, ev, elen, ecost, efirst, ecoords, eoffs, n_through = _merge(
-        a, b, n, code, seg_len, seg_cost, coords, offs)
+        a, b, n, code, seg_len, seg_cost, coords, offs
+    )
     ekind = np.asarray(_KINDS, dtype=object)[code[efirst]]
     ecost = ecost + np.where(ekind == "ferry", ferry_wait_m, 0.0)
     # node table: OSM nodes that end an edge
@@ -312,15 +330,30 @@ def assemble(raw: RawWays, crs: CRS, *, steps_factor: float = 1.0, ferry_wait_m:
         stats["duplicate_segments_dropped"] = n_dup
         stats["through_nodes_merged"] = n_through
     return GraphArrays(
-        x_m=nx_[used], y_m=ny_[used], osmid=uniq[used],
-        u=pos[:m].astype(np.int64), v=pos[m:].astype(np.int64),
-        length_m=elen, cost_m=ecost, geometry=_lines(ecoords, eoffs), kind=ekind,
+        x_m=nx_[used],
+        y_m=ny_[used],
+        osmid=uniq[used],
+        u=pos[:m].astype(np.int64),
+        v=pos[m:].astype(np.int64),
+        length_m=elen,
+        cost_m=ecost,
+        geometry=_lines(ecoords, eoffs),
+        kind=ekind,
     )
 
 
 def _take_edges(g: GraphArrays, keep: np.ndarray) -> GraphArrays:
-    return GraphArrays(g.x_m, g.y_m, g.osmid, g.u[keep], g.v[keep], g.length_m[keep],
-                       g.cost_m[keep], g.geometry[keep], g.kind[keep])
+    return GraphArrays(
+        g.x_m,
+        g.y_m,
+        g.osmid,
+        g.u[keep],
+        g.v[keep],
+        g.length_m[keep],
+        g.cost_m[keep],
+        g.geometry[keep],
+        g.kind[keep],
+    )
 
 
 def merge_chains(g: GraphArrays) -> tuple[GraphArrays, int]:
@@ -351,14 +384,18 @@ def merge_chains(g: GraphArrays) -> tuple[GraphArrays, int]:
     offs = np.concatenate([[0], np.cumsum(shapely.get_num_coordinates(geoms))])
     rest = ~touch
     eu, ev, elen, ecost, efirst, ecoords, eoffs, n_through = _merge(
-        g.u[sub], g.v[sub], n, code[sub], g.length_m[sub], g.cost_m[sub], coords, offs,
-        fixed=~cand)
+        g.u[sub], g.v[sub], n, code[sub], g.length_m[sub], g.cost_m[sub], coords, offs, fixed=~cand
+    )
     if n_through == 0:
         return g, 0
     return GraphArrays(
-        g.x_m, g.y_m, g.osmid,
-        np.concatenate([g.u[rest], eu]), np.concatenate([g.v[rest], ev]),
-        np.concatenate([g.length_m[rest], elen]), np.concatenate([g.cost_m[rest], ecost]),
+        g.x_m,
+        g.y_m,
+        g.osmid,
+        np.concatenate([g.u[rest], eu]),
+        np.concatenate([g.v[rest], ev]),
+        np.concatenate([g.length_m[rest], elen]),
+        np.concatenate([g.cost_m[rest], ecost]),
         np.concatenate([g.geometry[rest], _lines(ecoords, eoffs)]),
         np.concatenate([g.kind[rest], g.kind[sub][efirst]]),
     ), n_through
@@ -387,15 +424,19 @@ def drop_duplicates(g: GraphArrays, tol_m: float = 1.0) -> tuple[GraphArrays, in
     group_first = np.maximum.accumulate(np.where(~same, np.arange(len(order)), 0))
     cand = np.flatnonzero(same)
     if len(cand):
-        hd = shapely.hausdorff_distance(g.geometry[order[cand]],
-                                        g.geometry[order[group_first[cand]]])
+        hd = shapely.hausdorff_distance(
+            g.geometry[order[cand]], g.geometry[order[group_first[cand]]]
+        )
         drop[cand] = hd < tol_m
     keep = np.sort(order[~drop])
     return _take_edges(g, keep), int(loops.sum()), int(drop.sum())
 
 
-def _cut_lines(geoms: np.ndarray, edge: np.ndarray, dist: np.ndarray,
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _cut_lines(
+    geoms: np.ndarray,
+    edge: np.ndarray,
+    dist: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cut lines at distances along them (vectorized).
 
     Parameters
@@ -476,9 +517,11 @@ def split_parallels(g: GraphArrays) -> tuple[GraphArrays, int]:
     length = g.length_m[se]
     n_cut = np.where(loop, 2, 1)
     line = np.repeat(np.arange(len(se)), n_cut)
-    frac = np.where(np.repeat(loop, n_cut),
-                    (np.arange(len(line)) - np.repeat(np.cumsum(n_cut) - n_cut, n_cut) + 1) / 3,
-                    0.5)
+    frac = np.where(
+        np.repeat(loop, n_cut),
+        (np.arange(len(line)) - np.repeat(np.cumsum(n_cut) - n_cut, n_cut) + 1) / 3,
+        0.5,
+    )
     pieces, piece_line, cut_xy = _cut_lines(g.geometry[se], line, frac * length[line])
     n0 = len(g.x_m)
     next_id = min(-1, int(g.osmid.min()) - 1) if len(g.osmid) else -1
@@ -491,17 +534,23 @@ def split_parallels(g: GraphArrays) -> tuple[GraphArrays, int]:
     cuts_before = np.cumsum(n_cut) - n_cut
     is_first = k_in == 0
     is_last = k_in == n_cut[piece_line]
-    pu = np.where(is_first, g.u[se][piece_line],
-                  cut_node[np.maximum(cuts_before[piece_line] + k_in - 1, 0)])
-    pv = np.where(is_last, g.v[se][piece_line],
-                  cut_node[np.minimum(cuts_before[piece_line] + k_in, len(line) - 1)])
+    pu = np.where(
+        is_first, g.u[se][piece_line], cut_node[np.maximum(cuts_before[piece_line] + k_in - 1, 0)]
+    )
+    pv = np.where(
+        is_last,
+        g.v[se][piece_line],
+        cut_node[np.minimum(cuts_before[piece_line] + k_in, len(line) - 1)],
+    )
     plen = shapely.length(pieces)
     ratio = np.divide(g.cost_m[se], length, out=np.ones(len(se)), where=length > 0)
     keep = ~split
     return GraphArrays(
-        np.concatenate([g.x_m, cut_xy[:, 0]]), np.concatenate([g.y_m, cut_xy[:, 1]]),
+        np.concatenate([g.x_m, cut_xy[:, 0]]),
+        np.concatenate([g.y_m, cut_xy[:, 1]]),
         np.concatenate([g.osmid, new_ids]),
-        np.concatenate([g.u[keep], pu]), np.concatenate([g.v[keep], pv]),
+        np.concatenate([g.u[keep], pu]),
+        np.concatenate([g.v[keep], pv]),
         np.concatenate([g.length_m[keep], plen]),
         np.concatenate([g.cost_m[keep], plen * ratio[piece_line]]),
         np.concatenate([g.geometry[keep], pieces]),
@@ -509,8 +558,10 @@ def split_parallels(g: GraphArrays) -> tuple[GraphArrays, int]:
     ), len(se)
 
 
-def keep_components(g: GraphArrays, keep: str = "largest",
-                    ) -> tuple[GraphArrays, list[dict]]:
+def keep_components(
+    g: GraphArrays,
+    keep: str = "largest",
+) -> tuple[GraphArrays, list[dict]]:
     """Keep the largest connected component (or ``keep="all"``), compacting node positions.
 
     Returns
@@ -538,13 +589,15 @@ def keep_components(g: GraphArrays, keep: str = "largest",
                 continue
             nodes_c = np.flatnonzero(used & (label == comp))
             in_comp = edge_comp == comp
-            islands.append({
-                "n_nodes": len(nodes_c),
-                "n_edges": int(in_comp.sum()),
-                "length_m": float(g.length_m[in_comp].sum()),
-                "x_m": float(g.x_m[nodes_c].mean()),
-                "y_m": float(g.y_m[nodes_c].mean()),
-            })
+            islands.append(
+                {
+                    "n_nodes": len(nodes_c),
+                    "n_edges": int(in_comp.sum()),
+                    "length_m": float(g.length_m[in_comp].sum()),
+                    "x_m": float(g.x_m[nodes_c].mean()),
+                    "y_m": float(g.y_m[nodes_c].mean()),
+                }
+            )
         islands.sort(key=lambda d: -d["n_nodes"])
     else:
         keep_node = used
@@ -553,6 +606,13 @@ def keep_components(g: GraphArrays, keep: str = "largest",
     ekeep = keep_node[g.u] & keep_node[g.v]
     g = _take_edges(g, ekeep)
     return GraphArrays(
-        g.x_m[keep_node], g.y_m[keep_node], g.osmid[keep_node],
-        new_pos[g.u], new_pos[g.v], g.length_m, g.cost_m, g.geometry, g.kind,
+        g.x_m[keep_node],
+        g.y_m[keep_node],
+        g.osmid[keep_node],
+        new_pos[g.u],
+        new_pos[g.v],
+        g.length_m,
+        g.cost_m,
+        g.geometry,
+        g.kind,
     ), islands

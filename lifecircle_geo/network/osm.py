@@ -92,9 +92,7 @@ def check_osm_path(path: str | os.PathLike) -> Path:
         raise NetworkError(f"OSM path {p} is a folder, expected a .osm, .osm.bz2 or .osm.pbf file")
     name = p.name.lower()
     if not name.endswith(OSM_SUFFIXES):
-        raise NetworkError(
-            f"{p}: unknown file type; expected one of {', '.join(OSM_SUFFIXES)}"
-        )
+        raise NetworkError(f"{p}: unknown file type; expected one of {', '.join(OSM_SUFFIXES)}")
     if p.stat().st_size == 0:
         raise NetworkError(f"OSM file {p} is empty")
     return p
@@ -106,12 +104,16 @@ def file_provenance(path: Path) -> dict:
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
-    return {"source_file": str(path.resolve()), "source_size_bytes": path.stat().st_size,
-            "source_sha256": h.hexdigest()}
+    return {
+        "source_file": str(path.resolve()),
+        "source_size_bytes": path.stat().st_size,
+        "source_sha256": h.hexdigest(),
+    }
 
 
-def read_walk_ways(path: str | os.PathLike, rules: WalkRules | None = None,
-                   missing_nodes: str = "drop") -> RawWays:
+def read_walk_ways(
+    path: str | os.PathLike, rules: WalkRules | None = None, missing_nodes: str = "drop"
+) -> RawWays:
     """Read the walkable ways of an OSM file in one streaming pass.
 
     Parameters
@@ -214,21 +216,33 @@ def read_walk_ways(path: str | os.PathLike, rules: WalkRules | None = None,
                 f"file does not hold (a cut or broken extract; {missing} such references in "
                 f"all). Pass missing_nodes='drop' to split ways there and go on."
             )
-        ref, x, y, way, kind_arr, osmid = _split_at_missing(ref, x, y, way, kind_arr, osmid,
-                                                            invalid)
-        log.warning("%s: %d way vertices reference nodes missing from the file (a cut "
-                    "extract?); the ways were split there", p.name, missing)
+        ref, x, y, way, kind_arr, osmid = _split_at_missing(
+            ref, x, y, way, kind_arr, osmid, invalid
+        )
+        log.warning(
+            "%s: %d way vertices reference nodes missing from the file (a cut "
+            "extract?); the ways were split there",
+            p.name,
+            missing,
+        )
     if newest is not None and newest.year <= 1970:
         newest = None  # files without metadata report the epoch
     if newest is not None and newest.tzinfo is None:
         newest = newest.replace(tzinfo=UTC)
-    log.info("%s: %d walkable ways, %d vertices; dropped %s", p.name, len(kind_arr), len(ref),
-             dropped)
+    log.info(
+        "%s: %d walkable ways, %d vertices; dropped %s", p.name, len(kind_arr), len(ref), dropped
+    )
     return RawWays(
-        ref=ref, way=way, lon=x / _PRECISION, lat=y / _PRECISION, kind=kind_arr.tolist(),
-        way_osmid=osmid, dropped=dropped,
+        ref=ref,
+        way=way,
+        lon=x / _PRECISION,
+        lat=y / _PRECISION,
+        kind=kind_arr.tolist(),
+        way_osmid=osmid,
+        dropped=dropped,
         timestamp=newest.isoformat() if isinstance(newest, datetime) else None,
-        missing_nodes=missing, header_timestamp=header_ts,
+        missing_nodes=missing,
+        header_timestamp=header_ts,
     )
 
 
@@ -257,5 +271,4 @@ def _split_at_missing(ref, x, y, way, kind, osmid, invalid):
     idx = np.flatnonzero(keep)[ok]
     runs, new_way = np.unique(run, return_inverse=True)
     first = idx[np.searchsorted(run, runs)]
-    return (ref[idx], x[idx], y[idx], new_way.astype(np.int64), kind[way[first]],
-            osmid[way[first]])
+    return (ref[idx], x[idx], y[idx], new_way.astype(np.int64), kind[way[first]], osmid[way[first]])

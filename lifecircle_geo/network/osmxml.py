@@ -65,8 +65,9 @@ def osmnx_way_filter(network_type: str = "walk") -> Callable[[dict[str, str]], b
         if network_type != "walk":
             raise
         text = _OSMNX_WALK_FILTER
-    conditions = [(k, op, re.compile(val) if "~" in op else val)
-                  for k, op, val in _CONDITION.findall(text)]
+    conditions = [
+        (k, op, re.compile(val) if "~" in op else val) for k, op, val in _CONDITION.findall(text)
+    ]
     if not conditions:
         raise ValueError(f"could not parse osmnx's {network_type!r} filter: {text!r}")
 
@@ -92,8 +93,11 @@ def osmnx_way_filter(network_type: str = "walk") -> Callable[[dict[str, str]], b
     return keep
 
 
-def write_osm_xml(src: str | os.PathLike, dst: str | os.PathLike,
-                  keep: Callable[[dict[str, str]], bool] | WalkRules | None = None) -> dict:
+def write_osm_xml(
+    src: str | os.PathLike,
+    dst: str | os.PathLike,
+    keep: Callable[[dict[str, str]], bool] | WalkRules | None = None,
+) -> dict:
     """Write the ways of ``src`` that ``keep`` accepts, and their nodes, to ``dst``.
 
     Parameters

@@ -75,9 +75,26 @@ from ..errors import InputError
 __all__ = ["WalkRules"]
 
 _WALKABLE = (
-    "footway", "path", "pedestrian", "steps", "living_street", "residential", "service",
-    "unclassified", "tertiary", "tertiary_link", "secondary", "secondary_link", "primary",
-    "primary_link", "trunk", "trunk_link", "track", "corridor", "road", "crossing",
+    "footway",
+    "path",
+    "pedestrian",
+    "steps",
+    "living_street",
+    "residential",
+    "service",
+    "unclassified",
+    "tertiary",
+    "tertiary_link",
+    "secondary",
+    "secondary_link",
+    "primary",
+    "primary_link",
+    "trunk",
+    "trunk_link",
+    "track",
+    "corridor",
+    "road",
+    "crossing",
 )
 _NEVER = ("motorway", "motorway_link")
 _YES = ("yes", "designated", "permissive", "official")
@@ -120,8 +137,16 @@ class WalkRules:
 
     #: the OSM tag keys :meth:`why_not` reads (the reader fetches only these)
     tag_keys: ClassVar[tuple[str, ...]] = (
-        "highway", "route", "foot", "area", "access", "service", "motorroad", "bridge",
-        "layer", "sidewalk",
+        "highway",
+        "route",
+        "foot",
+        "area",
+        "access",
+        "service",
+        "motorroad",
+        "bridge",
+        "layer",
+        "sidewalk",
     )
 
     walkable_highways: tuple[str, ...] = _WALKABLE
@@ -142,8 +167,7 @@ class WalkRules:
             value = getattr(self, f.name)
             if f.type.startswith("tuple"):
                 if isinstance(value, str) or not all(isinstance(x, str) for x in value):
-                    raise InputError(f"walk rule {f.name} must be a list of strings, "
-                                     f"got {value!r}")
+                    raise InputError(f"walk rule {f.name} must be a list of strings, got {value!r}")
                 object.__setattr__(self, f.name, tuple(value))
             elif f.type == "bool":
                 if not isinstance(value, bool):
@@ -153,8 +177,10 @@ class WalkRules:
         if self.ferry_speed_kmh <= 0:
             raise InputError(f"walk rule ferry_speed_kmh must be > 0, got {self.ferry_speed_kmh}")
         if self.ferry_wait_min < 0 or self.steps_factor <= 0:
-            raise InputError("walk rules ferry_wait_min must be >= 0 and steps_factor > 0 "
-                             f"(got {self.ferry_wait_min}, {self.steps_factor})")
+            raise InputError(
+                "walk rules ferry_wait_min must be >= 0 and steps_factor > 0 "
+                f"(got {self.ferry_wait_min}, {self.steps_factor})"
+            )
 
     def why_not(self, tags: dict[str, str]) -> str | None:
         """Why a way is not walkable (a short tag text), or None when it is."""
@@ -187,8 +213,9 @@ class WalkRules:
                 return "motorroad=yes"
             if highway in self.elevated_highways and tags.get("bridge", "no") not in ("no", ""):
                 if _layer(tags) >= self.elevated_min_layer:
-                    return (f"elevated highway={highway} "
-                            f"(bridge, layer>={self.elevated_min_layer:g})")
+                    return (
+                        f"elevated highway={highway} (bridge, layer>={self.elevated_min_layer:g})"
+                    )
             if highway in self.no_sidewalk_excludes and tags.get("sidewalk") == "no":
                 return f"highway={highway} with sidewalk=no"
         return None
@@ -212,8 +239,9 @@ class WalkRules:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
     @classmethod
-    def from_dict(cls, data: dict, *, base: WalkRules | None = None,
-                  source: str = "walk rules") -> WalkRules:
+    def from_dict(
+        cls, data: dict, *, base: WalkRules | None = None, source: str = "walk rules"
+    ) -> WalkRules:
         """Rules from a dict such as :meth:`to_dict` returns; missing keys keep the defaults.
 
         Parameters
@@ -233,8 +261,9 @@ class WalkRules:
         known = {f.name for f in fields(cls)}
         bad = set(data) - known
         if bad:
-            raise InputError(f"{source}: unknown walk rule(s) {sorted(bad)}; known: "
-                             f"{sorted(known)}")
+            raise InputError(
+                f"{source}: unknown walk rule(s) {sorted(bad)}; known: {sorted(known)}"
+            )
         values = asdict(base) if base is not None else {}
         values.update({k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
         return cls(**values)
@@ -274,8 +303,9 @@ class WalkRules:
         if "walk_rules" in data:
             extra = set(data) - {"walk_rules"}
             if extra:
-                raise InputError(f"{p}: unexpected top-level keys {sorted(extra)} beside "
-                                 f"[walk_rules]")
+                raise InputError(
+                    f"{p}: unexpected top-level keys {sorted(extra)} beside [walk_rules]"
+                )
             data = data["walk_rules"]
         return cls.from_dict(data, source=str(p))
 
@@ -302,8 +332,9 @@ class WalkRules:
             return cls.from_dict(rules)
         if isinstance(rules, (str, os.PathLike)):
             return cls.from_toml(rules)
-        raise InputError(f"rules should be a WalkRules, a dict or a TOML file path, got "
-                         f"{type(rules).__name__}")
+        raise InputError(
+            f"rules should be a WalkRules, a dict or a TOML file path, got {type(rules).__name__}"
+        )
 
 
 def _toml_str(s: str) -> str:

@@ -88,8 +88,21 @@ class WalkNetwork:
     150.0
     """
 
-    def __init__(self, x_m, y_m, u, v, length_m, crs, *, geometry=None, cost_m=None, osmid=None,
-                 kind=None, meta: dict | None = None) -> None:
+    def __init__(
+        self,
+        x_m,
+        y_m,
+        u,
+        v,
+        length_m,
+        crs,
+        *,
+        geometry=None,
+        cost_m=None,
+        osmid=None,
+        kind=None,
+        meta: dict | None = None,
+    ) -> None:
         self.x_m = np.ascontiguousarray(x_m, dtype=np.float64)
         self.y_m = np.ascontiguousarray(y_m, dtype=np.float64)
         self.u = np.ascontiguousarray(u, dtype=np.int64)
@@ -100,37 +113,47 @@ class WalkNetwork:
         else:
             self._crs = CRS.from_user_input(crs)
             if not self._crs.is_projected:
-                raise InputError(f"WalkNetwork needs a projected metric CRS, got "
-                                 f"{self._crs.name}")
+                raise InputError(f"WalkNetwork needs a projected metric CRS, got {self._crs.name}")
         n, m = len(self.x_m), len(self.u)
         if len(self.y_m) != n:
             raise InputError(f"x_m has {n} values but y_m has {len(self.y_m)}")
         if len(self.v) != m or len(self.length_m) != m:
-            raise InputError(f"u, v and length_m must have one value per edge "
-                             f"(got {m}, {len(self.v)}, {len(self.length_m)})")
+            raise InputError(
+                f"u, v and length_m must have one value per edge "
+                f"(got {m}, {len(self.v)}, {len(self.length_m)})"
+            )
         if m and (self.u.min() < 0 or self.v.min() < 0 or max(self.u.max(), self.v.max()) >= n):
             raise InputError(f"u and v must be node positions in 0..{n - 1}")
         if m and (not np.all(np.isfinite(self.length_m)) or self.length_m.min() < 0):
             raise InputError("length_m must be finite and >= 0")
-        self.cost_m = (self.length_m.copy() if cost_m is None
-                       else np.ascontiguousarray(cost_m, dtype=np.float64))
+        self.cost_m = (
+            self.length_m.copy()
+            if cost_m is None
+            else np.ascontiguousarray(cost_m, dtype=np.float64)
+        )
         if len(self.cost_m) != m:
-            raise InputError(f"cost_m must have one value per edge (got {len(self.cost_m)} for "
-                             f"{m} edges)")
+            raise InputError(
+                f"cost_m must have one value per edge (got {len(self.cost_m)} for {m} edges)"
+            )
         # edge geometries are built on first use: a loaded network keeps its vertex arrays
         # until something (snapping, to_gdfs) needs shapely objects
         self._geometry = None if geometry is None else np.asarray(geometry, dtype=object)
         if self._geometry is not None and len(self._geometry) != m:
-            raise InputError(f"geometry must have one line per edge (got {len(self._geometry)} "
-                             f"for {m} edges)")
+            raise InputError(
+                f"geometry must have one line per edge (got {len(self._geometry)} for {m} edges)"
+            )
         self._geom_parts: tuple[np.ndarray, np.ndarray] | None = None
-        self.osmid = (np.arange(n, dtype=np.int64) if osmid is None
-                      else np.asarray(osmid, dtype=np.int64))
-        self.kind = (np.full(m, "walk", dtype=object) if kind is None
-                     else np.asarray(kind, dtype=object))
+        self.osmid = (
+            np.arange(n, dtype=np.int64) if osmid is None else np.asarray(osmid, dtype=np.int64)
+        )
+        self.kind = (
+            np.full(m, "walk", dtype=object) if kind is None else np.asarray(kind, dtype=object)
+        )
         if len(self.osmid) != n or len(self.kind) != m:
-            raise InputError(f"osmid must have one value per node and kind one per edge (got "
-                             f"{len(self.osmid)} for {n} nodes, {len(self.kind)} for {m} edges)")
+            raise InputError(
+                f"osmid must have one value per node and kind one per edge (got "
+                f"{len(self.osmid)} for {n} nodes, {len(self.kind)} for {m} edges)"
+            )
         self.meta = dict(meta or {})
         if "crs" not in self.meta:
             self.meta["crs"] = self.crs.to_string()
@@ -147,11 +170,18 @@ class WalkNetwork:
         return cls(x, y, u, v, length_m, crs, **kwargs)
 
     @classmethod
-    def from_osm(cls, path: str | os.PathLike, *,
-                 rules: WalkRules | dict | str | os.PathLike | None = None,
-                 crs: Any = None, boundary: Any = None, boundary_crs: Any = 4326,
-                 buffer_m: float = 500.0, keep: str = "largest",
-                 missing_nodes: str = "drop") -> WalkNetwork:
+    def from_osm(
+        cls,
+        path: str | os.PathLike,
+        *,
+        rules: WalkRules | dict | str | os.PathLike | None = None,
+        crs: Any = None,
+        boundary: Any = None,
+        boundary_crs: Any = 4326,
+        buffer_m: float = 500.0,
+        keep: str = "largest",
+        missing_nodes: str = "drop",
+    ) -> WalkNetwork:
         """Build the walk network of an OSM file (``.osm``, ``.osm.bz2``, ``.osm.pbf``).
 
         Parameters
@@ -205,30 +235,51 @@ class WalkNetwork:
         if boundary is not None:
             raw = _clip(raw, boundary, boundary_crs, buffer_m, path)
             if raw.n_ways == 0:
-                raise NetworkError(f"{path}: the boundary (buffered by {buffer_m:g} m) holds no "
-                                   f"walkable way, only single points of ways")
+                raise NetworkError(
+                    f"{path}: the boundary (buffered by {buffer_m:g} m) holds no "
+                    f"walkable way, only single points of ways"
+                )
             bounds = _as_wgs84_geometry(boundary, boundary_crs).bounds
-            clip_meta = {"boundary_bounds_wgs84": [round(b, 6) for b in bounds],
-                         "boundary_buffer_m": buffer_m}
+            clip_meta = {
+                "boundary_bounds_wgs84": [round(b, 6) for b in bounds],
+                "boundary_buffer_m": buffer_m,
+            }
         meta = file_provenance(Path(path))
         meta.update(clip_meta)
-        meta.update(osm_timestamp=raw.timestamp, osm_header_timestamp=raw.header_timestamp,
-                    dropped_ways=raw.dropped, missing_node_refs=raw.missing_nodes)
+        meta.update(
+            osm_timestamp=raw.timestamp,
+            osm_header_timestamp=raw.header_timestamp,
+            dropped_ways=raw.dropped,
+            missing_node_refs=raw.missing_nodes,
+        )
         return cls._from_raw(raw, rules, crs, keep, meta, t0)
 
     @classmethod
-    def _from_raw(cls, raw, rules: WalkRules, crs, keep: str, meta: dict, t0: float,
-                  ) -> WalkNetwork:
+    def _from_raw(
+        cls,
+        raw,
+        rules: WalkRules,
+        crs,
+        keep: str,
+        meta: dict,
+        t0: float,
+    ) -> WalkNetwork:
         target = lc_crs.resolve_crs(crs)
         if target is None:
-            target = lc_crs.local_utm_crs(float(np.mean([raw.lon.min(), raw.lon.max()])),
-                                          float(np.mean([raw.lat.min(), raw.lat.max()])))
+            target = lc_crs.local_utm_crs(
+                float(np.mean([raw.lon.min(), raw.lon.max()])),
+                float(np.mean([raw.lat.min(), raw.lat.max()])),
+            )
         walk_m_per_min = settings.walk_speed_kmh * 1000.0 / 60.0
         stats: dict = {}
-        g = assemble(raw, target, steps_factor=rules.steps_factor,
-                     ferry_wait_m=rules.ferry_wait_min * walk_m_per_min,
-                     ferry_cost_factor=settings.walk_speed_kmh / rules.ferry_speed_kmh,
-                     stats=stats)
+        g = assemble(
+            raw,
+            target,
+            steps_factor=rules.steps_factor,
+            ferry_wait_m=rules.ferry_wait_min * walk_m_per_min,
+            ferry_cost_factor=settings.walk_speed_kmh / rules.ferry_speed_kmh,
+            stats=stats,
+        )
         g, n_loops, n_dup = drop_duplicates(g)
         if n_loops or n_dup:  # dropping may leave nodes with two edges: merge again
             g, n_merged = merge_chains(g)
@@ -239,32 +290,54 @@ class WalkNetwork:
         g, n_split = split_parallels(g)
         g, islands = keep_components(g, keep)
         if len(g.u) == 0:
-            raise NetworkError(f"{meta.get('source_file', 'source')}: no walkable edge left "
-                               f"after building the graph")
+            raise NetworkError(
+                f"{meta.get('source_file', 'source')}: no walkable edge left "
+                f"after building the graph"
+            )
         to_ll = Transformer.from_crs(target, 4326, always_xy=True)
         for isl in islands:
             isl["lon"], isl["lat"] = (float(c) for c in to_ll.transform(isl["x_m"], isl["y_m"]))
         meta.update(
             built_with=f"lifecircle_geo {_version()}",
-            rules=rules.to_dict(), walk_speed_kmh=settings.walk_speed_kmh,
-            crs=target.to_string(), crs_epsg=target.to_epsg(),
-            n_ways_read=raw.n_ways, n_way_vertices=raw.n_vertices,
+            rules=rules.to_dict(),
+            walk_speed_kmh=settings.walk_speed_kmh,
+            crs=target.to_string(),
+            crs_epsg=target.to_epsg(),
+            n_ways_read=raw.n_ways,
+            n_way_vertices=raw.n_vertices,
             duplicate_segments_dropped=stats["duplicate_segments_dropped"],
             through_nodes_merged=stats["through_nodes_merged"],
-            degenerate_loops_dropped=n_loops, duplicate_edges_dropped=n_dup,
-            parallel_edges_split=n_split, n_split_nodes=int((g.osmid < 0).sum()),
+            degenerate_loops_dropped=n_loops,
+            duplicate_edges_dropped=n_dup,
+            parallel_edges_split=n_split,
+            n_split_nodes=int((g.osmid < 0).sum()),
             total_length_m=float(g.length_m.sum()),
             n_islands_dropped=len(islands),
             island_nodes_dropped=sum(i["n_nodes"] for i in islands),
             island_length_m_dropped=float(sum(i["length_m"] for i in islands)),
-            dropped_islands=islands, build_seconds=round(time.perf_counter() - t0, 3),
+            dropped_islands=islands,
+            build_seconds=round(time.perf_counter() - t0, 3),
         )
         if islands:
-            log.info("kept the largest component; dropped %d islands (%d nodes, %.0f m)",
-                     len(islands), meta["island_nodes_dropped"],
-                     meta["island_length_m_dropped"])
-        return cls(g.x_m, g.y_m, g.u, g.v, g.length_m, target, geometry=g.geometry,
-                   cost_m=g.cost_m, osmid=g.osmid, kind=g.kind, meta=meta)
+            log.info(
+                "kept the largest component; dropped %d islands (%d nodes, %.0f m)",
+                len(islands),
+                meta["island_nodes_dropped"],
+                meta["island_length_m_dropped"],
+            )
+        return cls(
+            g.x_m,
+            g.y_m,
+            g.u,
+            g.v,
+            g.length_m,
+            target,
+            geometry=g.geometry,
+            cost_m=g.cost_m,
+            osmid=g.osmid,
+            kind=g.kind,
+            meta=meta,
+        )
 
     @classmethod
     def from_osmnx(cls, G, crs: Any = None) -> WalkNetwork:
@@ -286,20 +359,46 @@ class WalkNetwork:
         u = pos.loc[edges["u"]].to_numpy()
         v = pos.loc[edges["v"]].to_numpy()
         geom = edges.geometry.to_numpy()
-        g = GraphArrays(nodes["x"].to_numpy(float), nodes["y"].to_numpy(float),
-                        osmid.astype(np.int64), u, v, shapely.length(geom),
-                        shapely.length(geom), geom, np.full(len(u), "walk", dtype=object))
+        g = GraphArrays(
+            nodes["x"].to_numpy(float),
+            nodes["y"].to_numpy(float),
+            osmid.astype(np.int64),
+            u,
+            v,
+            shapely.length(geom),
+            shapely.length(geom),
+            geom,
+            np.full(len(u), "walk", dtype=object),
+        )
         g, n_loops, n_dup = drop_duplicates(g)
         g, n_split = split_parallels(g)
-        return cls(g.x_m, g.y_m, g.u, g.v, g.length_m, nodes.crs, geometry=g.geometry,
-                   osmid=g.osmid, meta={"source": "osmnx graph", "duplicate_edges_dropped": n_dup,
-                                        "degenerate_loops_dropped": n_loops,
-                                        "parallel_edges_split": n_split})
+        return cls(
+            g.x_m,
+            g.y_m,
+            g.u,
+            g.v,
+            g.length_m,
+            nodes.crs,
+            geometry=g.geometry,
+            osmid=g.osmid,
+            meta={
+                "source": "osmnx graph",
+                "duplicate_edges_dropped": n_dup,
+                "degenerate_loops_dropped": n_loops,
+                "parallel_edges_split": n_split,
+            },
+        )
 
     @classmethod
-    def from_polygon(cls, polygon, polygon_crs: Any = 4326, *, crs: Any = None,
-                     rules: WalkRules | dict | str | os.PathLike | None = None,
-                     keep: str = "largest") -> WalkNetwork:
+    def from_polygon(
+        cls,
+        polygon,
+        polygon_crs: Any = 4326,
+        *,
+        crs: Any = None,
+        rules: WalkRules | dict | str | os.PathLike | None = None,
+        keep: str = "largest",
+    ) -> WalkNetwork:
         """Download the walk network inside ``polygon`` through osmnx (cached), when online.
 
         Every way with a ``highway`` tag and every ``route=ferry`` way is downloaded with
@@ -324,20 +423,28 @@ class WalkNetwork:
         name = hashlib.sha256(shapely.to_wkb(poly)).hexdigest()[:16]
         osm_path = cache / f"osm-highways-{name}.osm"
         if not osm_path.exists():
-            saved = {k: getattr(ox.settings, k) for k in
-                     ("all_oneway", "useful_tags_way", "use_cache", "cache_folder")}
+            saved = {
+                k: getattr(ox.settings, k)
+                for k in ("all_oneway", "useful_tags_way", "use_cache", "cache_folder")
+            }
             try:
                 # one edge per OSM segment in its mapped direction (what the XML writer needs),
                 # and the tags the walk rules read kept on the edges
                 ox.settings.all_oneway = True
                 ox.settings.useful_tags_way = sorted(
-                    set(saved["useful_tags_way"]) | set(WalkRules.tag_keys) | {"name"})
+                    set(saved["useful_tags_way"]) | set(WalkRules.tag_keys) | {"name"}
+                )
                 ox.settings.use_cache = True
                 ox.settings.cache_folder = str(cache / "osmnx")
                 try:
-                    G = ox.graph_from_polygon(poly, network_type="all", simplify=False,
-                                              retain_all=True, truncate_by_edge=True,
-                                              custom_filter=['["highway"]', '["route"="ferry"]'])
+                    G = ox.graph_from_polygon(
+                        poly,
+                        network_type="all",
+                        simplify=False,
+                        retain_all=True,
+                        truncate_by_edge=True,
+                        custom_filter=['["highway"]', '["route"="ferry"]'],
+                    )
                 except Exception as exc:  # osmnx raises several kinds for network failures
                     raise NetworkError(
                         f"could not download OSM data for the polygon ({type(exc).__name__}: "
@@ -353,9 +460,14 @@ class WalkNetwork:
         return cls.from_osm(osm_path, rules=rules, crs=crs, keep=keep)
 
     @classmethod
-    def from_place(cls, name: str, *, crs: Any = None,
-                   rules: WalkRules | dict | str | os.PathLike | None = None,
-                   keep: str = "largest") -> WalkNetwork:
+    def from_place(
+        cls,
+        name: str,
+        *,
+        crs: Any = None,
+        rules: WalkRules | dict | str | os.PathLike | None = None,
+        keep: str = "largest",
+    ) -> WalkNetwork:
         """Download the walk network of a named place (geocoded by osmnx), when online.
 
         Examples
@@ -389,11 +501,18 @@ class WalkNetwork:
                 xy, offsets = self._geom_parts
                 counts = np.diff(offsets)
                 self._geometry = shapely.linestrings(
-                    xy, indices=np.repeat(np.arange(len(counts)), counts))
+                    xy, indices=np.repeat(np.arange(len(counts)), counts)
+                )
             else:
                 self._geometry = shapely.linestrings(
-                    np.stack([np.column_stack([self.x_m[self.u], self.y_m[self.u]]),
-                              np.column_stack([self.x_m[self.v], self.y_m[self.v]])], axis=1))
+                    np.stack(
+                        [
+                            np.column_stack([self.x_m[self.u], self.y_m[self.u]]),
+                            np.column_stack([self.x_m[self.v], self.y_m[self.v]]),
+                        ],
+                        axis=1,
+                    )
+                )
         return self._geometry
 
     @property
@@ -411,16 +530,23 @@ class WalkNetwork:
         """Nodes as a GeoDataFrame: positional index, ``x``, ``y`` (metres), ``osmid``."""
         return gpd.GeoDataFrame(
             {"x": self.x_m, "y": self.y_m, "osmid": self.osmid},
-            geometry=shapely.points(self.x_m, self.y_m), crs=self.crs,
+            geometry=shapely.points(self.x_m, self.y_m),
+            crs=self.crs,
         )
 
     @cached_property
     def edges(self) -> gpd.GeoDataFrame:
         """Edges as a GeoDataFrame: ``u``, ``v``, ``length_m``, ``cost_m``, ``kind``, geometry."""
         return gpd.GeoDataFrame(
-            {"u": self.u, "v": self.v, "length_m": self.length_m, "cost_m": self.cost_m,
-             "kind": self.kind},
-            geometry=self.geometry, crs=self.crs,
+            {
+                "u": self.u,
+                "v": self.v,
+                "length_m": self.length_m,
+                "cost_m": self.cost_m,
+                "kind": self.kind,
+            },
+            geometry=self.geometry,
+            crs=self.crs,
         )
 
     @cached_property
@@ -452,20 +578,28 @@ class WalkNetwork:
         import networkx as nx
 
         G = nx.Graph(crs=self.crs.to_string())
-        G.add_nodes_from((i, {"x": x, "y": y}) for i, (x, y) in
-                         enumerate(zip(self.x_m.tolist(), self.y_m.tolist(), strict=True)))
+        G.add_nodes_from(
+            (i, {"x": x, "y": y})
+            for i, (x, y) in enumerate(zip(self.x_m.tolist(), self.y_m.tolist(), strict=True))
+        )
         G.add_weighted_edges_from(
-            zip(self.u.tolist(), self.v.tolist(), self.cost_m.tolist(), strict=True),
-            weight=weight)
+            zip(self.u.tolist(), self.v.tolist(), self.cost_m.tolist(), strict=True), weight=weight
+        )
         return G
 
     def __repr__(self) -> str:
-        return (f"WalkNetwork({self.n_nodes:,} nodes, {self.n_edges:,} edges, "
-                f"{self.length_m.sum() / 1000:.1f} km, crs={self.crs.to_string()})")
+        return (
+            f"WalkNetwork({self.n_nodes:,} nodes, {self.n_edges:,} edges, "
+            f"{self.length_m.sum() / 1000:.1f} km, crs={self.crs.to_string()})"
+        )
 
     # ------------------------------------------------------------------ snapping
-    def snap(self, points, max_snap_m: float | None = None, points_crs: Any = None,
-             ) -> pd.DataFrame:
+    def snap(
+        self,
+        points,
+        max_snap_m: float | None = None,
+        points_crs: Any = None,
+    ) -> pd.DataFrame:
         """Project points onto their nearest edge.
 
         Parameters
@@ -500,10 +634,17 @@ class WalkNetwork:
         max_snap_m = settings.max_snap_m if max_snap_m is None else float(max_snap_m)
         pts = _as_points(points, self.crs, points_crs)
         n = len(pts)
-        out = pd.DataFrame({
-            "edge": np.full(n, -1, dtype=np.int64), "along_m": np.nan, "snap_m": np.inf,
-            "x": np.nan, "y": np.nan, "ok": False, "reason": "",
-        })
+        out = pd.DataFrame(
+            {
+                "edge": np.full(n, -1, dtype=np.int64),
+                "along_m": np.nan,
+                "snap_m": np.inf,
+                "x": np.nan,
+                "y": np.nan,
+                "ok": False,
+                "reason": "",
+            }
+        )
         if n == 0:
             return out
         missing = shapely.is_missing(pts) | shapely.is_empty(pts)
@@ -533,8 +674,10 @@ class WalkNetwork:
         reason[missing] = "empty or missing geometry"
         reason[~missing & ~finite] = "coordinates are not finite (NaN or inf)"
         far = vpos[dist > max_snap_m]
-        reason[far] = [f"nearest street {d:.0f} m away > max_snap_m={max_snap_m:g}"
-                       for d in dist[dist > max_snap_m]]
+        reason[far] = [
+            f"nearest street {d:.0f} m away > max_snap_m={max_snap_m:g}"
+            for d in dist[dist > max_snap_m]
+        ]
         out["reason"] = reason
         return out
 
@@ -576,22 +719,33 @@ class WalkNetwork:
         """
         path = Path(path)
         if path.suffix != ".npz":
-            path = path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(
-                ".npz")
+            path = (
+                path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(".npz")
+            )
         if self._geometry is None and self._geom_parts is not None:
             coords, offsets = self._geom_parts
         else:
             coords = shapely.get_coordinates(self.geometry)
-            offsets = np.concatenate([[0],
-                                      np.cumsum(shapely.get_num_coordinates(self.geometry))])
-        meta = dict(self.meta, format=_FORMAT_NAME, format_version=FORMAT_VERSION,
-                    crs_wkt=self.crs.to_wkt())
+            offsets = np.concatenate([[0], np.cumsum(shapely.get_num_coordinates(self.geometry))])
+        meta = dict(
+            self.meta, format=_FORMAT_NAME, format_version=FORMAT_VERSION, crs_wkt=self.crs.to_wkt()
+        )
         tmp = path.with_name(path.name + ".part")
         with open(tmp, "wb") as fh:
-            np.savez(fh, x_m=self.x_m, y_m=self.y_m, osmid=self.osmid, u=self.u, v=self.v,
-                     length_m=self.length_m, cost_m=self.cost_m,
-                     kind=self.kind.astype("U8"), geom_xy=coords, geom_offsets=offsets,
-                     meta=np.array(json.dumps(meta, ensure_ascii=False, default=str)))
+            np.savez(
+                fh,
+                x_m=self.x_m,
+                y_m=self.y_m,
+                osmid=self.osmid,
+                u=self.u,
+                v=self.v,
+                length_m=self.length_m,
+                cost_m=self.cost_m,
+                kind=self.kind.astype("U8"),
+                geom_xy=coords,
+                geom_offsets=offsets,
+                meta=np.array(json.dumps(meta, ensure_ascii=False, default=str)),
+            )
         os.replace(tmp, path)
         return path
 
@@ -638,9 +792,18 @@ class WalkNetwork:
             crs = _SavedCRS(meta.pop("crs_wkt"))
             for k in ("format", "format_version"):
                 meta.pop(k)
-            net = cls(data["x_m"], data["y_m"], data["u"], data["v"], data["length_m"], crs,
-                      cost_m=data["cost_m"], osmid=data["osmid"],
-                      kind=_decode_kind(data["kind"]), meta=meta)
+            net = cls(
+                data["x_m"],
+                data["y_m"],
+                data["u"],
+                data["v"],
+                data["length_m"],
+                crs,
+                cost_m=data["cost_m"],
+                osmid=data["osmid"],
+                kind=_decode_kind(data["kind"]),
+                meta=meta,
+            )
         except (KeyError, ValueError) as exc:
             raise InputError(f"{path}: a damaged saved WalkNetwork ({exc})") from None
         net._geom_parts = (xy, offsets)
@@ -684,8 +847,9 @@ def _as_wgs84_geometry(geom, geom_crs) -> shapely.Geometry:
             raise InputError("boundary GeoDataFrame/GeoSeries has no CRS")
         return shapely.union_all(gs.to_crs(4326).to_numpy())
     if not isinstance(geom, shapely.Geometry):
-        raise InputError(f"boundary should be a shapely geometry or GeoDataFrame, got "
-                         f"{type(geom).__name__}")
+        raise InputError(
+            f"boundary should be a shapely geometry or GeoDataFrame, got {type(geom).__name__}"
+        )
     return gpd.GeoSeries([geom], crs=geom_crs).to_crs(4326).iloc[0]
 
 
@@ -711,9 +875,15 @@ def _clip(raw, boundary, boundary_crs, buffer_m: float, path):
     _, new_way = np.unique(run_k, return_inverse=True)
     first_vertex = np.flatnonzero(keep)[np.searchsorted(run_k, np.unique(run_k))]
     kinds = [raw.kind[w] for w in raw.way[first_vertex]]
-    return dataclasses.replace(raw, ref=raw.ref[keep], way=new_way, lon=raw.lon[keep],
-                               lat=raw.lat[keep], kind=kinds,
-                               way_osmid=raw.way_osmid[raw.way[first_vertex]])
+    return dataclasses.replace(
+        raw,
+        ref=raw.ref[keep],
+        way=new_way,
+        lon=raw.lon[keep],
+        lat=raw.lat[keep],
+        kind=kinds,
+        way_osmid=raw.way_osmid[raw.way[first_vertex]],
+    )
 
 
 def _as_points(points, target_crs: CRS, points_crs=None) -> np.ndarray:

@@ -112,8 +112,9 @@ def jsonable(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple | set | frozenset | np.ndarray):
-        return [jsonable(v) for v in (sorted(obj, key=str) if isinstance(obj, set | frozenset)
-                                      else obj)]
+        return [
+            jsonable(v) for v in (sorted(obj, key=str) if isinstance(obj, set | frozenset) else obj)
+        ]
     if isinstance(obj, _dt.date | _dt.datetime | pd.Timestamp):
         return obj.isoformat()
     if isinstance(obj, shapely.Geometry):
@@ -136,9 +137,11 @@ def run_facts(result: Any) -> list[tuple[str, Any]]:
     facts: list[tuple[str, Any]] = []
     profile = getattr(result, "profile", None)
     if profile is not None:
-        facts += [("profile.id", getattr(profile, "id", None)),
-                  ("profile.name_zh", getattr(profile, "name_zh", None)),
-                  ("profile.name_en", getattr(profile, "name_en", None))]
+        facts += [
+            ("profile.id", getattr(profile, "id", None)),
+            ("profile.name_zh", getattr(profile, "name_zh", None)),
+            ("profile.name_en", getattr(profile, "name_en", None)),
+        ]
     meta = getattr(result, "meta", None) or {}
     facts += [(str(k), v) for k, v in meta.items()]
     network = getattr(result, "network", None)
@@ -146,8 +149,11 @@ def run_facts(result: Any) -> list[tuple[str, Any]]:
         crs = getattr(network, "crs", None)
         if crs is not None:
             facts.append(("network.crs", jsonable(crs)))
-        facts += [(f"network.{k}", v) for k, v in (getattr(network, "meta", None) or {}).items()
-                  if k != "crs"]
+        facts += [
+            (f"network.{k}", v)
+            for k, v in (getattr(network, "meta", None) or {}).items()
+            if k != "crs"
+        ]
     return facts
 
 
@@ -161,9 +167,15 @@ def categories(result: Any) -> pd.DataFrame:
     profile = getattr(result, "profile", None)
     rows = []
     for cat in getattr(profile, "categories", None) or ():
-        row = {"category": cat.id, "name_zh": cat.name_zh, "name_en": cat.name_en,
-               "group": cat.group, "class_zh": cat.class_zh, "tier_min": cat.tier_min,
-               "target_share": cat.target_share}
+        row = {
+            "category": cat.id,
+            "name_zh": cat.name_zh,
+            "name_en": cat.name_en,
+            "group": cat.group,
+            "class_zh": cat.class_zh,
+            "tier_min": cat.tier_min,
+            "target_share": cat.target_share,
+        }
         for area in AREA_TYPES:
             try:
                 row[f"threshold_{area}"] = float(cat.threshold_m(area))
@@ -173,8 +185,11 @@ def categories(result: Any) -> pd.DataFrame:
     if rows:
         return pd.DataFrame(rows)
     cov = frame(result, "coverage")
-    cols = [c for c in ("category", "name_zh", "name_en", "group", "class_zh", "tier_min",
-                        "target_share") if c in cov.columns]
+    cols = [
+        c
+        for c in ("category", "name_zh", "name_en", "group", "class_zh", "tier_min", "target_share")
+        if c in cov.columns
+    ]
     if "category" not in cols:
         return pd.DataFrame(columns=["category", "name_zh", "name_en"])
     return cov[cols].drop_duplicates("category").reset_index(drop=True)
@@ -187,14 +202,17 @@ def unit_scores(result: Any) -> pd.DataFrame:
         return pd.DataFrame(columns=["unit_id", "n_meets_standard", "n_categories"])
     order = [c for c in categories(result)["category"] if c in set(cov["category"])]
     order += [c for c in pd.unique(cov["category"]) if c not in order]
-    wide = cov.pivot_table(index="unit_id", columns="category", values="share", aggfunc="first",
-                           dropna=False)
+    wide = cov.pivot_table(
+        index="unit_id", columns="category", values="share", aggfunc="first", dropna=False
+    )
     wide = wide.reindex(columns=order)
     wide.columns = [f"share_{c}" for c in wide.columns]
     meets = cov.get("meets_standard", pd.Series(False, index=cov.index)).fillna(False)
-    counts = (cov.assign(_meets=meets.astype(bool))
-              .groupby("unit_id").agg(n_meets_standard=("_meets", "sum"),
-                                      n_categories=("category", "nunique")))
+    counts = (
+        cov.assign(_meets=meets.astype(bool))
+        .groupby("unit_id")
+        .agg(n_meets_standard=("_meets", "sum"), n_categories=("category", "nunique"))
+    )
     out = counts.join(wide).reset_index()
     out["n_meets_standard"] = out["n_meets_standard"].astype(int)
     out["n_categories"] = out["n_categories"].astype(int)

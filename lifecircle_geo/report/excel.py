@@ -30,8 +30,12 @@ __all__ = ["HEADERS", "SHEETS", "header", "write_excel"]
 
 log = logging.getLogger(__name__)
 
-_AREA_EN = {"中心城": "central city", "新城": "new town", "新市镇": "new market town",
-            "乡村": "rural"}
+_AREA_EN = {
+    "中心城": "central city",
+    "新城": "new town",
+    "新市镇": "new market town",
+    "乡村": "rural",
+}
 
 #: Chinese and English header of each known column.
 HEADERS: dict[str, tuple[str, str]] = {
@@ -79,29 +83,98 @@ HEADERS: dict[str, tuple[str, str]] = {
 }
 
 #: Sheet names in workbook order.
-SHEETS = ("项目清单 Projects", "缺口 Gaps", "单元覆盖 Unit coverage",
-          "街镇覆盖 Sub-district coverage", "区覆盖 District coverage", "全域汇总 Summary",
-          "说明 About")
+SHEETS = (
+    "项目清单 Projects",
+    "缺口 Gaps",
+    "单元覆盖 Unit coverage",
+    "街镇覆盖 Sub-district coverage",
+    "区覆盖 District coverage",
+    "全域汇总 Summary",
+    "说明 About",
+)
 
 _ORDER = {
-    "projects": ["project_id", "district_code", "jiezhen_name", "jiezhen_code", "unit_name",
-                 "unit_id", "name_zh", "name_en", "class_zh", "content_zh", "content_en",
-                 "path_zh", "body_zh", "funding_zh", "schedule", "design_team",
-                 "people_left_out", "newly_covered_population", "lon", "lat", "category"],
-    "gaps": ["rank", "district_code", "jiezhen_name", "jiezhen_code", "unit_name", "unit_id",
-             "area_type", "name_zh", "name_en", "group", "class_zh", "tier_min", "threshold_m",
-             "target_share", "share", "population", "covered_population", "people_left_out",
-             "mean_walk_min", "p90_walk_min", "meets_standard", "category"],
-    "coverage": ["district_code", "jiezhen_code", "jiezhen_name", "unit_id", "unit_name",
-                 "area_type", "category", "name_zh", "name_en", "group", "class_zh", "tier_min",
-                 "threshold_m", "target_share", "population", "covered_population", "share",
-                 "mean_walk_min", "p90_walk_min", "meets_standard"],
+    "projects": [
+        "project_id",
+        "district_code",
+        "jiezhen_name",
+        "jiezhen_code",
+        "unit_name",
+        "unit_id",
+        "name_zh",
+        "name_en",
+        "class_zh",
+        "content_zh",
+        "content_en",
+        "path_zh",
+        "body_zh",
+        "funding_zh",
+        "schedule",
+        "design_team",
+        "people_left_out",
+        "newly_covered_population",
+        "lon",
+        "lat",
+        "category",
+    ],
+    "gaps": [
+        "rank",
+        "district_code",
+        "jiezhen_name",
+        "jiezhen_code",
+        "unit_name",
+        "unit_id",
+        "area_type",
+        "name_zh",
+        "name_en",
+        "group",
+        "class_zh",
+        "tier_min",
+        "threshold_m",
+        "target_share",
+        "share",
+        "population",
+        "covered_population",
+        "people_left_out",
+        "mean_walk_min",
+        "p90_walk_min",
+        "meets_standard",
+        "category",
+    ],
+    "coverage": [
+        "district_code",
+        "jiezhen_code",
+        "jiezhen_name",
+        "unit_id",
+        "unit_name",
+        "area_type",
+        "category",
+        "name_zh",
+        "name_en",
+        "group",
+        "class_zh",
+        "tier_min",
+        "threshold_m",
+        "target_share",
+        "population",
+        "covered_population",
+        "share",
+        "mean_walk_min",
+        "p90_walk_min",
+        "meets_standard",
+    ],
 }
 
 _INTEGER_PREFIX = ("threshold_",)
 _PERCENT = {"share", "target_share", "share_after"}
-_INTEGER = {"population", "covered_population", "people_left_out", "newly_covered_population",
-            "threshold_m", "reached_population"}
+_INTEGER = {
+    "population",
+    "covered_population",
+    "people_left_out",
+    "newly_covered_population",
+    "threshold_m",
+    "reached_population",
+}
 _DECIMAL = {"mean_walk_min", "p90_walk_min"}
 _COORD = {"lon", "lat"}
 _TO_FILL = {"body_zh", "funding_zh", "design_team"}
@@ -115,13 +188,17 @@ _BELOW_FONT = Font(color="9C0006")
 _FILL_IN = PatternFill("solid", fgColor="FFF2CC")
 _THIN = Border(bottom=Side(style="thin", color="999999"))
 
-_NOTE_BLANK = ("实施主体、资金来源、设计团队为空或“待定”的单元格（黄色）由街镇填写。"
-               " / Blank or 待定 (to be decided) 实施主体 (implementing body), 资金来源 (funding "
-               "source) and 设计团队 (design team) cells (yellow) are for the sub-district (街镇) "
-               "to fill in.")
-_NOTE_SHARE = ("覆盖率 = 步行距离标准内可达该类服务的居民比例；红色单元格低于目标。"
-               " / Coverage share = share of residents within the category's walking "
-               "threshold; red cells are below target.")
+_NOTE_BLANK = (
+    "实施主体、资金来源、设计团队为空或“待定”的单元格（黄色）由街镇填写。"
+    " / Blank or 待定 (to be decided) 实施主体 (implementing body), 资金来源 (funding "
+    "source) and 设计团队 (design team) cells (yellow) are for the sub-district (街镇) "
+    "to fill in."
+)
+_NOTE_SHARE = (
+    "覆盖率 = 步行距离标准内可达该类服务的居民比例；红色单元格低于目标。"
+    " / Coverage share = share of residents within the category's walking "
+    "threshold; red cells are below target."
+)
 
 
 def header(column: str) -> str:
@@ -223,8 +300,9 @@ def _clean_text(value: Any) -> Any:
     return value
 
 
-def _write_table(writer: pd.ExcelWriter, sheet: str, df: pd.DataFrame,
-                 startrow: int = 0) -> Worksheet:
+def _write_table(
+    writer: pd.ExcelWriter, sheet: str, df: pd.DataFrame, startrow: int = 0
+) -> Worksheet:
     numeric = df.copy()
     safe = _excel_safe(df)
     safe.columns = [header(c) for c in df.columns]
@@ -241,10 +319,17 @@ def _style(ws: Worksheet, df: pd.DataFrame, startrow: int = 0) -> None:
         cell = ws.cell(row=head, column=j)
         cell.fill, cell.font, cell.border = _HEADER_FILL, _HEADER_FONT, _THIN
         cell.alignment = Alignment(wrap_text=True, vertical="center", horizontal="center")
-        fmt = ("0.0%" if col in _PERCENT or str(col).startswith("share_") else
-               "#,##0" if col in _INTEGER or str(col).startswith(_INTEGER_PREFIX) else
-               "0.0" if col in _DECIMAL else
-               "0.000000" if col in _COORD else None)
+        fmt = (
+            "0.0%"
+            if col in _PERCENT or str(col).startswith("share_")
+            else "#,##0"
+            if col in _INTEGER or str(col).startswith(_INTEGER_PREFIX)
+            else "0.0"
+            if col in _DECIMAL
+            else "0.000000"
+            if col in _COORD
+            else None
+        )
         wrap = col in _WRAP
         for i in range(len(df)):
             c = ws.cell(row=head + 1 + i, column=j)
@@ -305,10 +390,18 @@ def _write_about(writer: pd.ExcelWriter, result: Any) -> None:
     speed = meta.get("walk_speed_kmh", getattr(profile, "walk_speed_kmh", None))
     created = meta.get("created") or _dt.datetime.now().astimezone().isoformat(timespec="seconds")
     rows: list[tuple[str, Any]] = [
-        ("标准配置 / Profile",
-         " — ".join(str(x) for x in (getattr(profile, "id", None),
-                                     getattr(profile, "name_zh", None),
-                                     getattr(profile, "name_en", None)) if x)),
+        (
+            "标准配置 / Profile",
+            " — ".join(
+                str(x)
+                for x in (
+                    getattr(profile, "id", None),
+                    getattr(profile, "name_zh", None),
+                    getattr(profile, "name_en", None),
+                )
+                if x
+            ),
+        ),
         ("步行速度 / Walk speed (km/h)", speed),
         ("生成时间 / Generated", created),
         ("填写说明 / To fill", _NOTE_BLANK),
@@ -321,16 +414,25 @@ def _write_about(writer: pd.ExcelWriter, result: Any) -> None:
             continue
         rows.append((f"数据来源与运行 / Run: {key}", value))
     about = pd.DataFrame(
-        [{"item": k, "value": v if isinstance(v, str | int | float) or v is None
-          else json_text(v)} for k, v in rows], columns=["item", "value"])
+        [
+            {
+                "item": k,
+                "value": v if isinstance(v, str | int | float) or v is None else json_text(v),
+            }
+            for k, v in rows
+        ],
+        columns=["item", "value"],
+    )
     ws = _write_table(writer, sheet, about)
     cats = categories(result)
-    first = [c for c in ("name_zh", "name_en", "category", "group", "class_zh", "tier_min")
-             if c in cats.columns]
+    first = [
+        c
+        for c in ("name_zh", "name_en", "category", "group", "class_zh", "tier_min")
+        if c in cats.columns
+    ]
     cats = cats[first + [c for c in cats.columns if c not in first]]
     start = len(about) + 3
-    title = ws.cell(row=start, column=1,
-                    value="各类服务步行标准 / Walking standard per category")
+    title = ws.cell(row=start, column=1, value="各类服务步行标准 / Walking standard per category")
     title.font = Font(bold=True)
     _write_table(writer, sheet, cats, startrow=start)
     ws.column_dimensions["A"].width = 34

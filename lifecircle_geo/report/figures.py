@@ -89,12 +89,20 @@ def _fonts() -> Iterator[bool]:
     global _warned_no_font
     family = cjk_font()
     if family is None and not _warned_no_font:
-        log.warning("no CJK font found (install fonts-noto-cjk or fonts-wqy-microhei, or set "
-                    "LIFECIRCLE_CJK_FONT): figures use English labels")
+        log.warning(
+            "no CJK font found (install fonts-noto-cjk or fonts-wqy-microhei, or set "
+            "LIFECIRCLE_CJK_FONT): figures use English labels"
+        )
         _warned_no_font = True
     sans = [family, "DejaVu Sans"] if family else ["DejaVu Sans"]
-    with matplotlib.rc_context({"font.family": "sans-serif", "font.sans-serif": sans,
-                                "axes.unicode_minus": False, "svg.fonttype": "none"}):
+    with matplotlib.rc_context(
+        {
+            "font.family": "sans-serif",
+            "font.sans-serif": sans,
+            "axes.unicode_minus": False,
+            "svg.fonttype": "none",
+        }
+    ):
         yield family is not None
 
 
@@ -118,8 +126,9 @@ def _blank(value: Any) -> bool:
 def _save(fig: Figure, path: Path) -> Path:
     FigureCanvasAgg(fig)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=150, bbox_inches="tight",
-                    metadata={"Software": "lifecircle_geo"})
+        fig.savefig(
+            tmp, format="png", dpi=150, bbox_inches="tight", metadata={"Software": "lifecircle_geo"}
+        )
     return path
 
 
@@ -130,9 +139,9 @@ def _summary(result: Any) -> pd.DataFrame:
     cov = frame(result, "coverage")
     if cov.empty:
         return pd.DataFrame(columns=["category", "share", "target_share", "meets_standard"])
-    agg = cov.groupby("category", sort=False).agg(population=("population", "sum"),
-                                                  covered_population=("covered_population",
-                                                                      "sum"))
+    agg = cov.groupby("category", sort=False).agg(
+        population=("population", "sum"), covered_population=("covered_population", "sum")
+    )
     agg["share"] = agg["covered_population"] / agg["population"].where(agg["population"] > 0)
     cats = categories(result).set_index("category")
     agg = agg.join(cats, how="left").reset_index()
@@ -169,8 +178,16 @@ def _coverage_by_category(result: Any, zh: bool) -> Figure:
         if np.isnan(s):
             ax.text(0.01, yi, "—", va="center", fontsize=8, zorder=4)
         elif s >= 0.12:  # inside the bar, clear of the target marker
-            ax.text(min(s, 1.0) - 0.01, yi, f"{s:.0%}", va="center", ha="right", fontsize=8,
-                    color="white", zorder=4)
+            ax.text(
+                min(s, 1.0) - 0.01,
+                yi,
+                f"{s:.0%}",
+                va="center",
+                ha="right",
+                fontsize=8,
+                color="white",
+                zorder=4,
+            )
         else:
             ax.text(s + 0.01, yi, f"{s:.0%}", va="center", fontsize=8, zorder=4)
     tier_word = "分钟" if zh else " min"
@@ -189,8 +206,17 @@ def _coverage_by_category(result: Any, zh: bool) -> Figure:
             name = data.loc[rows[0], "group"]
             if isinstance(name, str):
                 shown = name if zh else {"十全": "basic", "十美": "quality"}.get(name, name)
-                ax.text(1.01, rows.mean(), shown, rotation=90, va="center", ha="left",
-                        fontsize=10, color="#555555", transform=ax.get_yaxis_transform())
+                ax.text(
+                    1.01,
+                    rows.mean(),
+                    shown,
+                    rotation=90,
+                    va="center",
+                    ha="left",
+                    fontsize=10,
+                    color="#555555",
+                    transform=ax.get_yaxis_transform(),
+                )
     ax.set_xlim(0, 1.12)
     ax.set_ylim(-0.6, n - 0.4)
     ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
@@ -199,30 +225,54 @@ def _coverage_by_category(result: Any, zh: bool) -> Figure:
     ax.set_axisbelow(True)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    ax.set_xlabel("步行可达人口比例 / Share of residents within walking threshold" if zh
-                  else "Share of residents within walking threshold")
-    title = ("各类服务步行可达覆盖率 / Walking coverage by service category" if zh
-             else "Walking coverage by service category")
+    ax.set_xlabel(
+        "步行可达人口比例 / Share of residents within walking threshold"
+        if zh
+        else "Share of residents within walking threshold"
+    )
+    title = (
+        "各类服务步行可达覆盖率 / Walking coverage by service category"
+        if zh
+        else "Walking coverage by service category"
+    )
     ax.set_title(title, fontsize=12, loc="left", pad=16)
     profile = getattr(result, "profile", None)
     meta = getattr(result, "meta", None) or {}
     sub = [_label(zh, getattr(profile, "name_zh", None), getattr(profile, "name_en", None))]
     if meta.get("walk_speed_kmh"):
         sub.append(f"{'步行速度' if zh else 'walk speed'} {meta['walk_speed_kmh']} km/h")
-    ax.text(0.0, 1.01, " · ".join(s for s in sub if s), fontsize=8, color="#555555",
-            transform=ax.transAxes, va="bottom")
-    handles = [Patch(color=_GREEN, label="达标 / meets target" if zh else "meets target"),
-               Patch(color=_RED, label="未达标 / below target" if zh else "below target"),
-               Line2D([], [], color="black", marker="|", linestyle="none", markersize=12,
-                      markeredgewidth=2, label="目标 / target" if zh else "target")]
+    ax.text(
+        0.0,
+        1.01,
+        " · ".join(s for s in sub if s),
+        fontsize=8,
+        color="#555555",
+        transform=ax.transAxes,
+        va="bottom",
+    )
+    handles = [
+        Patch(color=_GREEN, label="达标 / meets target" if zh else "meets target"),
+        Patch(color=_RED, label="未达标 / below target" if zh else "below target"),
+        Line2D(
+            [],
+            [],
+            color="black",
+            marker="|",
+            linestyle="none",
+            markersize=12,
+            markeredgewidth=2,
+            label="目标 / target" if zh else "target",
+        ),
+    ]
     fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=8, frameon=False)
     return fig
 
 
 def _unit_map(result: Any, units: gpd.GeoDataFrame, zh: bool) -> Figure:
     scores = unit_scores(result)
-    units = units.merge(scores[["unit_id", "n_meets_standard", "n_categories"]],
-                        on="unit_id", how="left")
+    units = units.merge(
+        scores[["unit_id", "n_meets_standard", "n_categories"]], on="unit_id", how="left"
+    )
     n_cat = int(np.nanmax(units["n_categories"])) if units["n_categories"].notna().any() else 0
     n_cat = max(n_cat, len(categories(result)), 1)
     cmap = matplotlib.colormaps["RdYlGn"].resampled(n_cat + 1)
@@ -238,7 +288,8 @@ def _unit_map(result: Any, units: gpd.GeoDataFrame, zh: bool) -> Figure:
     if "jiezhen_code" in units.columns and units["jiezhen_code"].nunique() > 1:
         try:
             units[["jiezhen_code", "geometry"]].dissolve(by="jiezhen_code").boundary.plot(
-                ax=ax, color="#333333", linewidth=1.6)
+                ax=ax, color="#333333", linewidth=1.6
+            )
         except Exception as exc:
             log.debug("no 街镇 outlines on the unit map: %s", exc)
     if len(units) <= _MAX_LABELLED_UNITS:
@@ -249,19 +300,29 @@ def _unit_map(result: Any, units: gpd.GeoDataFrame, zh: bool) -> Figure:
             score = row.get("n_meets_standard")
             if pd.notna(score):
                 text += f"\n{int(score)}/{n_cat}"
-            ax.annotate(text, (pt.x, pt.y), ha="center", va="center", fontsize=8,
-                        bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none",
-                              "alpha": 0.7})
+            ax.annotate(
+                text,
+                (pt.x, pt.y),
+                ha="center",
+                va="center",
+                fontsize=8,
+                bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.7},
+            )
     else:
         log.info("unit map: %d units, names left off", len(units))
     sm = matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap)
     bar = fig.colorbar(sm, ax=ax, shrink=0.7, ticks=_ticks(n_cat))
-    bar.set_label("达标类别数 / Categories meeting standard" if zh
-                  else "Categories meeting standard")
+    bar.set_label(
+        "达标类别数 / Categories meeting standard" if zh else "Categories meeting standard"
+    )
     ax.set_axis_off()
     ax.set_aspect("equal")
-    ax.set_title("社区基本单元达标服务类别数 / Service categories meeting standard per unit"
-                 if zh else "Service categories meeting standard per basic unit", fontsize=12)
+    ax.set_title(
+        "社区基本单元达标服务类别数 / Service categories meeting standard per unit"
+        if zh
+        else "Service categories meeting standard per basic unit",
+        fontsize=12,
+    )
     crs = units.crs.to_string() if units.crs is not None else "?"
     fig.text(0.01, 0.01, f"CRS {crs}", fontsize=7, color="#777777")
     return fig
@@ -277,21 +338,36 @@ def _heatmap(result: Any, jiezhen: pd.DataFrame, zh: bool) -> Figure:
     order = [c for c in cats.get("category", []) if c in set(jiezhen["category"])]
     order += [c for c in pd.unique(jiezhen["category"]) if c not in order]
     name_col = "jiezhen_name" if "jiezhen_name" in jiezhen.columns else "jiezhen_code"
-    share = jiezhen.pivot_table(index="jiezhen_code", columns="category", values="share",
-                                aggfunc="first").reindex(columns=order)
-    target = (jiezhen.pivot_table(index="jiezhen_code", columns="category",
-                                  values="target_share", aggfunc="first").reindex(columns=order)
-              if "target_share" in jiezhen.columns else None)
+    share = jiezhen.pivot_table(
+        index="jiezhen_code", columns="category", values="share", aggfunc="first"
+    ).reindex(columns=order)
+    target = (
+        jiezhen.pivot_table(
+            index="jiezhen_code", columns="category", values="target_share", aggfunc="first"
+        ).reindex(columns=order)
+        if "target_share" in jiezhen.columns
+        else None
+    )
     if len(share) > _MAX_HEATMAP_ROWS:
         worst = share.mean(axis=1).sort_values().index[:_MAX_HEATMAP_ROWS]
-        log.info("heat map: showing the %d 街镇 with the lowest mean share of %d",
-                 _MAX_HEATMAP_ROWS, len(share))
+        log.info(
+            "heat map: showing the %d 街镇 with the lowest mean share of %d",
+            _MAX_HEATMAP_ROWS,
+            len(share),
+        )
         share = share.loc[worst]
     names = jiezhen.drop_duplicates("jiezhen_code").set_index("jiezhen_code")[name_col]
     rows = [_label(zh, names.get(code), code) or str(i + 1) for i, code in enumerate(share.index)]
     info = cats.set_index("category") if "category" in cats.columns else pd.DataFrame()
-    cols = [_label(zh, info["name_zh"].get(c) if "name_zh" in info else None,
-                   info["name_en"].get(c) if "name_en" in info else c) or c for c in order]
+    cols = [
+        _label(
+            zh,
+            info["name_zh"].get(c) if "name_zh" in info else None,
+            info["name_en"].get(c) if "name_en" in info else c,
+        )
+        or c
+        for c in order
+    ]
 
     n_r, n_c = share.shape
     fig = Figure(figsize=(2.5 + 0.42 * n_c, 2.2 + 0.36 * n_r))
@@ -300,22 +376,43 @@ def _heatmap(result: Any, jiezhen: pd.DataFrame, zh: bool) -> Figure:
     ax.set_xticks(range(n_c), cols, rotation=60, ha="right", fontsize=8)
     ax.set_yticks(range(n_r), rows, fontsize=8)
     values = share.to_numpy(dtype=float)
-    targets = (target.reindex(index=share.index).to_numpy(dtype=float) if target is not None
-               else np.full_like(values, np.nan))
+    targets = (
+        target.reindex(index=share.index).to_numpy(dtype=float)
+        if target is not None
+        else np.full_like(values, np.nan)
+    )
     for i in range(n_r):
         for j in range(n_c):
             v = values[i, j]
             if np.isnan(v):
                 continue
             if n_r * n_c <= 600:
-                ax.text(j, i, f"{v * 100:.0f}", ha="center", va="center", fontsize=6,
-                        color="black" if 0.25 < v < 0.85 else "white")
+                ax.text(
+                    j,
+                    i,
+                    f"{v * 100:.0f}",
+                    ha="center",
+                    va="center",
+                    fontsize=6,
+                    color="black" if 0.25 < v < 0.85 else "white",
+                )
             if v < targets[i, j] - 1e-12:
-                ax.add_patch(Rectangle((j - 0.42, i - 0.42), 0.84, 0.84, fill=False,
-                                       edgecolor="black", linewidth=1.2))
+                ax.add_patch(
+                    Rectangle(
+                        (j - 0.42, i - 0.42),
+                        0.84,
+                        0.84,
+                        fill=False,
+                        edgecolor="black",
+                        linewidth=1.2,
+                    )
+                )
     bar = fig.colorbar(img, ax=ax, shrink=0.8, format=PercentFormatter(1.0, decimals=0))
     bar.set_label("覆盖率 / Coverage share" if zh else "Coverage share")
-    title = ("街镇 × 服务类别覆盖率（黑框 = 未达标）/ Sub-district coverage (box = below target)"
-             if zh else "Sub-district coverage by category (box = below target)")
+    title = (
+        "街镇 × 服务类别覆盖率（黑框 = 未达标）/ Sub-district coverage (box = below target)"
+        if zh
+        else "Sub-district coverage by category (box = below target)"
+    )
     ax.set_title(title, fontsize=11, loc="left")
     return fig

@@ -20,18 +20,39 @@ log = logging.getLogger(__name__)
 
 #: Families tried in order: simplified Chinese first, then any CJK face that has the hanzi.
 CJK_FAMILIES = (
-    "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN",
-    "WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Microsoft YaHei", "SimHei", "PingFang SC",
-    "Heiti SC", "STHeiti", "Hiragino Sans GB", "Noto Sans CJK JP", "Noto Sans CJK TC",
-    "Noto Sans CJK KR", "Noto Sans CJK HK", "Source Han Sans", "Noto Serif CJK SC",
-    "Noto Serif CJK JP", "Source Han Serif SC", "SimSun", "AR PL UMing CN", "AR PL UKai CN",
-    "Droid Sans Fallback", "Arial Unicode MS",
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "Source Han Sans CN",
+    "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei",
+    "Microsoft YaHei",
+    "SimHei",
+    "PingFang SC",
+    "Heiti SC",
+    "STHeiti",
+    "Hiragino Sans GB",
+    "Noto Sans CJK JP",
+    "Noto Sans CJK TC",
+    "Noto Sans CJK KR",
+    "Noto Sans CJK HK",
+    "Source Han Sans",
+    "Noto Serif CJK SC",
+    "Noto Serif CJK JP",
+    "Source Han Serif SC",
+    "SimSun",
+    "AR PL UMing CN",
+    "AR PL UKai CN",
+    "Droid Sans Fallback",
+    "Arial Unicode MS",
 )
 
 # File names of CJK fonts, for fonts installed after matplotlib built its font cache.
 _FILE_HINT = re.compile(
     r"(wqy|wenquanyi|notosanscjk|notoserifcjk|notosanssc|sourcehan|simhei|simsun|msyh|"
-    r"pingfang|hiragino|droidsansfallback|uming|ukai|stheiti|arialuni)", re.IGNORECASE)
+    r"pingfang|hiragino|droidsansfallback|uming|ukai|stheiti|arialuni)",
+    re.IGNORECASE,
+)
 
 
 @functools.lru_cache(maxsize=1)

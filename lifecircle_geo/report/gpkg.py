@@ -43,16 +43,38 @@ log = logging.getLogger(__name__)
 
 #: Layers written, in order (``facility_areas`` only when there are polygon facilities,
 #: ``isochrones`` only when the result has catchment polygons).
-LAYERS = ("units", "coverage", "jiezhen_coverage", "district_coverage", "gaps", "projects",
-          "suggested_sites", "facilities", "facility_areas", "isochrones", "demand",
-          "network_edges", "categories", "summary", "run_metadata")
+LAYERS = (
+    "units",
+    "coverage",
+    "jiezhen_coverage",
+    "district_coverage",
+    "gaps",
+    "projects",
+    "suggested_sites",
+    "facilities",
+    "facility_areas",
+    "isochrones",
+    "demand",
+    "network_edges",
+    "categories",
+    "summary",
+    "run_metadata",
+)
 
-_GEOMETRY_TYPE = {"units": "MultiPolygon", "coverage": "MultiPolygon",
-                  "jiezhen_coverage": "MultiPolygon", "district_coverage": "MultiPolygon",
-                  "gaps": "MultiPolygon", "projects": "Point", "suggested_sites": "Point",
-                  "facilities": "Point", "facility_areas": "MultiPolygon",
-                  "isochrones": "MultiPolygon", "demand": "Point",
-                  "network_edges": "LineString"}
+_GEOMETRY_TYPE = {
+    "units": "MultiPolygon",
+    "coverage": "MultiPolygon",
+    "jiezhen_coverage": "MultiPolygon",
+    "district_coverage": "MultiPolygon",
+    "gaps": "MultiPolygon",
+    "projects": "Point",
+    "suggested_sites": "Point",
+    "facilities": "Point",
+    "facility_areas": "MultiPolygon",
+    "isochrones": "MultiPolygon",
+    "demand": "Point",
+    "network_edges": "LineString",
+}
 
 
 def write_gpkg(result: Any, path: str | os.PathLike) -> Path:
@@ -94,8 +116,11 @@ def write_gpkg(result: Any, path: str | os.PathLike) -> Path:
 
 
 # ---------------------------------------------------------------------------- layers
-def _layers(result: Any, units: gpd.GeoDataFrame | None, crs: Any,
-            ) -> list[tuple[str, pd.DataFrame]]:
+def _layers(
+    result: Any,
+    units: gpd.GeoDataFrame | None,
+    crs: Any,
+) -> list[tuple[str, pd.DataFrame]]:
     out: list[tuple[str, pd.DataFrame]] = []
     coverage = _plain(frame(result, "coverage"))
     if units is not None:
@@ -105,10 +130,18 @@ def _layers(result: Any, units: gpd.GeoDataFrame | None, crs: Any,
     else:
         log.warning("result has no units: writing coverage tables without geometry")
         out.append(("coverage", coverage))
-    out.append(("jiezhen_coverage",
-                _with_dissolved(_plain(frame(result, "jiezhen")), units, "jiezhen_code")))
-    out.append(("district_coverage",
-                _with_dissolved(_plain(frame(result, "district")), units, "district_code")))
+    out.append(
+        (
+            "jiezhen_coverage",
+            _with_dissolved(_plain(frame(result, "jiezhen")), units, "jiezhen_code"),
+        )
+    )
+    out.append(
+        (
+            "district_coverage",
+            _with_dissolved(_plain(frame(result, "district")), units, "district_code"),
+        )
+    )
     gaps = _plain(frame(result, "gaps"))
     out.append(("gaps", _with_unit_geometry(gaps, units) if units is not None else gaps))
     out.append(("projects", _projects(frame(result, "projects"), crs)))
@@ -136,9 +169,15 @@ def _layers(result: Any, units: gpd.GeoDataFrame | None, crs: Any,
     summary = getattr(result, "summary", None)
     if callable(summary):
         out.append(("summary", _plain(summary())))
-    out.append(("run_metadata", pd.DataFrame(
-        [{"key": k, "value": json_text(v)} for k, v in run_facts(result)],
-        columns=["key", "value"])))
+    out.append(
+        (
+            "run_metadata",
+            pd.DataFrame(
+                [{"key": k, "value": json_text(v)} for k, v in run_facts(result)],
+                columns=["key", "value"],
+            ),
+        )
+    )
     return out
 
 
@@ -185,15 +224,15 @@ def _with_unit_geometry(table: pd.DataFrame, units: gpd.GeoDataFrame) -> gpd.Geo
     return gpd.GeoDataFrame(merged, geometry="geometry", crs=units.crs)
 
 
-def _with_dissolved(table: pd.DataFrame, units: gpd.GeoDataFrame | None,
-                    key: str) -> pd.DataFrame:
+def _with_dissolved(table: pd.DataFrame, units: gpd.GeoDataFrame | None, key: str) -> pd.DataFrame:
     if units is None or key not in table.columns or key not in units.columns:
         return table
     try:
         shapes = units[[key, "geometry"]].dissolve(by=key).reset_index()
     except Exception as exc:
-        log.warning("could not dissolve units by %s (%s): %s layer written without geometry",
-                    key, exc, key)
+        log.warning(
+            "could not dissolve units by %s (%s): %s layer written without geometry", key, exc, key
+        )
         return table
     shapes["geometry"] = shapes.geometry.apply(_multi)
     merged = table.merge(shapes, on=key, how="left")
@@ -225,12 +264,15 @@ def _to_crs(gdf: gpd.GeoDataFrame, crs: Any) -> gpd.GeoDataFrame:
     return gdf
 
 
-def _facilities(facilities: gpd.GeoDataFrame, crs: Any,
-                ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+def _facilities(
+    facilities: gpd.GeoDataFrame,
+    crs: Any,
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     fac = _to_crs(facilities, crs)
     if "entrances" in fac.columns:
-        fac["entrances_wkt"] = [None if g is None or getattr(g, "is_empty", True) else g.wkt
-                                for g in fac["entrances"]]
+        fac["entrances_wkt"] = [
+            None if g is None or getattr(g, "is_empty", True) else g.wkt for g in fac["entrances"]
+        ]
         fac = fac.drop(columns="entrances")
     geom_name = fac.geometry.name
     is_point = fac.geometry.geom_type.isin(["Point"]).to_numpy()
@@ -239,8 +281,10 @@ def _facilities(facilities: gpd.GeoDataFrame, crs: Any,
     areas[geom_name] = areas.geometry.apply(_multi)
     points = fac.copy()
     if (~is_point).any():
-        points[geom_name] = [g if p or g is None else g.representative_point()
-                             for g, p in zip(points.geometry, is_point, strict=True)]
+        points[geom_name] = [
+            g if p or g is None else g.representative_point()
+            for g, p in zip(points.geometry, is_point, strict=True)
+        ]
     return points, areas.reset_index(drop=True)
 
 
@@ -256,8 +300,7 @@ def _write_layer(table: pd.DataFrame, path: Path, layer: str) -> None:
             geometry_type = _GEOMETRY_TYPE.get(layer, "Unknown")
         elif types <= {"Polygon", "MultiPolygon"}:
             geometry_type = "MultiPolygon"
-        pyogrio.write_dataframe(safe, path, layer=layer, driver="GPKG",
-                                geometry_type=geometry_type)
+        pyogrio.write_dataframe(safe, path, layer=layer, driver="GPKG", geometry_type=geometry_type)
     else:
         safe = gdal_safe(pd.DataFrame(table), geometry=None)
         if not len(safe.columns):

@@ -38,13 +38,36 @@ __all__ = ["SHARE_BINS", "write_map"]
 log = logging.getLogger(__name__)
 
 #: Colour classes of the coverage share: (lower bound, colour, label).
-SHARE_BINS = ((0.0, "#d73027", "< 50%"), (0.5, "#fc8d59", "50–70%"),
-              (0.7, "#fee08b", "70–85%"), (0.85, "#91cf60", "85–95%"),
-              (0.95, "#1a9850", "≥ 95%"))
+SHARE_BINS = (
+    (0.0, "#d73027", "< 50%"),
+    (0.5, "#fc8d59", "50–70%"),
+    (0.7, "#fee08b", "70–85%"),
+    (0.85, "#91cf60", "85–95%"),
+    (0.95, "#1a9850", "≥ 95%"),
+)
 
-_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-            "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39",
-            "#7b4173", "#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363")
+_PALETTE = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+    "#393b79",
+    "#637939",
+    "#8c6d31",
+    "#843c39",
+    "#7b4173",
+    "#3182bd",
+    "#e6550d",
+    "#31a354",
+    "#756bb1",
+    "#636363",
+)
 _SIMPLIFY_M = 2.0
 _MAX_PROJECTS_IN_POPUP = 5
 
@@ -77,8 +100,13 @@ def write_map(result: Any, path: str | os.PathLike) -> Path:
     sites = _sites_4326(result)
     cats = _categories(result)
 
-    m = folium.Map(location=_centre(units, facilities), zoom_start=14, tiles="OpenStreetMap",
-                   control_scale=True, prefer_canvas=True)
+    m = folium.Map(
+        location=_centre(units, facilities),
+        zoom_start=14,
+        tiles="OpenStreetMap",
+        control_scale=True,
+        prefer_canvas=True,
+    )
     bounds = _bounds(units, facilities, sites)
     if bounds is not None:
         m.fit_bounds(bounds)
@@ -97,15 +125,21 @@ def write_map(result: Any, path: str | os.PathLike) -> Path:
     _Layers(data).add_to(m)
     with atomic_path(path) as tmp:
         tmp.write_text(offline_html(m.get_root().render()), encoding="utf-8")
-    log.info("wrote map %s (%d units, %d facilities, %d sites)", path, len(units),
-             len(facilities), len(sites))
+    log.info(
+        "wrote map %s (%d units, %d facilities, %d sites)",
+        path,
+        len(units),
+        len(facilities),
+        len(sites),
+    )
     return path
 
 
 # ---------------------------------------------------------------------------- offline
 _STATIC = Path(__file__).with_name("static")
-_CDN_TAG = re.compile(r'<(script|link)\b[^>]*?(?:src|href)="(https?://[^"]+)"[^>]*>(?:</script>)?',
-                      re.IGNORECASE)
+_CDN_TAG = re.compile(
+    r'<(script|link)\b[^>]*?(?:src|href)="(https?://[^"]+)"[^>]*>(?:</script>)?', re.IGNORECASE
+)
 
 
 def offline_html(page: str) -> str:
@@ -164,47 +198,85 @@ def _units_4326(result: Any) -> gpd.GeoDataFrame:
     units = getattr(result, "units", None)
     if not isinstance(units, gpd.GeoDataFrame) or not len(units):
         return _empty()
-    keep = [c for c in ("unit_id", "unit_name", "jiezhen_code", "jiezhen_name", "district_code",
-                        "area_type", "population") if c in units.columns]
-    out = gpd.GeoDataFrame(units[keep].copy(), geometry=units.geometry.to_numpy(),
-                           crs=units.crs)
+    keep = [
+        c
+        for c in (
+            "unit_id",
+            "unit_name",
+            "jiezhen_code",
+            "jiezhen_name",
+            "district_code",
+            "area_type",
+            "population",
+        )
+        if c in units.columns
+    ]
+    out = gpd.GeoDataFrame(units[keep].copy(), geometry=units.geometry.to_numpy(), crs=units.crs)
     if out.crs is not None and out.crs.is_projected:
         out["geometry"] = out.geometry.simplify(_SIMPLIFY_M, preserve_topology=True)
     scores = unit_scores(result)
     share_cols = [c for c in scores.columns if c.startswith("share_")]
     out = out.merge(scores, on="unit_id", how="left")
-    out["share"] = [
-        {c.removeprefix("share_"): _num(row[c], 4) for c in share_cols}
-        for _, row in out[share_cols].iterrows()
-    ] if share_cols else [{} for _ in range(len(out))]
+    out["share"] = (
+        [
+            {c.removeprefix("share_"): _num(row[c], 4) for c in share_cols}
+            for _, row in out[share_cols].iterrows()
+        ]
+        if share_cols
+        else [{} for _ in range(len(out))]
+    )
     out["gaps"] = _per_unit(frame(result, "gaps"), out["unit_id"], _gap_record, "rank")
-    out["projects"] = _per_unit(frame(result, "projects"), out["unit_id"], _project_record,
-                                "people_left_out", ascending=False,
-                                limit=_MAX_PROJECTS_IN_POPUP)
+    out["projects"] = _per_unit(
+        frame(result, "projects"),
+        out["unit_id"],
+        _project_record,
+        "people_left_out",
+        ascending=False,
+        limit=_MAX_PROJECTS_IN_POPUP,
+    )
     out = out.drop(columns=share_cols)
     return _round(_to_4326(out))
 
 
-def _per_unit(table: pd.DataFrame, unit_ids: pd.Series, record, sort_by: str, *,
-              ascending: bool = True, limit: int | None = None) -> list[list[dict]]:
+def _per_unit(
+    table: pd.DataFrame,
+    unit_ids: pd.Series,
+    record,
+    sort_by: str,
+    *,
+    ascending: bool = True,
+    limit: int | None = None,
+) -> list[list[dict]]:
     if table.empty or "unit_id" not in table.columns:
         return [[] for _ in range(len(unit_ids))]
     if sort_by in table.columns:
         table = table.sort_values(sort_by, ascending=ascending, kind="stable")
-    groups = {uid: [record(r) for _, r in g.head(limit or len(g)).iterrows()]
-              for uid, g in table.groupby("unit_id", sort=False)}
+    groups = {
+        uid: [record(r) for _, r in g.head(limit or len(g)).iterrows()]
+        for uid, g in table.groupby("unit_id", sort=False)
+    }
     return [groups.get(uid, []) for uid in unit_ids]
 
 
 def _gap_record(row: pd.Series) -> dict:
-    return {"c": row.get("category"), "zh": row.get("name_zh"), "en": row.get("name_en"),
-            "s": _num(row.get("share"), 4), "t": _num(row.get("target_share"), 4),
-            "p": _num(row.get("people_left_out"), 0), "r": _num(row.get("rank"), 0)}
+    return {
+        "c": row.get("category"),
+        "zh": row.get("name_zh"),
+        "en": row.get("name_en"),
+        "s": _num(row.get("share"), 4),
+        "t": _num(row.get("target_share"), 4),
+        "p": _num(row.get("people_left_out"), 0),
+        "r": _num(row.get("rank"), 0),
+    }
 
 
 def _project_record(row: pd.Series) -> dict:
-    return {"id": row.get("project_id"), "zh": row.get("name_zh"),
-            "content": row.get("content_zh"), "p": _num(row.get("newly_covered_population"), 0)}
+    return {
+        "id": row.get("project_id"),
+        "zh": row.get("name_zh"),
+        "content": row.get("content_zh"),
+        "p": _num(row.get("newly_covered_population"), 0),
+    }
 
 
 def _num(value: Any, digits: int) -> float | None:
@@ -219,13 +291,17 @@ def _facilities_4326(result: Any) -> gpd.GeoDataFrame:
     fac = getattr(result, "facilities", None)
     if not isinstance(fac, gpd.GeoDataFrame) or not len(fac):
         return _empty()
-    keep = [c for c in ("facility_id", "name", "category", "facility_type", "source",
-                        "reachable") if c in fac.columns]
+    keep = [
+        c
+        for c in ("facility_id", "name", "category", "facility_type", "source", "reachable")
+        if c in fac.columns
+    ]
     out = gpd.GeoDataFrame(fac[keep].copy(), geometry=fac.geometry.to_numpy(), crs=fac.crs)
     out = out[out.geometry.notna() & ~out.geometry.is_empty]
     out = _to_4326(out)
-    out["geometry"] = [g if g.geom_type == "Point" else g.representative_point()
-                       for g in out.geometry]
+    out["geometry"] = [
+        g if g.geom_type == "Point" else g.representative_point() for g in out.geometry
+    ]
     return _round(out)
 
 
@@ -233,14 +309,26 @@ def _sites_4326(result: Any) -> gpd.GeoDataFrame:
     sites = getattr(result, "sites", None)
     if not isinstance(sites, gpd.GeoDataFrame) or not len(sites):
         return _empty()
-    keep = [c for c in ("site_id", "unit_id", "jiezhen_code", "category", "name_zh", "order",
-                        "newly_covered_population", "share_after") if c in sites.columns]
-    out = gpd.GeoDataFrame(sites[keep].copy(), geometry=sites.geometry.to_numpy(),
-                           crs=sites.crs)
+    keep = [
+        c
+        for c in (
+            "site_id",
+            "unit_id",
+            "jiezhen_code",
+            "category",
+            "name_zh",
+            "order",
+            "newly_covered_population",
+            "share_after",
+        )
+        if c in sites.columns
+    ]
+    out = gpd.GeoDataFrame(sites[keep].copy(), geometry=sites.geometry.to_numpy(), crs=sites.crs)
     out = out[out.geometry.notna() & ~out.geometry.is_empty]
     out = _to_4326(out)
-    out["geometry"] = [g if g.geom_type == "Point" else g.representative_point()
-                       for g in out.geometry]
+    out["geometry"] = [
+        g if g.geom_type == "Point" else g.representative_point() for g in out.geometry
+    ]
     return _round(out)
 
 
@@ -248,11 +336,16 @@ def _categories(result: Any) -> list[dict]:
     cats = categories(result)
     out = []
     for i, row in enumerate(cats.itertuples(index=False)):
-        out.append({"id": row.category, "zh": getattr(row, "name_zh", row.category),
-                    "en": getattr(row, "name_en", row.category),
-                    "tier": _num(getattr(row, "tier_min", None), 0),
-                    "target": _num(getattr(row, "target_share", None), 4),
-                    "colour": _PALETTE[i % len(_PALETTE)]})
+        out.append(
+            {
+                "id": row.category,
+                "zh": getattr(row, "name_zh", row.category),
+                "en": getattr(row, "name_en", row.category),
+                "tier": _num(getattr(row, "tier_min", None), 0),
+                "target": _num(getattr(row, "target_share", None), 4),
+                "colour": _PALETTE[i % len(_PALETTE)],
+            }
+        )
     return out
 
 
@@ -260,12 +353,16 @@ def _feature_collection(gdf: gpd.GeoDataFrame) -> dict:
     geom_name = gdf.geometry.name
     props = [c for c in gdf.columns if c != geom_name]
     features = []
-    for row, geom in zip(gdf[props].itertuples(index=False, name=None), gdf.geometry,
-                         strict=True):
+    for row, geom in zip(gdf[props].itertuples(index=False, name=None), gdf.geometry, strict=True):
         if geom is None or geom.is_empty:
             continue
-        features.append({"type": "Feature", "geometry": shapely.geometry.mapping(geom),
-                         "properties": jsonable(dict(zip(props, row, strict=True)))})
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": shapely.geometry.mapping(geom),
+                "properties": jsonable(dict(zip(props, row, strict=True))),
+            }
+        )
     return {"type": "FeatureCollection", "features": features}
 
 
@@ -282,8 +379,10 @@ def _bounds(*layers: gpd.GeoDataFrame) -> list[list[float]] | None:
     if not boxes:
         return None
     b = np.array(boxes)
-    return [[float(b[:, 1].min()), float(b[:, 0].min())],
-            [float(b[:, 3].max()), float(b[:, 2].max())]]
+    return [
+        [float(b[:, 1].min()), float(b[:, 0].min())],
+        [float(b[:, 3].max()), float(b[:, 2].max())],
+    ]
 
 
 def _title_html(result: Any, title_zh: str, title_en: str) -> str:
@@ -308,8 +407,7 @@ def _title_html(result: Any, title_zh: str, title_en: str) -> str:
 # ---------------------------------------------------------------------------- Leaflet
 def _js_json(obj: Any) -> str:
     text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return (text.replace("</", "<\\/").replace("\u2028", "\\u2028")
-            .replace("\u2029", "\\u2029"))
+    return text.replace("</", "<\\/").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
 class _Layers(MacroElement):

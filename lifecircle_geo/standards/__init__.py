@@ -52,17 +52,44 @@ AREA_TYPES = ("中心城", "新城", "新市镇", "乡村")
 #: default groups; a profile may declare its own in ``[profile].groups``
 GROUPS = ("十全", "十美")
 CLASSES = ("基础保障", "品质提升", "特色塑造")
-CLASS_EN = {"基础保障": "basic guarantee", "品质提升": "quality raising",
-            "特色塑造": "character shaping"}
+CLASS_EN = {
+    "基础保障": "basic guarantee",
+    "品质提升": "quality raising",
+    "特色塑造": "character shaping",
+}
 TIERS_MIN = (5, 10, 15)
 #: the numbers of a category, each of which needs ``sources.<key>``
 NUMBER_KEYS = ("tier_min", "threshold_m", "target_share")
 
-_PROFILE_KEYS = {"id", "name_zh", "name_en", "walk_speed_kmh", "walk_speed_source",
-                 "default_area_type", "source", "groups", "region_name", "region_bbox",
-                 "note"}
-_CATEGORY_KEYS = {"id", "name_zh", "name_en", "group", "class", "tier_min", "threshold_m",
-                  "target_share", "facility_types", "osm", "names", "amap", "sources", "note"}
+_PROFILE_KEYS = {
+    "id",
+    "name_zh",
+    "name_en",
+    "walk_speed_kmh",
+    "walk_speed_source",
+    "default_area_type",
+    "source",
+    "groups",
+    "region_name",
+    "region_bbox",
+    "note",
+}
+_CATEGORY_KEYS = {
+    "id",
+    "name_zh",
+    "name_en",
+    "group",
+    "class",
+    "tier_min",
+    "threshold_m",
+    "target_share",
+    "facility_types",
+    "osm",
+    "names",
+    "amap",
+    "sources",
+    "note",
+}
 _TOP_KEYS = {"profile", "tiers", "category", "extends"}
 
 
@@ -269,8 +296,9 @@ def _attribute(override: dict, base: dict, label: str) -> dict:
 
     head, base_head = out.get("profile"), base.get("profile", {})
     if isinstance(head, dict) and "walk_speed_kmh" in head and "walk_speed_source" not in head:
-        head["walk_speed_source"] = note(base_head.get("walk_speed_kmh"),
-                                         base_head.get("walk_speed_source"))
+        head["walk_speed_source"] = note(
+            base_head.get("walk_speed_kmh"), base_head.get("walk_speed_source")
+        )
     tiers, base_tiers = out.get("tiers"), base.get("tiers", {})
     if isinstance(tiers, dict):
         for key, tier in tiers.items():
@@ -302,8 +330,10 @@ def _read_toml(path: Path | Any, label: str) -> dict:
         raise ProfileError(f"profile file {label} is not valid TOML: {exc}") from None
 
 
-def load_profile(profile: str | Path | Profile = "shanghai-2025", overrides: dict | None = None,
-                 ) -> Profile:
+def load_profile(
+    profile: str | Path | Profile = "shanghai-2025",
+    overrides: dict | None = None,
+) -> Profile:
     """Load and validate a profile.
 
     Parameters
@@ -359,8 +389,9 @@ def load_profile(profile: str | Path | Profile = "shanghai-2025", overrides: dic
     base_name = data.pop("extends", None)
     if base_name is not None:
         if not isinstance(base_name, str):
-            raise ProfileError(f"{label}: extends should be a profile name or path, "
-                               f"got {base_name!r}")
+            raise ProfileError(
+                f"{label}: extends should be a profile name or path, got {base_name!r}"
+            )
         if base_name not in list_profiles() and folder is not None:
             candidate = folder / base_name
             base_name = str(candidate) if candidate.exists() else base_name
@@ -378,8 +409,14 @@ def load_profile(profile: str | Path | Profile = "shanghai-2025", overrides: dic
 def _type_name(kind) -> str:
     if isinstance(kind, tuple):
         return " or ".join(_type_name(k) for k in kind)
-    return {"str": "a string", "int": "an integer", "float": "a number", "dict": "a table",
-            "list": "a list", "bool": "true/false"}.get(kind.__name__, kind.__name__)
+    return {
+        "str": "a string",
+        "int": "an integer",
+        "float": "a number",
+        "dict": "a table",
+        "list": "a list",
+        "bool": "true/false",
+    }.get(kind.__name__, kind.__name__)
 
 
 def _need(d: dict, key: str, kind, where: str, label: str):
@@ -394,8 +431,9 @@ def _need(d: dict, key: str, kind, where: str, label: str):
 def _check_keys(d: dict, allowed: set[str], where: str, label: str) -> None:
     unknown = sorted(set(d) - allowed)
     if unknown:
-        raise ProfileError(f"{label}: {where} has unknown key(s) {unknown}; "
-                           f"known keys: {sorted(allowed)}")
+        raise ProfileError(
+            f"{label}: {where} has unknown key(s) {unknown}; known keys: {sorted(allowed)}"
+        )
 
 
 def _source(d: dict, key: str, where: str, label: str, what: str) -> str:
@@ -403,15 +441,14 @@ def _source(d: dict, key: str, where: str, label: str, what: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ProfileError(
             f"{label}: {where} is missing key {key!r} (where {what} comes from: the standard "
-            f"and clause, or \"assumption\"); every number of a profile needs a source"
+            f'and clause, or "assumption"); every number of a profile needs a source'
         )
     return value
 
 
 def _str_list(value, where: str, label: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise ProfileError(f"{label}: {where} should be a list of non-empty strings, "
-                           f"got {value!r}")
+        raise ProfileError(f"{label}: {where} should be a list of non-empty strings, got {value!r}")
     return tuple(value)
 
 
@@ -428,18 +465,25 @@ def _validate(data: dict, label: str) -> Profile:
     _source(head, "walk_speed_source", "[profile]", label, f"walk_speed_kmh={speed:g}")
     default_area = head.get("default_area_type", "中心城")
     if default_area not in AREA_TYPES:
-        raise ProfileError(f"{label}: [profile].default_area_type={default_area!r} is not an "
-                           f"area type; expected one of {AREA_TYPES}")
+        raise ProfileError(
+            f"{label}: [profile].default_area_type={default_area!r} is not an "
+            f"area type; expected one of {AREA_TYPES}"
+        )
     groups = GROUPS
     if "groups" in head:
         groups = _str_list(head["groups"], "[profile].groups", label)
     bbox = head.get("region_bbox")
     if bbox is not None:
-        ok = (isinstance(bbox, list) and len(bbox) == 4
-              and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bbox))
+        ok = (
+            isinstance(bbox, list)
+            and len(bbox) == 4
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bbox)
+        )
         if not ok or not (bbox[0] < bbox[2] and bbox[1] < bbox[3]):
-            raise ProfileError(f"{label}: [profile].region_bbox should be [min lon, min lat, "
-                               f"max lon, max lat], got {bbox!r}")
+            raise ProfileError(
+                f"{label}: [profile].region_bbox should be [min lon, min lat, "
+                f"max lon, max lat], got {bbox!r}"
+            )
         bbox = tuple(float(v) for v in bbox)
     region = head.get("region_name")
     if region is not None and not isinstance(region, str):
@@ -476,8 +520,10 @@ def _validate(data: dict, label: str) -> Profile:
             raise ProfileError(f"{label}: {where} should be a table ([[category]])")
         cid = _need(c, "id", str, where, label)
         if cid in seen:
-            raise ProfileError(f"{label}: category[{i}].id: duplicate category id {cid!r} "
-                               f"(first used by category[{seen[cid]}])")
+            raise ProfileError(
+                f"{label}: category[{i}].id: duplicate category id {cid!r} "
+                f"(first used by category[{seen[cid]}])"
+            )
         seen[cid] = i
         where = f"category {cid!r}"
         _check_keys(c, _CATEGORY_KEYS, where, label)
@@ -492,8 +538,9 @@ def _validate(data: dict, label: str) -> Profile:
             raise ProfileError(f"{label}: {where}.tier_min={tier}, expected one of {TIERS_MIN}")
         srcs = c.get("sources", {})
         if not isinstance(srcs, dict):
-            raise ProfileError(f"{label}: {where}.sources should be a table "
-                               f"([category.sources]), got {srcs!r}")
+            raise ProfileError(
+                f"{label}: {where}.sources should be a table ([category.sources]), got {srcs!r}"
+            )
         for k, v in srcs.items():
             if not isinstance(v, str):
                 raise ProfileError(f"{label}: {where}.sources.{k} should be a string, got {v!r}")
@@ -519,14 +566,14 @@ def _validate(data: dict, label: str) -> Profile:
                 thresholds = {**tier_thresholds[tier], **thresholds}
             _source(srcs, "threshold_m", f"{where}.sources", label, "threshold_m")
         else:
-            raise ProfileError(f"{label}: {where}.threshold_m should be a number or a table, "
-                               f"got {thr!r}")
+            raise ProfileError(
+                f"{label}: {where}.threshold_m should be a number or a table, got {thr!r}"
+            )
         target = float(_need(c, "target_share", (int, float), where, label))
         if not 0.0 < target <= 1.0:
             raise ProfileError(f"{label}: {where}.target_share={target} outside (0, 1]")
         _source(srcs, "target_share", f"{where}.sources", label, f"target_share={target:g}")
-        facility_types = _str_list(c.get("facility_types", []), f"{where}.facility_types",
-                                   label)
+        facility_types = _str_list(c.get("facility_types", []), f"{where}.facility_types", label)
         osm_rules = _rules(c, "osm", where, label)
         name_rules = _rules(c, "names", where, label)
         amap_rules = _rules(c, "amap", where, label)
@@ -583,10 +630,13 @@ def _rules(c: dict, kind: str, where: str, label: str) -> tuple[dict, ...]:
             if not tags:
                 raise ProfileError(f"{label}: {at}.tags is empty")
             for k, v in tags.items():
-                if not (isinstance(v, str) or (isinstance(v, list) and v
-                        and all(isinstance(x, str) for x in v))):
-                    raise ProfileError(f"{label}: {at}.tags.{k} should be a string or a list "
-                                       f"of strings, got {v!r}")
+                if not (
+                    isinstance(v, str)
+                    or (isinstance(v, list) and v and all(isinstance(x, str) for x in v))
+                ):
+                    raise ProfileError(
+                        f"{label}: {at}.tags.{k} should be a string or a list of strings, got {v!r}"
+                    )
             if "name_any" in rule:
                 _str_list(rule["name_any"], f"{at}.name_any", label)
         elif kind == "names":
@@ -604,8 +654,9 @@ def _check_thresholds(thr: dict, where: str, label: str) -> dict[str, float]:
     out = {}
     for area, value in thr.items():
         if area not in AREA_TYPES:
-            raise ProfileError(f"{label}: {where} has unknown area type {area!r}; "
-                               f"expected {AREA_TYPES}")
+            raise ProfileError(
+                f"{label}: {where} has unknown area type {area!r}; expected {AREA_TYPES}"
+            )
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
             raise ProfileError(f"{label}: {where}.{area}={value!r} should be metres > 0")
         out[area] = float(value)
