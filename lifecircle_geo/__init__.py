@@ -1,5 +1,7 @@
-"""lifecircle_geo: walking access to the 十全十美 community services of Shanghai's
-15-minute community life circle (15分钟社区生活圈), per basic unit and 街镇.
+"""Walking access to Shanghai's 15-minute community life circle (15分钟社区生活圈).
+
+lifecircle_geo measures walking access to the 十全十美 community services, per basic unit and
+街镇.
 
 >>> import lifecircle_geo as lc
 >>> lc.settings.walk_speed_kmh
@@ -8,13 +10,11 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
-from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
-try:
-    __version__ = version("lifecircle-geo")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0+unknown"
+from ._version import __version__
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
@@ -22,10 +22,13 @@ from . import (  # noqa: E402
     accessibility,
     batch,
     crs,
+    datasets,
     engine,
     facilities,
     isochrones,
+    offset,
     population,
+    routing,
     standards,
     units,
 )
@@ -49,13 +52,36 @@ __all__ = [
     "batch",
     "configure",
     "crs",
+    "datasets",
     "engine",
     "facilities",
     "isochrones",
     "list_profiles",
     "load_profile",
+    "offset",
     "population",
+    "report",
+    "routing",
     "settings",
     "standards",
     "units",
 ]
+
+# Imported on first use: the report writers pull in matplotlib and folium (about a second), which
+# a run that only measures does not need. ``lc.report`` works all the same.
+_LAZY_SUBMODULES = ("report",)
+
+if TYPE_CHECKING:
+    from . import report
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_SUBMODULES:
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

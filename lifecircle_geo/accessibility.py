@@ -2,7 +2,7 @@
 
 Two kinds of search feed these measures:
 
-* **One multi-source search** (:func:`lifecircle_geo.engine.multi_source`) partitions the street
+* **One multi-source search** (:func:`lifecircle_geo.routing.multi_source`) partitions the street
   nodes among facilities: every reached node belongs to the facility nearest to it. That is all
   :func:`service_areas` needs.
 * **Sparse per-facility bounded searches** (:func:`reach_matrix`) give, for every facility, the
@@ -17,13 +17,13 @@ Labels are facility ids: by convention the facility's row position in the facili
 per-facility inputs (capacity) are looked up by label. Ties: a :class:`Reach` keeps each target's
 pairs sorted by (distance, label), so where facilities are equally far :func:`nearest_k` lists
 the smaller label first. :func:`service_areas` takes its partition from
-:func:`~lifecircle_geo.engine.multi_source` and inherits that function's tie rule.
+:func:`~lifecircle_geo.routing.multi_source` and inherits that function's tie rule.
 
 Examples
 --------
 >>> import numpy as np
 >>> from lifecircle_geo.network import WalkNetwork
->>> from lifecircle_geo.engine import Seeds
+>>> from lifecircle_geo.routing import Seeds
 >>> net = WalkNetwork.from_arrays([0, 100, 200, 300], [0, 0, 0, 0], [0, 1, 2], [1, 2, 3],
 ...                               [100.0, 100.0, 100.0], crs=32651)
 >>> seeds = Seeds(np.array([0, 3]), np.zeros(2), np.array([0, 1]))
@@ -39,31 +39,29 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra
-from tqdm.auto import tqdm
 
-# _quantize/_quantum/_search_csr: the engine's exact-arithmetic preparation (costs and start
-# distances rounded to a quantum), so per-facility distances are bit-identical to multi_source's
-from .engine import (
-    Seeds,
-    _quantize,
-    _quantum,
-    _search_csr,
-    multi_source,
-    point_distances,
-)
 from .errors import InputError
 from .network import WalkNetwork
-from .settings import settings
+from .routing import (
+    Reach,
+    Seeds,
+    Sites,
+    Snap,
+    multi_source,
+    point_distances,
+    reach_at_points,
+    reach_matrix,
+)
+from .routing import check_cutoff as _check_cutoff
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +78,7 @@ __all__ = [
     "reach_at_points",
     "reach_matrix",
     "service_areas",
+    "service_load",
     "two_step_fca",
 ]
 
@@ -116,14 +115,12 @@ class ServiceAreas:
 
 def service_areas(
     net: WalkNetwork,
-    seeds: Seeds,
+    seeds: Seeds | Sites,
     cutoff_m: float,
-    demand_snap: pd.DataFrame | None = None,
-    population=None,
+    demand_snap: Snap | None = None,
+    population: ArrayLike | None = None,
     *,
-    source_snap: pd.DataFrame | None = None,
-    source_labels=None,
-    labels=None,
+    labels: ArrayLike | None = None,
 ) -> ServiceAreas:
     """Partition the reached nodes (and demand points) among facilities; population per facility.
 
@@ -134,18 +131,16 @@ def service_areas(
     Parameters
     ----------
     net : WalkNetwork
-    seeds : Seeds
-        Facility start points (from :func:`~lifecircle_geo.engine.seeds_from_snap`).
+    seeds : Seeds or Sites
+        Facility start points; with :class:`~lifecircle_geo.routing.Sites`, residents on a
+        facility's own edge walk straight to it.
     cutoff_m : float
         Search radius in metres; nodes and points farther from every facility get label -1.
-    demand_snap : DataFrame, optional
+    demand_snap : Snap, optional
         Demand points snapped with :meth:`WalkNetwork.snap`; they are assigned with their walk
-        to the street (:func:`~lifecircle_geo.engine.point_distances`).
+        to the street (:func:`~lifecircle_geo.routing.point_distances`).
     population : array-like of float, optional
         People per demand point (when ``demand_snap`` is given) or per node (otherwise).
-    source_snap, source_labels : optional
-        The facilities' own snap table and labels, so residents on a facility's edge walk
-        straight to it.
     labels : array-like of int, optional
         Every facility label to report in ``load`` (default: the labels of ``seeds``).
 
@@ -157,7 +152,7 @@ def service_areas(
     --------
     >>> import numpy as np
     >>> from lifecircle_geo.network import WalkNetwork
-    >>> from lifecircle_geo.engine import Seeds
+    >>> from lifecircle_geo.routing import Seeds
     >>> net = WalkNetwork.from_arrays([0, 100, 200, 300], [0, 0, 0, 0], [0, 1, 2], [1, 2, 3],
     ...                               [100.0, 100.0, 100.0], crs=32651)
     >>> sa = service_areas(net, Seeds(np.array([0, 3]), np.zeros(2), np.array([0, 1])), 1000,
@@ -168,15 +163,16 @@ def service_areas(
     [30.0, 70.0]
     """
     cutoff_m = _check_cutoff(cutoff_m)
+    sites = seeds if isinstance(seeds, Sites) else None
+    if sites is not None:
+        seeds = sites.seeds(net)
     dist_node, lab_node = multi_source(net, seeds, cutoff_m)
     all_labels = np.unique(np.asarray(seeds.label if labels is None else labels, dtype=np.int64))
     load = pd.DataFrame(index=pd.Index(all_labels, name="label"))
     load["n_nodes"] = _per_label(lab_node, None, all_labels).astype(np.int64)
     p_lab = p_dist = None
     if demand_snap is not None:
-        p_dist, p_lab = point_distances(
-            net, dist_node, lab_node, demand_snap, source_snap, source_labels
-        )
+        p_dist, p_lab = point_distances(net, dist_node, lab_node, demand_snap, sites)
         load["n_points"] = _per_label(p_lab, None, all_labels).astype(np.int64)
     if population is not None:
         pop = np.asarray(population, dtype=np.float64).ravel()
@@ -190,7 +186,45 @@ def service_areas(
     return ServiceAreas(lab_node, dist_node, p_lab, p_dist, load, cutoff_m)
 
 
-def _per_label(owner: np.ndarray, weights, all_labels: np.ndarray) -> np.ndarray:
+def service_load(
+    nearest_label: np.ndarray,
+    walk_m: np.ndarray,
+    threshold_m: np.ndarray | float,
+    population: np.ndarray,
+    n_facilities: int,
+) -> np.ndarray:
+    """People each facility serves: residents within the threshold, at their nearest facility.
+
+    Parameters
+    ----------
+    nearest_label : ndarray of int
+        Each resident point's nearest facility (label = row in the facility table; -1: none).
+    walk_m : ndarray of float
+        Each point's walk to that facility.
+    threshold_m : float or ndarray of float
+        The standard's distance, one for all or one per point (area types differ).
+    population : ndarray of float
+        People per point.
+    n_facilities : int
+        Number of facilities (labels 0..n_facilities-1).
+
+    Returns
+    -------
+    ndarray of float64, shape (n_facilities,)
+
+    Examples
+    --------
+    >>> service_load(np.array([0, 0, 1, -1]), np.array([100.0, 900.0, 50.0, np.inf]), 500,
+    ...              np.array([10.0, 20.0, 30.0, 40.0]), 3).tolist()
+    [10.0, 30.0, 0.0]
+    """
+    lab = np.asarray(nearest_label, dtype=np.int64)
+    within = (np.asarray(walk_m) <= threshold_m) & (lab >= 0)
+    pop = np.asarray(population, dtype=np.float64)
+    return np.bincount(lab[within], weights=pop[within], minlength=n_facilities).astype(np.float64)
+
+
+def _per_label(owner: np.ndarray, weights: np.ndarray | None, all_labels: np.ndarray) -> np.ndarray:
     """Sum of ``weights`` (or counts) per label, aligned with ``all_labels``."""
     out = np.zeros(len(all_labels))
     ok = owner >= 0
@@ -205,398 +239,11 @@ def _per_label(owner: np.ndarray, weights, all_labels: np.ndarray) -> np.ndarray
 
 
 # ====================================================================== sparse reach
-@dataclass
-class Reach:
-    """Sparse facility × target walking distances within a cutoff (targets: nodes or points).
-
-    Stored as triples sorted by ``(target, dist_m, label)``: memory is about 24 bytes per
-    reached pair, independent of how many facilities × targets there are.
-
-    Attributes
-    ----------
-    facility : ndarray of int64
-        Position of the facility in ``labels``, one per pair.
-    target : ndarray of int64
-        Node (or point) position, one per pair.
-    dist_m : ndarray of float64
-        Walk in metres (<= ``cutoff_m``), one per pair.
-    labels : ndarray of int64
-        Facility labels (sorted); ``labels[facility]`` is the pair's facility label.
-    n_targets : int
-        Number of nodes (or points).
-    cutoff_m : float
-        Pairs farther than this are not stored.
-    """
-
-    facility: np.ndarray
-    target: np.ndarray
-    dist_m: np.ndarray
-    labels: np.ndarray
-    n_targets: int
-    cutoff_m: float
-    _indptr: np.ndarray | None = field(default=None, repr=False)
-
-    def __len__(self) -> int:
-        return len(self.dist_m)
-
-    @property
-    def n_facilities(self) -> int:
-        """Number of facilities (labels)."""
-        return len(self.labels)
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes held by the pair arrays."""
-        return int(self.facility.nbytes + self.target.nbytes + self.dist_m.nbytes)
-
-    @property
-    def indptr(self) -> np.ndarray:
-        """Start of each target's pairs (length ``n_targets + 1``), pairs being target-sorted."""
-        if self._indptr is None:
-            counts = np.bincount(self.target, minlength=self.n_targets)
-            self._indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        return self._indptr
-
-    def to_csr(self) -> csr_matrix:
-        """A scipy CSR matrix (facility × target) of distances.
-
-        A facility standing on a node has distance 0 there: such pairs are kept as explicit
-        zeros, so use ``.nnz``/``.indices`` rather than ``!= 0`` to find reached pairs.
-        """
-        order = np.lexsort((self.target, self.facility))
-        f, t, d = self.facility[order], self.target[order], self.dist_m[order]
-        indptr = np.concatenate([[0], np.cumsum(np.bincount(f, minlength=self.n_facilities))])
-        return csr_matrix((d, t, indptr), shape=(self.n_facilities, self.n_targets))
-
-    def within(self, cutoff_m: float) -> Reach:
-        """The pairs within a smaller cutoff."""
-        if cutoff_m >= self.cutoff_m:
-            return self
-        keep = self.dist_m <= cutoff_m
-        return Reach(
-            self.facility[keep],
-            self.target[keep],
-            self.dist_m[keep],
-            self.labels,
-            self.n_targets,
-            float(cutoff_m),
-        )
-
-    def to_frame(self) -> pd.DataFrame:
-        """The pairs as a DataFrame: ``label``, ``target``, ``dist_m``."""
-        return pd.DataFrame(
-            {"label": self.labels[self.facility], "target": self.target, "dist_m": self.dist_m}
-        )
-
-
-def _sorted_reach(fac, tgt, dist, labels, n_targets, cutoff_m) -> Reach:
-    # labels are sorted, so facility order = label order
-    kernels = _kernels() if len(fac) else None
-    if kernels is not None:
-        order = kernels.order_pairs(
-            tgt.astype(np.int64, copy=False),
-            dist.astype(np.float64, copy=False),
-            fac.astype(np.int64, copy=False),
-            int(n_targets),
-        )
-    else:
-        order = np.lexsort((fac, dist, tgt))
-    return Reach(
-        fac[order].astype(np.int64, copy=False),
-        tgt[order].astype(np.int64, copy=False),
-        dist[order].astype(np.float64, copy=False),
-        labels,
-        int(n_targets),
-        float(cutoff_m),
-    )
-
-
-def reach_matrix(
-    net: WalkNetwork,
-    seeds: Seeds,
-    cutoff_m: float,
-    *,
-    backend: str = "auto",
-    batch_size: int | None = None,
-    n_jobs: int | None = None,
-    progress: bool | None = None,
-) -> Reach:
-    """Every facility's reached nodes within ``cutoff_m``, from one bounded search per facility.
-
-    A facility's seeds (both ends of its edge with their partial lengths and the walk to the
-    street, or several entrances) start its search together, so mid-edge facilities are exact.
-    Each search stops at ``cutoff_m`` and only its reached nodes are kept: memory is
-    proportional to the reached pairs, never to facilities × nodes. Costs and start distances
-    are rounded as in :mod:`lifecircle_geo.engine` (``COST_QUANTUM_M``), so a facility's
-    distances are bit-identical to a :func:`~lifecircle_geo.engine.multi_source` search from it
-    alone, and equal distances are exactly equal.
-
-    Parameters
-    ----------
-    net : WalkNetwork
-    seeds : Seeds
-        Start points; ``label`` says which facility each belongs to.
-    cutoff_m : float
-        Search radius in metres.
-    backend : {"auto", "numba", "scipy"}
-        ``"numba"``: a compiled bounded Dijkstra (binary heap) that touches only reached
-        nodes, run on ``n_jobs`` threads. ``"scipy"``: ``scipy.sparse.csgraph.dijkstra`` over
-        batches of facilities, each a virtual source joined to its seeds; every batch row is
-        compressed to its finite entries at once (a ``batch_size × n_nodes`` buffer at a
-        time). ``"auto"``: numba when importable.
-    batch_size : int, optional
-        Facilities per batch (default: numba 256; scipy so that a batch's dense buffer stays
-        under about 64 MB).
-    n_jobs : int, optional
-        Threads for the numba backend (default: all cores).
-    progress : bool, optional
-        tqdm progress bar over batches (default ``settings.progress``).
-
-    Returns
-    -------
-    Reach
-        Targets are node positions.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from lifecircle_geo.network import WalkNetwork
-    >>> from lifecircle_geo.engine import Seeds
-    >>> net = WalkNetwork.from_arrays([0, 100, 200], [0, 0, 0], [0, 1], [1, 2], [100.0, 100.0],
-    ...                               crs=32651)
-    >>> r = reach_matrix(net, Seeds(np.array([0, 2]), np.array([0.0, 10.0]), np.array([5, 7])),
-    ...                  cutoff_m=150)
-    >>> r.to_frame().values.tolist()
-    [[5.0, 0.0, 0.0], [5.0, 1.0, 100.0], [7.0, 1.0, 110.0], [7.0, 2.0, 10.0]]
-    """
-    cutoff_m = _check_cutoff(cutoff_m)
-    node = np.asarray(seeds.node, dtype=np.int64)
-    off = np.asarray(seeds.dist_m, dtype=np.float64)
-    lab = np.asarray(seeds.label, dtype=np.int64)
-    if node.size and (node.min() < 0 or node.max() >= net.n_nodes):
-        raise InputError(f"seed nodes must be node positions in 0..{net.n_nodes - 1}")
-    if off.size and (not np.all(np.isfinite(off)) or off.min() < 0):
-        raise InputError("seed start distances must be finite and >= 0")
-    labels, fac_of_seed = np.unique(lab, return_inverse=True)
-    q = _quantum(cutoff_m)
-    off = _quantize(off, q)
-    empty = np.empty(0, dtype=np.int64)
-    if len(labels) == 0:
-        return Reach(empty, empty, np.empty(0), labels, net.n_nodes, cutoff_m)
-    order = np.lexsort((off, node, fac_of_seed))
-    s_fac, s_node, s_off = fac_of_seed[order], node[order], off[order]
-    seed_ptr = np.concatenate([[0], np.cumsum(np.bincount(s_fac, minlength=len(labels)))])
-    backend = _choose_backend(backend)
-    show = settings.progress if progress is None else progress
-    g = _search_csr(net, q)
-    n_fac = len(labels)
-    if backend == "numba":
-        bs = batch_size or 256
-        batches = [(a, min(a + bs, n_fac)) for a in range(0, n_fac, bs)]
-        kernel = _numba_kernel()
-        indptr = g.indptr.astype(np.int64)
-        indices = g.indices.astype(np.int64)
-        data = g.data.astype(np.float64)
-
-        def run(batch):
-            a, b = batch
-            lo, hi = seed_ptr[a], seed_ptr[b]
-            f, t, d = kernel(
-                indptr,
-                indices,
-                data,
-                net.n_nodes,
-                seed_ptr[a : b + 1] - lo,
-                s_node[lo:hi],
-                s_off[lo:hi],
-                cutoff_m,
-            )
-            return f + a, t, d
-
-        workers = n_jobs or os.cpu_count() or 1
-        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(batches)))) as pool:
-            parts = list(
-                tqdm(
-                    pool.map(run, batches),
-                    total=len(batches),
-                    disable=not show,
-                    desc="per-facility searches",
-                    leave=False,
-                )
-            )
-    else:
-        bs = batch_size or max(1, int(64e6 // (8 * (net.n_nodes + 1))))
-        batches = [(a, min(a + bs, n_fac)) for a in range(0, n_fac, bs)]
-        parts = [
-            _scipy_batch(g, net.n_nodes, a, b, seed_ptr, s_node, s_off, cutoff_m)
-            for a, b in tqdm(batches, disable=not show, desc="per-facility searches", leave=False)
-        ]
-    fac = np.concatenate([p[0] for p in parts]) if parts else empty
-    tgt = np.concatenate([p[1] for p in parts]) if parts else empty
-    dist = np.concatenate([p[2] for p in parts]) if parts else np.empty(0)
-    r = _sorted_reach(fac, tgt, dist, labels, net.n_nodes, cutoff_m)
-    log.debug(
-        "reach_matrix: %d facilities, %d reached pairs (%.1f MB), backend %s",
-        n_fac,
-        len(r),
-        r.nbytes / 1e6,
-        backend,
-    )
-    return r
-
-
-def _choose_backend(backend: str) -> str:
-    if backend not in ("auto", "numba", "scipy"):
-        raise InputError(f"backend must be 'auto', 'numba' or 'scipy', got {backend!r}")
-    if backend == "scipy":
-        return backend
-    try:
-        _numba_kernel()
-    except ImportError:
-        if backend == "numba":
-            raise InputError("backend='numba' needs numba installed") from None
-        log.info("numba is not importable: per-facility searches use scipy")
-        return "scipy"
-    return "numba"
-
-
-def _scipy_batch(g: csr_matrix, n: int, a: int, b: int, seed_ptr, s_node, s_off, cutoff_m: float):
-    """Facilities a..b-1: virtual sources n..n+B-1 joined to their seeds, one dijkstra call."""
-    nb = b - a
-    lo, hi = seed_ptr[a], seed_ptr[b]
-    counts = np.diff(seed_ptr[a : b + 1])
-    indptr = np.concatenate([g.indptr, g.indptr[-1] + np.cumsum(counts)])
-    indices = np.concatenate([g.indices, s_node[lo:hi]])
-    # explicit zeros in a CSR matrix are edges for csgraph: zero start offsets are kept
-    data = np.concatenate([g.data, s_off[lo:hi]])
-    aug = csr_matrix((data, indices, indptr), shape=(n + nb, n + nb))
-    dist = dijkstra(aug, directed=True, indices=np.arange(n, n + nb), limit=cutoff_m)
-    dist = dist[:, :n]
-    rows, cols = np.nonzero(np.isfinite(dist))
-    d = dist[rows, cols]
-    del dist
-    return rows.astype(np.int64) + a, cols.astype(np.int64), d
-
-
-def _kernels():
-    """The compiled kernels module, or None where numba cannot be imported."""
-    try:
-        from . import _reach_kernels
-    except ImportError:  # pragma: no cover - numba is a dependency; scipy is the fallback
-        return None
-    return _reach_kernels
-
-
-def _numba_kernel():
-    """The compiled bounded per-facility Dijkstra (ImportError without numba)."""
-    kernels = _kernels()
-    if kernels is None:
-        raise ImportError("numba is not installed")
-    return kernels.bounded_searches
-
-
-def reach_at_points(
-    net: WalkNetwork,
-    reach: Reach,
-    snap: pd.DataFrame,
-    source_snap: pd.DataFrame | None = None,
-    source_labels=None,
-) -> Reach:
-    """Facility distances at snapped points (residents), with their walk to the street.
-
-    For each point and facility: the point's leg + the partial edge to one of its edge's ends
-    + that node's distance from ``reach``, the better end; where the facility sits on the same
-    edge (``source_snap``), the straight walk along the edge too. Pairs beyond
-    ``reach.cutoff_m`` are dropped.
-
-    Parameters
-    ----------
-    net : WalkNetwork
-    reach : Reach
-        Node reach from :func:`reach_matrix`.
-    snap : DataFrame
-        The points, from :meth:`WalkNetwork.snap`; points with ``ok == False`` reach nothing.
-    source_snap, source_labels : optional
-        The facilities' snap table and labels (as given to
-        :func:`~lifecircle_geo.engine.seeds_from_snap`).
-
-    Returns
-    -------
-    Reach
-        Targets are point positions (rows of ``snap``).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from lifecircle_geo.network import WalkNetwork
-    >>> from lifecircle_geo.engine import Seeds
-    >>> net = WalkNetwork.from_arrays([0, 100], [0, 0], [0], [1], [100.0], crs=32651)
-    >>> r = reach_matrix(net, Seeds(np.array([0]), np.zeros(1), np.array([0])), 500)
-    >>> rp = reach_at_points(net, r, net.snap(np.array([[30.0, 4.0]])))
-    >>> rp.dist_m.tolist()
-    [34.0]
-    """
-    n_pts = len(snap)
-    ok = snap["ok"].to_numpy()
-    pos = np.flatnonzero(ok)
-    e = snap["edge"].to_numpy()[ok].astype(np.int64)
-    along = snap["along_m"].to_numpy()[ok].astype(np.float64)
-    off = snap["snap_m"].to_numpy()[ok].astype(np.float64)
-    length = net.length_m[e]
-    ratio = np.divide(net.cost_m[e], length, out=np.ones(len(e)), where=length > 0)
-    indptr = reach.indptr
-    fs, ts, ds = [], [], []
-    for end_node, partial in ((net.u[e], along * ratio), (net.v[e], (length - along) * ratio)):
-        start = indptr[end_node]
-        count = indptr[end_node + 1] - start
-        total = int(count.sum())
-        owner = np.repeat(np.arange(len(e)), count)
-        idx = np.arange(total) - np.repeat(np.cumsum(count) - count - start, count)
-        fs.append(reach.facility[idx])
-        ts.append(pos[owner])
-        ds.append(reach.dist_m[idx] + partial[owner] + off[owner])
-    if source_snap is not None and len(source_snap) and len(e):
-        s_ok = source_snap["ok"].to_numpy()
-        s_lab = np.asarray(source_labels, dtype=np.int64)[s_ok]
-        s_fac = np.searchsorted(reach.labels, s_lab)
-        known = (s_fac < len(reach.labels)) & (
-            reach.labels[np.minimum(s_fac, len(reach.labels) - 1)] == s_lab
-        )
-        src = pd.DataFrame(
-            {
-                "edge": source_snap["edge"].to_numpy()[s_ok][known],
-                "s_along": source_snap["along_m"].to_numpy()[s_ok][known],
-                "s_off": source_snap["snap_m"].to_numpy()[s_ok][known],
-                "fac": s_fac[known],
-            }
-        )
-        pts = pd.DataFrame({"edge": e, "p_along": along, "p_off": off, "pos": pos, "ratio": ratio})
-        same = pts.merge(src, on="edge", how="inner")
-        if len(same):
-            fs.append(same["fac"].to_numpy())
-            ts.append(same["pos"].to_numpy())
-            ds.append(
-                (
-                    (same["p_along"] - same["s_along"]).abs() * same["ratio"]
-                    + same["p_off"]
-                    + same["s_off"]
-                ).to_numpy()
-            )
-    f = np.concatenate(fs).astype(np.int64)
-    t = np.concatenate(ts).astype(np.int64)
-    d = np.concatenate(ds).astype(np.float64)
-    keep = d <= reach.cutoff_m
-    f, t, d = f[keep], t[keep], d[keep]
-    # the best of the candidate walks for each (point, facility)
-    order = np.lexsort((d, f, t))
-    f, t, d = f[order], t[order], d[order]
-    first = np.ones(len(f), dtype=bool)
-    first[1:] = (f[1:] != f[:-1]) | (t[1:] != t[:-1])
-    return _sorted_reach(f[first], t[first], d[first], reach.labels, n_pts, reach.cutoff_m)
+# Reach, reach_matrix and reach_at_points live in the routing core and are re-exported here.
 
 
 def count_within(reach: Reach, cutoff_m: float | None = None) -> np.ndarray:
-    """Number of facilities within ``cutoff_m`` of each target (node or point).
+    """Count the facilities within ``cutoff_m`` of each target (node or point).
 
     Parameters
     ----------
@@ -613,7 +260,7 @@ def count_within(reach: Reach, cutoff_m: float | None = None) -> np.ndarray:
     --------
     >>> import numpy as np
     >>> from lifecircle_geo.network import WalkNetwork
-    >>> from lifecircle_geo.engine import Seeds
+    >>> from lifecircle_geo.routing import Seeds
     >>> net = WalkNetwork.from_arrays([0, 100, 200], [0, 0, 0], [0, 1], [1, 2], [100.0, 100.0],
     ...                               crs=32651)
     >>> r = reach_matrix(net, Seeds(np.array([0, 2]), np.zeros(2), np.array([0, 1])), 200)
@@ -629,7 +276,7 @@ def nearest_k(
     k: int,
     cutoff_m: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` nearest facilities of each target within ``cutoff_m``: distances and labels.
+    """Find each target's ``k`` nearest facilities within ``cutoff_m``: distances and labels.
 
     Ties are broken deterministically: equal distances list the smaller label first.
 
@@ -652,7 +299,7 @@ def nearest_k(
     --------
     >>> import numpy as np
     >>> from lifecircle_geo.network import WalkNetwork
-    >>> from lifecircle_geo.engine import Seeds
+    >>> from lifecircle_geo.routing import Seeds
     >>> net = WalkNetwork.from_arrays([0, 100, 200], [0, 0, 0], [0, 1], [1, 2], [100.0, 100.0],
     ...                               crs=32651)
     >>> r = reach_matrix(net, Seeds(np.array([0, 2]), np.zeros(2), np.array([4, 3])), 150)
@@ -684,12 +331,6 @@ def _sub_cutoff(reach: Reach, cutoff_m: float | None) -> float:
     return float(cutoff_m)
 
 
-def _check_cutoff(cutoff_m) -> float:
-    if cutoff_m is None or not np.isfinite(cutoff_m) or cutoff_m <= 0:
-        raise InputError(f"cutoff_m must be a positive finite number of metres, got {cutoff_m}")
-    return float(cutoff_m)
-
-
 # ====================================================================== decay
 _GAUSS_E = math.exp(-0.5)
 
@@ -707,7 +348,8 @@ class Decay:
     params: dict = field(default_factory=dict)
     func: Callable | None = field(default=None, repr=False, compare=False)
 
-    def __call__(self, dist_m) -> np.ndarray:
+    def __call__(self, dist_m: ArrayLike) -> np.ndarray:
+        """Return the weight ``w(d)`` of each walk ``dist_m`` (metres); 0 beyond the cutoff."""
         d = np.asarray(dist_m, dtype=np.float64)
         inside = d <= self.cutoff_m
         d0 = self.cutoff_m
@@ -727,8 +369,8 @@ class Decay:
         return np.where(inside, np.clip(w, 0.0, None), 0.0)
 
 
-def decay(kind: str | Callable | Decay, cutoff_m: float, **params) -> Decay:
-    """A distance-decay function for catchment measures, zero beyond the catchment ``cutoff_m``.
+def decay(kind: str | Callable | Decay, cutoff_m: float, **params: float) -> Decay:
+    """Make a distance-decay function for catchment measures, zero beyond ``cutoff_m``.
 
     With ``d`` the walk in metres and ``d0 = cutoff_m``, for ``d <= d0`` (0 beyond):
 
@@ -788,7 +430,7 @@ def decay(kind: str | Callable | Decay, cutoff_m: float, **params) -> Decay:
     return Decay(kind, cutoff_m, {k: float(v) for k, v in params.items()})
 
 
-def _as_decay(w, reach: Reach) -> Decay:
+def _as_decay(w: str | Callable | Decay, reach: Reach) -> Decay:
     if isinstance(w, Decay):
         if w.cutoff_m > reach.cutoff_m * (1 + 1e-12):
             raise InputError(
@@ -801,8 +443,8 @@ def _as_decay(w, reach: Reach) -> Decay:
 
 # ====================================================================== supply and demand
 def capacities(
-    facilities,
-    labels=None,
+    facilities: pd.DataFrame | pd.Series | ArrayLike | None,
+    labels: ArrayLike | None = None,
     column: str = "capacity",
     default: float = 1.0,
 ) -> np.ndarray:
@@ -887,9 +529,9 @@ class FcaResult:
 
 def two_step_fca(
     reach: Reach,
-    population,
-    supply=None,
-    decay_fn: Any = "step",
+    population: ArrayLike,
+    supply: pd.DataFrame | pd.Series | ArrayLike | None = None,
+    decay_fn: str | Callable | Decay = "step",
     *,
     access_reach: Reach | None = None,
     default_supply: float = 1.0,
@@ -930,7 +572,7 @@ def two_step_fca(
     --------
     >>> import numpy as np
     >>> from lifecircle_geo.network import WalkNetwork
-    >>> from lifecircle_geo.engine import Seeds
+    >>> from lifecircle_geo.routing import Seeds
     >>> net = WalkNetwork.from_arrays([0, 100, 200], [0, 0, 0], [0, 1], [1, 2], [100.0, 100.0],
     ...                               crs=32651)
     >>> r = reach_matrix(net, Seeds(np.array([0]), np.zeros(1), np.array([0])), 150)
@@ -969,7 +611,11 @@ def two_step_fca(
 
 
 def gravity(
-    reach: Reach, supply=None, decay_fn: Any = "step", *, default_supply: float = 1.0
+    reach: Reach,
+    supply: pd.DataFrame | pd.Series | ArrayLike | None = None,
+    decay_fn: str | Callable | Decay = "step",
+    *,
+    default_supply: float = 1.0,
 ) -> np.ndarray:
     """Gravity (Hansen) potential: ``A_i = Σ_{j: d_ij <= d0} S_j · w(d_ij)`` at each target.
 
@@ -994,7 +640,7 @@ def gravity(
     --------
     >>> import numpy as np
     >>> from lifecircle_geo.network import WalkNetwork
-    >>> from lifecircle_geo.engine import Seeds
+    >>> from lifecircle_geo.routing import Seeds
     >>> net = WalkNetwork.from_arrays([0, 100, 200], [0, 0, 0], [0, 1], [1, 2], [100.0, 100.0],
     ...                               crs=32651)
     >>> r = reach_matrix(net, Seeds(np.array([0]), np.zeros(1), np.array([0])), 200)

@@ -26,15 +26,17 @@ import pandas as pd
 import shapely
 from tqdm.auto import tqdm
 
-from . import __version__
 from . import population as lc_population
 from . import units as lc_units
-from .coverage import summarize
+from ._version import __version__
+from .accessibility import service_load
+from .coverage import rollup, summarize
 from .engine import NearestByCategory, nearest_by_category
 from .errors import InputError
 from .gaps import project_list, rank_gaps, suggest_sites
 from .isochrones import isochrones, travel_time_raster
 from .network import WalkNetwork
+from .routing import Sites
 from .settings import settings
 from .standards import Profile, load_profile
 
@@ -130,7 +132,7 @@ class AnalysisResult:
         if self.nearest is None:
             raise InputError("this result holds no per-node distances")
         dist, label = self.nearest[category]
-        src = self.nearest._sources.get(category) if self.nearest._sources else None
+        sites = self.nearest.sites
         return travel_time_raster(
             self.network,
             dist,
@@ -138,9 +140,8 @@ class AnalysisResult:
             resolution_m=resolution_m,
             max_snap_m=max_snap_m,
             label_node=label,
-            source_snap=src[0] if src else None,
-            source_labels=src[1] if src else None,
-            speed_kmh=self.meta["walk_speed_kmh"],
+            sites=None if sites is None else sites.for_category(category),
+            walk_speed_kmh=self.meta["walk_speed_kmh"],
         )
 
     def write(self, folder: str | os.PathLike) -> dict[str, Any]:
@@ -198,32 +199,30 @@ def _long_table(
     return pd.concat(parts, ignore_index=True)
 
 
-def _access_points(
-    fac: gpd.GeoDataFrame,
-    spacing_m: float = 25.0,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Points from which each facility is reached: the point itself, a polygon's entrances,
-    or (no entrances mapped) points every ``spacing_m`` along its boundary."""
-    geoms = fac.geometry.to_numpy()
-    entrances = fac["entrances"].to_numpy() if "entrances" in fac.columns else [None] * len(fac)
-    pts, owner = [], []
-    for i, (g, ent) in enumerate(zip(geoms, entrances, strict=True)):
-        if g is None or g.is_empty:
-            continue
-        if g.geom_type == "Point":
-            pts.append(g)
-            owner.append(i)
-            continue
-        if ent is not None and not ent.is_empty:
-            cand = list(getattr(ent, "geoms", [ent]))
-        else:
-            ring = g.boundary if g.geom_type in ("Polygon", "MultiPolygon") else g
-            coords = shapely.get_coordinates(shapely.segmentize(ring, spacing_m))
-            step = max(1, len(coords) // 200)
-            cand = list(shapely.points(coords[::step]))
-        pts.extend(cand)
-        owner.extend([i] * len(cand))
-    return np.asarray(pts, dtype=object), np.asarray(owner, dtype=np.int64)
+def _walk_speed(
+    prof: Profile, net: WalkNetwork, walk_speed_kmh: float | None, warnings: list[str]
+) -> float:
+    """The run's walking speed: given, else the profile's; warn when the network differs."""
+    speed = prof.walk_speed_kmh if walk_speed_kmh is None else walk_speed_kmh
+    try:
+        speed = float(speed)
+    except (TypeError, ValueError):
+        speed = float("nan")
+    if not np.isfinite(speed) or speed <= 0:
+        raise InputError(
+            f"walk_speed_kmh must be a positive number of km/h, got {walk_speed_kmh!r}"
+        )
+    built = net.meta.get("walk_speed_kmh")
+    if built is not None and abs(float(built) - speed) > 1e-9:
+        msg = (
+            f"the network was built at {float(built):g} km/h (its ferry and boarding costs use "
+            f"that speed) but this run walks at {speed:g} km/h "
+            f"({'walk_speed_kmh' if walk_speed_kmh is not None else f'profile {prof.id}'}); "
+            f"rebuild the network with lc.configure(walk_speed_kmh={speed:g}) for exact costs"
+        )
+        log.warning(msg)
+        warnings.append(msg)
+    return speed
 
 
 def analyze(
@@ -241,6 +240,7 @@ def analyze(
     year: int | None = None,
     assign_within_m: float = 100.0,
     isochrone_polygons: bool = True,
+    walk_speed_kmh: float | None = None,
     progress: bool | None = None,
 ) -> AnalysisResult:
     """Coverage of every unit × category, gaps, suggested sites and the project list.
@@ -277,6 +277,10 @@ def analyze(
     isochrone_polygons : bool
         Build each category's walking catchment polygons at its thresholds (street corridors,
         partial edges included); they go into the project database and the map.
+    walk_speed_kmh : float, optional
+        Walking speed that turns metres into minutes; default: the profile's
+        (``Profile.walk_speed_kmh``, with its source). Recorded in ``meta`` and every output.
+        A network built at another speed (its ferry costs depend on it) gives a warning.
     progress : bool, optional
         tqdm progress bars (default ``settings.progress``).
 
@@ -294,6 +298,7 @@ def analyze(
     show = settings.progress if progress is None else progress
     max_snap_m = settings.max_snap_m if max_snap_m is None else max_snap_m
     warnings: list[str] = []
+    speed = _walk_speed(prof, net, walk_speed_kmh, warnings)
 
     if isinstance(units, (str, os.PathLike)):
         units = lc_units.load(units)
@@ -354,34 +359,24 @@ def analyze(
         )
 
     d_snap = net.snap(demand.geometry, max_snap_m=max_snap_m)
-    n_far = int((~d_snap["ok"]).sum())
+    n_far = int((~d_snap.ok).sum())
     if n_far:
         msg = (
-            f"{n_far} resident points ({demand['population'][~d_snap['ok']].sum():.0f} "
+            f"{n_far} resident points ({demand['population'][~d_snap.ok].sum():.0f} "
             f"people) are more than {max_snap_m:g} m from any street: counted as not reached"
         )
         log.warning(msg)
         warnings.append(msg)
 
-    fac = facilities.to_crs(net.crs).reset_index(drop=True)
-    if "entrances" in fac.columns and fac["entrances"].notna().any():
-        # a second geometry column is not reprojected by to_crs: do it here
-        fac["entrances"] = (
-            gpd.GeoSeries(facilities["entrances"].to_numpy(), crs=facilities.crs)
-            .to_crs(net.crs)
-            .to_numpy()
-        )
-    if "category" not in fac.columns:
-        raise InputError("facilities need a 'category' column (use lifecircle_geo.facilities)")
+    # facilities placed on the network once: access points, labels (row in fac), categories
+    sites = Sites.from_facilities(net, facilities, max_snap_m=max_snap_m)
+    fac = sites.facilities
     unknown = sorted(set(fac["category"]) - set(prof.category_ids))
     if unknown:
         msg = f"facility categories not in profile {prof.id}: {unknown} (ignored)"
         log.warning(msg)
         warnings.append(msg)
-    pts, owner = _access_points(fac)
-    f_snap = net.snap(pts, max_snap_m=max_snap_m)
-    best_snap = pd.Series(f_snap["snap_m"].to_numpy()).groupby(owner).min()
-    fac["snap_m"] = best_snap.reindex(np.arange(len(fac))).to_numpy()
+    fac["snap_m"] = sites.snap_m_by_label(len(fac))
     fac["reachable"] = fac["snap_m"] <= max_snap_m
     if (~fac["reachable"]).any():
         bad = fac.loc[~fac["reachable"], ["facility_id", "name", "snap_m"]]
@@ -395,11 +390,8 @@ def analyze(
     largest = max(c.threshold_m(a) for c in prof.categories for a in units["area_type"].unique())
     cutoff = search_cutoff_m or max(settings.search_cutoff_m, 1.5 * largest)
     fac_cat = fac["category"].to_numpy()
-    owner_cat = fac_cat[owner] if len(owner) else np.array([], dtype=object)
     # one bounded multi-source search per category, all categories in one call
-    near = nearest_by_category(
-        net, f_snap, cutoff, labels=owner, category=owner_cat, categories=prof.category_ids
-    )
+    near = nearest_by_category(net, sites, cutoff, categories=prof.category_ids)
     area_types = units["area_type"].unique()
     fac["served_population"] = 0.0
     iso_parts = []
@@ -411,22 +403,18 @@ def analyze(
         )
         # service load: residents within the threshold, counted at their nearest facility
         thr = demand["area_type"].map(cat.thresholds_m).to_numpy(dtype=float)
-        within = (walk <= thr) & (nearest >= 0)
-        load = np.bincount(
-            nearest[within], weights=demand["population"].to_numpy()[within], minlength=len(fac)
-        )
+        load = service_load(nearest, walk, thr, demand["population"].to_numpy(), len(fac))
         rows = np.flatnonzero(fac_cat == cat.id)
         fac.loc[rows, "served_population"] = load[rows]
-        sel = np.flatnonzero(owner_cat == cat.id)
-        if isochrone_polygons and len(sel):
+        cat_sites = sites.for_category(cat.id)
+        if isochrone_polygons and len(cat_sites):
             thresholds = sorted({cat.threshold_m(a) for a in area_types})
             iso = isochrones(
                 net,
-                pts[sel],
+                cat_sites,
                 thresholds,
-                labels=owner[sel],
                 by="all",
-                max_snap_m=max_snap_m,
+                walk_speed_kmh=speed,
                 progress=False,
             )
             iso_parts.append(
@@ -451,7 +439,6 @@ def analyze(
         else gpd.GeoDataFrame(columns=iso_cols, geometry="geometry", crs=net.crs)
     )
 
-    speed = settings.walk_speed_kmh
     unit_long = _long_table(demand, units, prof, ["unit_id"])
     coverage = summarize(unit_long, ["unit_id"], speed)
     coverage = coverage.merge(units[_UNIT_KEYS], on="unit_id", how="left")
@@ -482,12 +469,17 @@ def analyze(
         ]
     ]
 
-    jz_long = _long_table(demand, units, prof, ["jiezhen_code", "jiezhen_name", "district_code"])
-    jiezhen = _with_names(
-        summarize(jz_long, ["jiezhen_code", "jiezhen_name", "district_code"], speed), prof
-    ).reset_index(drop=True)
-    d_long = _long_table(demand, units, prof, ["district_code"])
-    district = _with_names(summarize(d_long, ["district_code"], speed), prof).reset_index(drop=True)
+    # 街镇 and district: the unit rows rolled up (as the batch city roll-up does); only the 90th
+    # percentile, which cannot be summed, comes from the resident rows
+    jiezhen, district = (
+        rollup(
+            coverage,
+            keys,
+            residents=_long_table(demand, units, prof, keys),
+            walk_speed_kmh=speed,
+        )
+        for keys in (["jiezhen_code", "jiezhen_name", "district_code"], ["district_code"])
+    )
 
     gaps = rank_gaps(coverage)
     if suggest and len(gaps):

@@ -1,11 +1,11 @@
 """Batch runs: the same pipeline over many 街镇 (or districts), resumable, local or on Dask.
 
-A batch run splits the units of a run config (see the README, "A run config") by
-``jiezhen_code`` (or ``district_code``) into :class:`Task` s. Each task builds its own walk
-network clipped to its units plus a buffer (1,000 m by default, so walks that cross the
-boundary and facilities just outside it still count), analyses its units with
-:func:`lifecircle_geo.analyze` and writes the usual outputs to ``out/<by>/<key>/`` plus a small
-``coverage.csv`` and ``summary.json``. Tasks run in-process (``"sync"``), in local processes
+A batch run splits the units of a run config (see :mod:`lifecircle_geo.pipeline`) by
+``jiezhen_code`` (or ``district_code``) into :class:`Task` s. Each task runs the config through
+:func:`lifecircle_geo.pipeline.run` for its units only: a walk network clipped to its units plus
+a buffer (1,000 m by default, so walks that cross the boundary and facilities just outside it
+still count), writing the usual outputs to ``out/<by>/<key>/`` plus a small ``coverage.csv``
+and ``summary.json``. Tasks run in-process (``"sync"``), in local processes
 (``"local"``, :class:`concurrent.futures.ProcessPoolExecutor`) or on Dask distributed
 (``"dask"`` for a :class:`dask.distributed.LocalCluster`, or a scheduler address).
 
@@ -18,7 +18,8 @@ changed or missing ones; ``restart=True`` ignores the manifest.
 
 After the tasks, the coverage of every finished task is rolled up into
 ``out/city_coverage.xlsx`` (bilingual headers) and ``out/city_summary.csv`` (UTF-8): per 街镇 ×
-category and district × category, recomputed from population sums.
+category and district × category, with :func:`lifecircle_geo.coverage.rollup` (as ``analyze``
+rolls up its units).
 
 Config: the run TOML plus an optional ``[batch]`` table::
 
@@ -54,7 +55,6 @@ import logging
 import os
 import re
 import time
-import tomllib
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -62,13 +62,16 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import shapely
 from tqdm.auto import tqdm
 
-from . import __version__
+from ._io import atomic_path, json_text
+from ._version import __version__
+from .coverage import rollup as coverage_rollup
 from .errors import InputError, LifecircleError
+from .pipeline import BATCH_BY, Area, input_files, load_config, read_units
+from .pipeline import run as pipeline_run
 from .settings import settings
 
 __all__ = [
@@ -77,7 +80,6 @@ __all__ = [
     "BatchResult",
     "Task",
     "TaskResult",
-    "load_config",
     "plan",
     "rollup",
     "run",
@@ -87,7 +89,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Columns a batch can be split by.
-BY = ("jiezhen_code", "district_code")
+BY = BATCH_BY
 #: Files every finished task folder holds (besides figures).
 OUTPUT_FILES = (
     "project_database.gpkg",
@@ -98,101 +100,7 @@ OUTPUT_FILES = (
 )
 #: Settings that change results; a task carries them to its worker.
 _SETTINGS = ("walk_speed_kmh", "search_cutoff_m", "max_snap_m")
-#: A resident point outside every unit but this close to one counts for it (as in ``analyze``).
-_ASSIGN_WITHIN_M = 100.0
 _MANIFEST = "manifest.json"
-
-
-# ---------------------------------------------------------------------------- config
-def load_config(config: str | os.PathLike | dict) -> dict:
-    """Read a run config (TOML path or dict) into a dict with absolute paths.
-
-    Parameters
-    ----------
-    config : str, path-like or dict
-        A TOML file (relative paths are relative to it) or an already parsed dict (relative
-        paths are relative to its ``"base"`` key, default the working directory).
-
-    Returns
-    -------
-    dict
-        Keys ``profile``, ``area_type``, ``out`` (Path), ``network`` (``osm`` or ``saved``
-        Path, ``crs``), ``facility_osm`` (list of Path), ``facility_tables`` (list of dict with
-        ``path``), ``units`` (Path), ``population`` (Path or None) and ``batch`` (``by``,
-        ``buffer_m``, ``keys``).
-
-    Raises
-    ------
-    LifecircleError
-        Missing or invalid file, missing tables or keys, an unknown ``[batch] by``.
-
-    Examples
-    --------
-    >>> cfg = load_config({"network": {"osm": "data/sample/sample.osm"},
-    ...                    "units": {"path": "data/sample/units.geojson"}})
-    >>> cfg["batch"]
-    {'by': 'jiezhen_code', 'buffer_m': 1000.0, 'keys': None}
-    """
-    if isinstance(config, dict):
-        cfg = dict(config)
-        base = Path(cfg.pop("base", ".")).absolute()
-        where = "config"
-    else:
-        path = Path(config)
-        try:
-            cfg = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise LifecircleError(f"config file {path} does not exist") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise LifecircleError(f"config file {path} is not valid TOML: {exc}") from None
-        base = path.absolute().parent
-        where = str(path)
-
-    def rel(p: str | os.PathLike) -> Path:
-        q = Path(p)
-        return q if q.is_absolute() else base / q
-
-    for key in ("network", "units"):
-        if key not in cfg:
-            raise LifecircleError(f"{where}: missing [{key}] table")
-    net_cfg = cfg["network"]
-    if "osm" in net_cfg:
-        network = {"osm": rel(net_cfg["osm"]), "crs": net_cfg.get("crs")}
-    elif "saved" in net_cfg:
-        network = {"saved": rel(net_cfg["saved"]), "crs": net_cfg.get("crs")}
-    else:
-        raise LifecircleError(f"{where}: [network] needs 'osm' or 'saved'")
-    fac_cfg = cfg.get("facilities", {})
-    fac_osm = fac_cfg.get("osm", [net_cfg["osm"]] if "osm" in net_cfg else [])
-    if isinstance(fac_osm, str):
-        fac_osm = [fac_osm]
-    tables = [
-        {"path": rel(t["path"]), "coords": t.get("coords", "wgs84"), "columns": t.get("columns")}
-        for t in fac_cfg.get("tables", [])
-    ]
-    if "path" not in cfg["units"]:
-        raise LifecircleError(f"{where}: [units] needs 'path'")
-    pop_cfg = cfg.get("population", {})
-    b = cfg.get("batch", {})
-    by = b.get("by", "jiezhen_code")
-    if by not in BY:
-        raise LifecircleError(f"{where}: [batch] by = {by!r}; expected one of {list(BY)}")
-    keys = b.get("keys")
-    return {
-        "profile": cfg.get("profile", "shanghai-2025"),
-        "area_type": cfg.get("area_type"),
-        "out": rel(cfg.get("out", "out")),
-        "network": network,
-        "facility_osm": [rel(p) for p in fac_osm],
-        "facility_tables": tables,
-        "units": rel(cfg["units"]["path"]),
-        "population": rel(pop_cfg["raster"]) if "raster" in pop_cfg else None,
-        "batch": {
-            "by": by,
-            "buffer_m": float(b.get("buffer_m", 1000.0)),
-            "keys": [str(k) for k in keys] if keys is not None else None,
-        },
-    }
 
 
 # ---------------------------------------------------------------------------- tasks
@@ -211,9 +119,9 @@ class Task:
     boundary : shapely.Geometry
         Union of its units, WGS-84.
     inputs : dict
-        Shared inputs: ``network``, ``facility_osm``, ``facility_tables``, ``units``,
-        ``population`` (absolute paths), ``profile``, ``area_type``, ``buffer_m`` and the
-        ``settings`` that change results.
+        Shared inputs: ``config`` (the run config checked by
+        :func:`lifecircle_geo.pipeline.load_config`, without ``out`` and ``[batch]``),
+        ``buffer_m`` and the ``settings`` that change results.
     units_hash : str
         Hash of its units' rows and of every unit's geometry (resident points near a unit edge
         may belong to a neighbour), so an edit elsewhere does not rerun this task.
@@ -233,22 +141,21 @@ class Task:
     units_hash: str = ""
 
     def folder(self, out_root: str | os.PathLike) -> Path:
-        """The task's output folder ``out_root/<by>/<key>``."""
+        """Return the task's output folder ``out_root/<by>/<key>``."""
         return Path(out_root) / self.by / _safe_name(self.key)
+
+    @property
+    def area(self) -> Area:
+        """Its units, boundary and buffer, for :func:`lifecircle_geo.pipeline.run`."""
+        return Area(self.unit_ids, self.boundary, float(self.inputs["buffer_m"]))
 
     def fingerprint(self) -> str:
         """Hash of everything the task's result depends on (see the module docstring)."""
-        files = [
-            self.inputs["units"],
-            *self.inputs["facility_osm"],
-            *[t["path"] for t in self.inputs["facility_tables"]],
-            *[p for p in self.inputs["network"].values() if isinstance(p, Path)],
-        ]
-        if self.inputs.get("population"):
-            files.append(self.inputs["population"])
+        cfg = self.inputs["config"]
+        units_file = Path(cfg["units"]["path"])
         stats = {}
-        for p in files:
-            if Path(p) == Path(self.inputs["units"]):
+        for p in input_files(cfg):
+            if p == units_file:
                 continue  # its content is in units_hash
             try:
                 st = Path(p).stat()
@@ -328,7 +235,7 @@ def plan(
     Parameters
     ----------
     config : str, path-like or dict
-        Run config (see :func:`load_config`).
+        Run config (see :func:`lifecircle_geo.pipeline.load_config`).
     by, keys, buffer_m : optional
         Override the config's ``[batch]`` table.
 
@@ -344,50 +251,39 @@ def plan(
 
     Examples
     --------
-    >>> tasks = plan({"network": {"osm": "data/sample/sample.osm"},
-    ...               "units": {"path": "data/sample/units.geojson"}})
+    >>> from lifecircle_geo.pipeline import sample_config
+    >>> tasks = plan(sample_config())
     >>> [(t.key, len(t.unit_ids)) for t in tasks]
     [('310105099', 5)]
     """
-    from . import units as lc_units
-
     cfg = load_config(config)
     b = cfg["batch"]
     by = by or b["by"]
     if by not in BY:
         raise InputError(f"by={by!r}; expected one of {list(BY)}")
-    keys = keys if keys is not None else b["keys"]
+    keys = keys if keys is not None else b.get("keys")
     buffer_m = float(buffer_m if buffer_m is not None else b["buffer_m"])
-    units = lc_units.load(cfg["units"]).to_crs(4326)
+    units = read_units(cfg).to_crs(4326)
+    units_file = cfg["units"]["path"]
     codes = units[by].astype(str).str.strip()
     if (codes == "").any():
         bad = units.loc[codes == "", "unit_id"].head(10).tolist()
         raise InputError(
-            f"{cfg['units']}: {int((codes == '').sum())} units have no {by} "
+            f"{units_file}: {int((codes == '').sum())} units have no {by} "
             f"(e.g. {bad}); every unit needs one for a batch run by {by}"
         )
     wanted = sorted(codes.unique())
     if keys is not None:
         missing = sorted(set(map(str, keys)) - set(wanted))
         if missing:
-            raise InputError(
-                f"{cfg['units']}: no unit has {by} in {missing} (known: {wanted[:20]})"
-            )
+            raise InputError(f"{units_file}: no unit has {by} in {missing} (known: {wanted[:20]})")
         wanted = sorted(set(map(str, keys)))
     inputs = {
-        k: cfg[k]
-        for k in (
-            "network",
-            "facility_osm",
-            "facility_tables",
-            "units",
-            "population",
-            "profile",
-            "area_type",
-        )
+        # out and [batch] do not change a task's result
+        "config": {k: v for k, v in cfg.items() if k not in ("out", "batch")},
+        "buffer_m": buffer_m,
+        "settings": {k: getattr(settings, k) for k in _SETTINGS},
     }
-    inputs["buffer_m"] = buffer_m
-    inputs["settings"] = {k: getattr(settings, k) for k in _SETTINGS}
     all_geom = hashlib.sha256(b"".join(shapely.to_wkb(g) for g in units.geometry)).hexdigest()
     tasks = []
     for key in wanted:
@@ -420,52 +316,14 @@ def _task_settings(values: dict) -> Iterator[None]:
             setattr(settings, k, v)
 
 
-def _buffered(boundary, buffer_m: float):
-    """``boundary`` (WGS-84) buffered by ``buffer_m`` metres, back in WGS-84."""
-    from .crs import local_utm_crs
-
-    c = boundary.centroid
-    utm = local_utm_crs(c.x, c.y)
-    return gpd.GeoSeries([boundary], crs=4326).to_crs(utm).buffer(buffer_m).to_crs(4326).iloc[0]
-
-
-def _task_population(task: Task, units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Resident points of the task: inside its units, or (edge cells) nearest to one of them
-    among all units, so no resident counts in two tasks."""
-    from . import population as lc_population
-    from .crs import local_utm_crs
-
-    pop = lc_population.from_raster(task.inputs["population"])
-    c = task.boundary.centroid
-    metric = local_utm_crs(c.x, c.y)
-    units = units.to_crs(metric)
-    pts = pop.to_crs(metric)
-    owner = gpd.sjoin(
-        pts[["geometry"]], units[["unit_id", "geometry"]], predicate="within", how="left"
-    )
-    owner = owner[~owner.index.duplicated(keep="first")]["unit_id"]
-    outside = owner.isna()
-    if outside.any():
-        near = gpd.sjoin_nearest(
-            pts.loc[outside, ["geometry"]],
-            units[["unit_id", "geometry"]],
-            how="left",
-            max_distance=_ASSIGN_WITHIN_M,
-        )
-        near = near[~near.index.duplicated(keep="first")]["unit_id"]
-        owner.loc[near.index] = near
-    keep = owner.isin(set(task.unit_ids)).to_numpy()
-    return pop[keep]
-
-
 def run_task(task: Task, out_root: str | os.PathLike) -> TaskResult:
     """Run one task and write its outputs to ``out_root/<by>/<key>/``.
 
-    Builds the walk network clipped to the task's boundary plus ``buffer_m``, reads the
-    facilities within the same area, the task's units and residents, runs
-    :func:`lifecircle_geo.analyze` and writes the project database, project list, map and
-    figures, then ``coverage.csv`` (unit × category, UTF-8) and ``summary.json`` (written last:
-    it marks the folder complete). A pure function of its inputs.
+    Runs the config with :func:`lifecircle_geo.pipeline.run` for the task's :attr:`Task.area`
+    (the walk network clipped to the task's boundary plus ``buffer_m``, the facilities within the
+    same area, the task's units and residents), which writes the project database, project list,
+    map and figures; then writes ``coverage.csv`` (unit × category, UTF-8) and ``summary.json``
+    (written last: it marks the folder complete). A pure function of its inputs.
 
     Parameters
     ----------
@@ -489,54 +347,11 @@ def run_task(task: Task, out_root: str | os.PathLike) -> TaskResult:
     >>> res.status, res.folder.name  # doctest: +SKIP
     ('done', '310105098')
     """
-    import lifecircle_geo as lc
-
-    from .report._util import atomic_path, json_text
-
     t0 = time.perf_counter()
     inp = task.inputs
     folder = task.folder(out_root)
     with _task_settings(inp["settings"]):
-        net_cfg = inp["network"]
-        if "osm" in net_cfg:
-            net = lc.WalkNetwork.from_osm(
-                net_cfg["osm"],
-                crs=net_cfg.get("crs"),
-                boundary=task.boundary,
-                boundary_crs=4326,
-                buffer_m=inp["buffer_m"],
-            )
-        else:
-            net = lc.WalkNetwork.load(net_cfg["saved"])
-        area = _buffered(task.boundary, inp["buffer_m"])
-        tables = [lc.facilities.from_osm(p, profile=inp["profile"]) for p in inp["facility_osm"]]
-        tables += [
-            lc.facilities.from_table(
-                t["path"],
-                coords=t["coords"],
-                profile=inp["profile"],
-                columns=t.get("columns"),
-                net=net,
-            )
-            for t in inp["facility_tables"]
-        ]
-        tables = [t[t.geometry.intersects(area)] for t in tables]
-        if not tables:
-            raise InputError(f"{task.by}={task.key}: the config names no facility source")
-        fac = lc.facilities.merge(*tables)
-        all_units = lc.units.load(inp["units"])
-        units = all_units[all_units["unit_id"].astype(str).isin(set(task.unit_ids))]
-        pop = _task_population(task, all_units) if inp.get("population") else None
-        result = lc.analyze(
-            net,
-            fac,
-            units,
-            population=pop,
-            profile=inp["profile"],
-            area_type=inp["area_type"],
-            progress=False,
-        )
-        files = result.write(folder)
+        result, files = pipeline_run(inp["config"], folder, area=task.area, progress=False)
         cov = pd.DataFrame(result.coverage)
         with atomic_path(folder / "coverage.csv") as tmp:
             cov.to_csv(tmp, index=False, encoding="utf-8")
@@ -545,10 +360,10 @@ def run_task(task: Task, out_root: str | os.PathLike) -> TaskResult:
             "key": task.key,
             "by": task.by,
             "fingerprint": task.fingerprint(),
-            "n_units": len(units),
+            "n_units": int(result.meta["n_units"]),
             "population": float(result.meta["population"]),
             "n_facilities": int(result.meta["n_facilities"]),
-            "n_network_nodes": len(net.x_m),
+            "n_network_nodes": len(result.network.x_m),
             "buffer_m": inp["buffer_m"],
             "seconds": seconds,
             "warnings": result.meta.get("warnings", []),
@@ -598,8 +413,6 @@ def _read_manifest(path: Path) -> dict:
 
 
 def _write_manifest(path: Path, entries: dict, by: str) -> None:
-    from .report._util import atomic_path, json_text
-
     doc = {
         "lifecircle_geo_version": __version__,
         "by": by,
@@ -799,7 +612,13 @@ def _execute(
                     res = TaskResult(t.key, "failed", 0.0, t.folder(out), error=_error_text(t, exc))
                 record(t, res, started)
     else:
-        from dask.distributed import Client, LocalCluster, as_completed
+        try:
+            from dask.distributed import Client, LocalCluster, as_completed
+        except ImportError as exc:
+            raise ImportError(
+                f"scheduler={scheduler!r} needs dask.distributed, which could not be imported "
+                f"({exc}); install the optional extra: pip install 'lifecircle-geo[dask]'"
+            ) from None
 
         cluster = None
         if scheduler == "dask":
@@ -854,34 +673,6 @@ _ROLLUP_COLS = [
 ]
 
 
-def _summarize_rows(cov: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Unit × category rows summed to ``keys`` × category: shares from population sums."""
-    df = cov.copy()
-    df["walk_x_reached"] = df["mean_walk_min"].fillna(0.0) * df["reached_population"]
-    names = ["name_zh", "name_en", "group", "tier_min", "target_share"]
-    g = df.groupby([*keys, "category"], sort=False, dropna=False)
-    out = g.agg(
-        population=("population", "sum"),
-        covered_population=("covered_population", "sum"),
-        reached_population=("reached_population", "sum"),
-        walk_x_reached=("walk_x_reached", "sum"),
-        **{c: (c, "first") for c in names},
-    ).reset_index()
-    pop = out["population"].to_numpy(dtype=float)
-    out["share"] = np.divide(
-        out["covered_population"].to_numpy(dtype=float), pop, out=np.zeros(len(out)), where=pop > 0
-    )
-    reached = out["reached_population"].to_numpy(dtype=float)
-    out["mean_walk_min"] = np.divide(
-        out["walk_x_reached"].to_numpy(dtype=float),
-        reached,
-        out=np.full(len(out), np.nan),
-        where=reached > 0,
-    )
-    out["meets_standard"] = (out["share"] >= out["target_share"] - 1e-12) | (pop <= 0)
-    return out.drop(columns="walk_x_reached")
-
-
 def rollup(
     out: str | os.PathLike, tasks: list[Task], status: dict[str, TaskResult] | None = None
 ) -> tuple[pd.DataFrame, dict[str, Path]]:
@@ -890,9 +681,9 @@ def rollup(
     Writes ``out/city_summary.csv`` (UTF-8 with BOM, for Excel) with one row per 街镇 ×
     category (``level = "jiezhen"``) and per district × category (``level = "district"``),
     and ``out/city_coverage.xlsx`` with bilingual headers: 街镇, district and unit coverage and
-    the task list. Population, covered and reached population are sums; ``share`` is covered
-    / population and ``mean_walk_min`` is weighted by reached population; the 90th percentile
-    cannot be recomputed from unit rows and is left out.
+    the task list, with :func:`lifecircle_geo.coverage.rollup`: population, covered and reached
+    population are sums; ``share`` is covered / population and ``mean_walk_min`` is weighted by
+    reached population; the 90th percentile cannot be recomputed from unit rows and is left out.
 
     Parameters
     ----------
@@ -914,8 +705,7 @@ def rollup(
     >>> summary.groupby("level")["population"].sum().nunique()  # doctest: +SKIP
     1
     """
-    from .report._util import atomic_path
-    from .report.excel import _write_table
+    from .report import write_tables
 
     status = status or {}
     out = Path(out)
@@ -965,9 +755,9 @@ def rollup(
                 "meets_standard",
             ]
         )
-    jz = _summarize_rows(cov, ["district_code", "jiezhen_code", "jiezhen_name"])
+    jz = coverage_rollup(cov, ["district_code", "jiezhen_code", "jiezhen_name"])
     jz.insert(0, "level", "jiezhen")
-    dist = _summarize_rows(cov, ["district_code"])
+    dist = coverage_rollup(cov, ["district_code"])
     dist.insert(0, "level", "district")
     dist["jiezhen_code"] = ""
     dist["jiezhen_name"] = ""
@@ -1015,9 +805,6 @@ def rollup(
             pd.DataFrame(task_rows, columns=["key", "by", "n_units", "status", "seconds", "error"]),
         ),
     ]
-    with atomic_path(xlsx_path) as tmp:
-        with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
-            for name, table in sheets:
-                _write_table(writer, name, table.reset_index(drop=True))
+    write_tables(xlsx_path, sheets)
     log.info("wrote %s and %s", csv_path, xlsx_path)
     return summary, {"city_summary": csv_path, "city_coverage": xlsx_path}

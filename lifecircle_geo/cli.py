@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import time
 import unicodedata
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import __version__
+from ._version import __version__
 from .errors import LifecircleError
 
 log = logging.getLogger("lifecircle_geo")
@@ -39,7 +38,7 @@ def _pad(text, width: int, right: bool = False) -> str:
 
 
 def format_table(df: pd.DataFrame, right: set[str] | None = None) -> str:
-    """A plain-text table that lines up Chinese (double-width) characters."""
+    """Format ``df`` as a plain-text table that lines up Chinese (double-width) characters."""
     right = right or set()
     cols = list(df.columns)
     cells = [[str(c) for c in cols]] + [[str(v) for v in row] for row in df.itertuples(index=False)]
@@ -53,7 +52,7 @@ def format_table(df: pd.DataFrame, right: set[str] | None = None) -> str:
 
 
 def summary_table(result) -> str:
-    """The bilingual categories × coverage table the demo prints."""
+    """Format the bilingual categories × coverage table the demo prints."""
     s = result.summary()
     show = pd.DataFrame(
         {
@@ -69,71 +68,11 @@ def summary_table(result) -> str:
     return format_table(show, right={"分钟 Min", "覆盖率 Share", "目标 Target"})
 
 
-def sample_folder() -> Path:
-    """The embedded sample: ``$LIFECIRCLE_SAMPLE`` or ``data/sample`` of the source checkout."""
-    env = os.environ.get("LIFECIRCLE_SAMPLE")
-    folder = Path(env) if env else Path(__file__).resolve().parents[1] / "data" / "sample"
-    if not (folder / "sample.osm").exists():
-        raise LifecircleError(
-            f"the embedded sample is not at {folder}; run from a source checkout, set "
-            f"LIFECIRCLE_SAMPLE, or regenerate it with 'python -m lifecircle_geo.synth sample "
-            f"data/sample'"
-        )
-    return folder
-
-
-def run_sample(out: Path, sample: Path | None = None):
-    """Analyse the embedded sample and write its outputs into ``out``."""
-    import lifecircle_geo as lc
-
-    sample = sample or sample_folder()
-    net = lc.WalkNetwork.from_osm(sample / "sample.osm")
-    fac = lc.facilities.merge(
-        lc.facilities.from_osm(sample / "sample.osm"),
-        lc.facilities.from_table(sample / "facilities_gcj02.xlsx", coords="gcj02", net=net),
-    )
-    units = lc.units.load(sample / "units.geojson")
-    pop = lc.population.from_raster(sample / "population.tif")
-    result = lc.analyze(net, fac, units, population=pop)
-    files = result.write(out)
-    return result, files
-
-
-def run_config(path: Path):
-    """Run the pipeline described by a TOML config file (see README).
-
-    The config is read by :func:`lifecircle_geo.batch.load_config`, so ``run`` and ``batch``
-    accept the same files.
-    """
-    import lifecircle_geo as lc
-    from lifecircle_geo.batch import load_config
-
-    cfg = load_config(path)
-    profile = cfg["profile"]
-    net_cfg = cfg["network"]
-    if "saved" in net_cfg:
-        net = lc.WalkNetwork.load(net_cfg["saved"])
-    else:
-        net = lc.WalkNetwork.from_osm(net_cfg["osm"], crs=net_cfg.get("crs"))
-    tables = [lc.facilities.from_osm(osm, profile=profile) for osm in cfg["facility_osm"]]
-    for t in cfg["facility_tables"]:
-        tables.append(
-            lc.facilities.from_table(
-                t["path"], coords=t["coords"], profile=profile, columns=t["columns"], net=net
-            )
-        )
-    fac = lc.facilities.merge(*tables)
-    units = lc.units.load(cfg["units"])
-    pop = lc.population.from_raster(cfg["population"]) if cfg["population"] is not None else None
-    result = lc.analyze(
-        net, fac, units, population=pop, profile=profile, area_type=cfg["area_type"]
-    )
-    return result, result.write(cfg["out"])
-
-
 def _cmd_demo(args) -> int:
+    from .pipeline import run, sample_config
+
     t0 = time.perf_counter()
-    result, files = run_sample(Path(args.out))
+    result, files = run(sample_config(args.out))
     print("示例街道 (synthetic sample) — 15分钟社区生活圈 walking coverage")
     print(
         f"居民 residents: {result.meta['population']:,.0f} · 单元 units: "
@@ -160,7 +99,9 @@ def _print_files(files: dict) -> None:
 
 
 def _cmd_run(args) -> int:
-    result, files = run_config(Path(args.config))
+    from .pipeline import run
+
+    result, files = run(Path(args.config), args.out)
     print(summary_table(result))
     _print_files(files)
     return 0
@@ -213,7 +154,7 @@ def _cmd_profile_show(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``lifecircle`` argument parser."""
+    """Build the ``lifecircle`` argument parser."""
     ap = argparse.ArgumentParser(
         prog="lifecircle",
         description=("Walking access to the 十全十美 community services (15分钟社区生活圈)."),
@@ -224,8 +165,18 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="analyse the embedded sample and write out/demo")
     d.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
     d.set_defaults(func=_cmd_demo)
-    r = sub.add_parser("run", help="run the pipeline described by a TOML config")
-    r.add_argument("config")
+    from .pipeline import config_help
+
+    r = sub.add_parser(
+        "run",
+        help="run the pipeline described by a TOML config",
+        description="Run the pipeline described by a TOML config: network, facilities, units "
+        "and residents → coverage, gaps, suggested sites and the project list.",
+        epilog=config_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    r.add_argument("config", help="the run config (.toml)")
+    r.add_argument("--out", default=None, help="output folder (default: the config's out)")
     r.set_defaults(func=_cmd_run)
     b = sub.add_parser("batch", help="run a TOML config per 街镇 (or district), resumably")
     b.add_argument("config")

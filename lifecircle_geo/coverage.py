@@ -1,7 +1,8 @@
 """Coverage per planning unit × category: who reaches a service within its walking threshold.
 
-Works on a long table of resident points × categories (one walk distance each) so the same code
-rolls up to units, 街镇 and districts.
+:func:`summarize` works on a long table of resident points × categories (one walk distance
+each); :func:`rollup` sums unit × category rows up to 街镇 and districts (``analyze`` and the
+batch city roll-up both use it, so a share means the same everywhere).
 
 Examples
 --------
@@ -19,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["MEASURES", "summarize", "weighted_quantile"]
+__all__ = ["MEASURES", "NAME_COLUMNS", "rollup", "summarize", "weighted_quantile"]
 
 MEASURES = [
     "population",
@@ -30,6 +31,8 @@ MEASURES = [
     "reached_population",
     "meets_standard",
 ]
+#: Per-category columns a roll-up carries over from its unit rows (when present).
+NAME_COLUMNS = ["name_zh", "name_en", "group", "class_zh", "tier_min"]
 
 
 def weighted_quantile(values, weights, q: float) -> float:
@@ -84,12 +87,6 @@ def summarize(long: pd.DataFrame, keys: list[str], walk_speed_kmh: float) -> pd.
         walk_x_pop=("walk_x_pop", "sum"),
         target_share=("target_share", "first"),
     ).reset_index()
-    out["share"] = np.divide(
-        out["covered_population"],
-        out["population"],
-        out=np.zeros(len(out)),
-        where=out["population"] > 0,
-    )
     out["mean_walk_min"] = (
         np.divide(
             out["walk_x_pop"],
@@ -109,6 +106,122 @@ def summarize(long: pd.DataFrame, keys: list[str], walk_speed_kmh: float) -> pd.
     gid_of_row = out.index.to_numpy()  # groups come out in ngroup order when sort=False
     p90_m = p90.reindex(gid_of_row).to_numpy()
     out["p90_walk_min"] = np.where(np.isfinite(p90_m), p90_m, np.nan) / m_per_min
-    # a group with no residents leaves nobody out
-    out["meets_standard"] = (out["share"] >= out["target_share"] - 1e-12) | (out["population"] <= 0)
+    _share_and_meets(out)
     return out[[*gkeys, "target_share", *MEASURES]]
+
+
+def _share_and_meets(out: pd.DataFrame) -> None:
+    """``share`` = covered / population (0 without residents) and ``meets_standard``, in place."""
+    pop = out["population"].to_numpy(dtype=float)
+    out["share"] = np.divide(
+        out["covered_population"].to_numpy(dtype=float), pop, out=np.zeros(len(out)), where=pop > 0
+    )
+    # a group with no residents leaves nobody out
+    out["meets_standard"] = (out["share"] >= out["target_share"] - 1e-12) | (pop <= 0)
+
+
+def rollup(
+    coverage: pd.DataFrame,
+    keys: list[str],
+    *,
+    residents: pd.DataFrame | None = None,
+    walk_speed_kmh: float | None = None,
+) -> pd.DataFrame:
+    """Sum unit × category coverage up to ``keys`` × category (街镇, district, city).
+
+    Population, covered and reached population are sums of the unit rows; ``share`` is covered /
+    population and ``meets_standard`` is ``share >= target_share`` (as in :func:`summarize`);
+    ``mean_walk_min`` is the unit means weighted by reached population, which equals the mean
+    over the residents. A percentile cannot be summed: ``p90_walk_min`` is computed only when
+    the resident rows are given.
+
+    Parameters
+    ----------
+    coverage : DataFrame
+        Unit × category rows with the ``keys`` columns, ``category``, ``target_share``,
+        ``population``, ``covered_population``, ``reached_population`` and ``mean_walk_min``
+        (``result.coverage``, or the ``coverage.csv`` of batch tasks). The columns of
+        :data:`NAME_COLUMNS` present are carried over.
+    keys : list of str
+        Grouping columns, e.g. ``["jiezhen_code", "jiezhen_name", "district_code"]``.
+    residents : DataFrame, optional
+        The long resident × category table behind ``coverage`` (see :func:`summarize`) for
+        ``p90_walk_min``.
+    walk_speed_kmh : float, optional
+        Needed with ``residents``.
+
+    Returns
+    -------
+    DataFrame
+        ``keys`` + ``category`` + ``target_share`` + :data:`MEASURES` (without ``p90_walk_min``
+        unless ``residents`` are given) + the carried name columns; ordered by category (in the
+        order of ``coverage``), then by ``keys``.
+
+    Raises
+    ------
+    ValueError
+        Missing columns, or ``residents`` without ``walk_speed_kmh``.
+
+    Examples
+    --------
+    >>> cov = pd.DataFrame({"jiezhen_code": ["1", "1", "2"], "category": "park",
+    ...                     "target_share": 0.8, "population": [100.0, 50.0, 0.0],
+    ...                     "covered_population": [90.0, 20.0, 0.0],
+    ...                     "reached_population": [100.0, 50.0, 0.0],
+    ...                     "mean_walk_min": [4.0, 10.0, np.nan]})
+    >>> t = rollup(cov, ["jiezhen_code"])
+    >>> t[["jiezhen_code", "share", "mean_walk_min", "meets_standard"]].values.tolist()
+    [['1', 0.7333333333333333, 6.0, False], ['2', 0.0, nan, True]]
+    """
+    need = [
+        *keys,
+        "category",
+        "target_share",
+        "population",
+        "covered_population",
+        "reached_population",
+        "mean_walk_min",
+    ]
+    missing = [c for c in need if c not in coverage.columns]
+    if missing:
+        raise ValueError(f"coverage rows lack the column(s) {missing} needed for a roll-up")
+    if residents is not None and walk_speed_kmh is None:
+        raise ValueError("rollup(residents=...) needs walk_speed_kmh")
+    carry = [c for c in NAME_COLUMNS if c in coverage.columns and c not in keys]
+    df = pd.DataFrame(coverage[[*need[:-1], *carry]])
+    walk = coverage["mean_walk_min"].to_numpy(dtype=float)
+    reached = coverage["reached_population"].to_numpy(dtype=float)
+    df["_walk_x_reached"] = np.where(reached > 0, np.nan_to_num(walk) * reached, 0.0)
+    gkeys = [*keys, "category"]
+    out = (
+        df.groupby(gkeys, sort=False, dropna=False)
+        .agg(
+            population=("population", "sum"),
+            covered_population=("covered_population", "sum"),
+            reached_population=("reached_population", "sum"),
+            _walk_x_reached=("_walk_x_reached", "sum"),
+            target_share=("target_share", "first"),
+            **{c: (c, "first") for c in carry},
+        )
+        .reset_index()
+    )
+    total = out["reached_population"].to_numpy(dtype=float)
+    out["mean_walk_min"] = np.divide(
+        out["_walk_x_reached"].to_numpy(dtype=float),
+        total,
+        out=np.full(len(out), np.nan),
+        where=total > 0,
+    )
+    _share_and_meets(out)
+    measures = [m for m in MEASURES if m != "p90_walk_min"]
+    if residents is not None:
+        p90 = summarize(residents, keys, walk_speed_kmh)[[*gkeys, "p90_walk_min"]]
+        out = out.merge(p90, on=gkeys, how="left")
+        measures = MEASURES
+    order = {c: i for i, c in enumerate(pd.unique(df["category"]))}
+    out = out.sort_values(
+        ["category", *keys],
+        key=lambda s: s.map(order) if s.name == "category" else s,
+        kind="stable",
+    )
+    return out[[*gkeys, "target_share", *measures, *carry]].reset_index(drop=True)

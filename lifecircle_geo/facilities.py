@@ -13,7 +13,7 @@ Three readers and one merger:
 - :func:`from_table`: a planner's table (CSV in UTF-8 / UTF-8 with BOM / GBK / GB18030, XLSX,
   GeoJSON, GPKG, SHP) with Chinese or English headers, Amap type strings and type codes, and
   coordinates in WGS-84, GCJ-02 or BD-09. Given a network, it checks that the coordinates are in
-  the system the caller says (:func:`lifecircle_geo.crs.detect_offset`).
+  the system the caller says (:func:`lifecircle_geo.offset.detect_offset`).
 - :func:`merge`: one list from several sources, with the same facility seen twice kept once and
   its provenance recorded.
 
@@ -39,7 +39,7 @@ import os
 import re
 import unicodedata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -48,13 +48,19 @@ import shapely
 
 from . import crs as lc_crs
 from .errors import InputError
-from .standards import Profile, load_profile
+from .offset import detect_offset
+from .standards import Category, Profile, load_profile
+
+if TYPE_CHECKING:
+    import osmium.geom
+    import osmium.osm
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "COLUMNS",
     "HEADER_ALIASES",
+    "access_points",
     "classify_name",
     "classify_record",
     "classify_tags",
@@ -62,6 +68,7 @@ __all__ = [
     "from_table",
     "merge",
     "name_similarity_score",
+    "to_crs",
 ]
 
 COLUMNS = ["facility_id", "name", "category", "facility_type", "source", "rule", "capacity"]
@@ -110,7 +117,7 @@ _PREFIX_ALIASES = {
 
 
 # ---------------------------------------------------------------------- matching rules
-def _value_matches(value: str | None, wanted) -> bool:
+def _value_matches(value: str | None, wanted: object) -> bool:
     if value is None:
         return False
     if wanted == "*":
@@ -169,7 +176,7 @@ def classify_tags(tags: dict[str, str], profile: Profile) -> list[tuple[str, str
     return _classify_by_name(name, profile, "osm-name")
 
 
-def classify_name(text: str, category) -> tuple[str, str] | None:
+def classify_name(text: str, category: Category) -> tuple[str, str] | None:
     """``(facility_type, keyword)`` when ``text`` contains one of a category's name keywords.
 
     Examples
@@ -208,7 +215,7 @@ def _split_codes(code_text: str, type_text: str) -> list[str]:
     return codes
 
 
-def _classify_amap(type_text: str, codes: list[str], category) -> tuple[str, str] | None:
+def _classify_amap(type_text: str, codes: list[str], category: Category) -> tuple[str, str] | None:
     parts = [p for p in re.split(r"[|]", type_text or "") if p]
     for rule in category.amap_rules:
         for code in codes:  # the POI's own order: its main type first
@@ -401,7 +408,9 @@ def from_osm(
     return gdf
 
 
-def _osm_geometry(obj, wkb) -> shapely.Geometry | None:
+def _osm_geometry(
+    obj: osmium.osm.OSMObject, wkb: osmium.geom.WKBFactory
+) -> shapely.Geometry | None:
     try:
         if obj.is_node():
             loc = obj.location
@@ -432,7 +441,7 @@ def _entrances_for(geoms: np.ndarray, entrances: list[tuple[float, float]]) -> l
     return out
 
 
-def _number(text) -> float:
+def _number(text: object) -> float:
     try:
         return float(unicodedata.normalize("NFKC", str(text)).replace(",", "").strip())
     except (TypeError, ValueError):
@@ -478,7 +487,7 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, str]:
     return df, encoding
 
 
-def _norm_header(text) -> str:
+def _norm_header(text: object) -> str:
     return unicodedata.normalize("NFKC", str(text)).strip().lstrip("\ufeff").lower()
 
 
@@ -562,7 +571,9 @@ def _coordinates(
     return lon, lat
 
 
-def _check_swapped(lon, lat, prof: Profile, path: Path, rownum) -> None:
+def _check_swapped(
+    lon: np.ndarray, lat: np.ndarray, prof: Profile, path: Path, rownum: np.ndarray
+) -> None:
     if prof.region_bbox is None or len(lon) == 0:
         return
     x0, y0, x1, y1 = prof.region_bbox
@@ -578,7 +589,9 @@ def _check_swapped(lon, lat, prof: Profile, path: Path, rownum) -> None:
         )
 
 
-def _warn_outside_region(lon, lat, prof: Profile, path: Path, rownum, word: str) -> list[int]:
+def _warn_outside_region(
+    lon: np.ndarray, lat: np.ndarray, prof: Profile, path: Path, rownum: np.ndarray, word: str
+) -> list[int]:
     if prof.region_bbox is None or len(lon) == 0:
         return []
     x0, y0, x1, y1 = prof.region_bbox
@@ -650,7 +663,7 @@ def from_table(
         Excel sheet.
     net : WalkNetwork, optional
         When given, the coordinates are checked against the street network with
-        :func:`lifecircle_geo.crs.detect_offset`; a table whose points fit another system
+        :func:`lifecircle_geo.offset.detect_offset`; a table whose points fit another system
         better logs a WARNING naming the likely system and the evidence. The result is kept in
         ``attrs["offset_check"]``.
 
@@ -754,7 +767,7 @@ def from_table(
     outside = _warn_outside_region(lon, lat, prof, p, rownum, word)
     offset = None
     if net is not None:
-        offset = lc_crs.detect_offset(np.column_stack([lon_raw, lat_raw]), net, labelled=system)
+        offset = detect_offset(np.column_stack([lon_raw, lat_raw]), net, labelled=system)
         if offset.warn:
             log.warning("%s: %s", p.name, offset.message)
         else:
@@ -826,7 +839,9 @@ def from_table(
     return gdf
 
 
-def _gis_geometry(geometry: gpd.GeoSeries, system: str, path: Path, rownum: np.ndarray):
+def _gis_geometry(
+    geometry: gpd.GeoSeries, system: str, path: Path, rownum: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """WGS-84 geometries of a GIS file, and the raw lon/lat of a point on each."""
     missing = (geometry.isna() | geometry.is_empty).to_numpy()
     if missing.any():
@@ -851,7 +866,7 @@ def _gis_geometry(geometry: gpd.GeoSeries, system: str, path: Path, rownum: np.n
 _PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
 
 
-def _norm_name(text) -> str:
+def _norm_name(text: object) -> str:
     if text is None or (isinstance(text, float) and np.isnan(text)):
         return ""
     return _PUNCT.sub("", unicodedata.normalize("NFKC", str(text)).lower())
@@ -861,7 +876,9 @@ def _grams(text: str) -> set[str]:
     return {text[i : i + 2] for i in range(len(text) - 1)} if len(text) > 1 else {text}
 
 
-def name_similarity_score(a, b, ignore: tuple[str, ...] | list[str] = ()) -> float | None:
+def name_similarity_score(
+    a: str | None, b: str | None, ignore: tuple[str, ...] | list[str] = ()
+) -> float | None:
     """How alike two facility names are, 0..1; None when either name is empty.
 
     Names are normalized (NFKC, lower case, no spaces or punctuation). Words in ``ignore``
@@ -1081,3 +1098,94 @@ def _dedupe(
         name_sim,
     )
     return out[~drop].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------- on a network
+def to_crs(facilities: gpd.GeoDataFrame, crs: Any) -> gpd.GeoDataFrame:
+    """Reproject the facility table to ``crs``, its ``entrances`` column too.
+
+    ``GeoDataFrame.to_crs`` reprojects only the active geometry; a facility's mapped entrances
+    (a second geometry column) must follow, or a table fed back would mix coordinate systems.
+
+    Parameters
+    ----------
+    facilities : GeoDataFrame
+        From :func:`from_osm`, :func:`from_table` or :func:`merge`.
+    crs : CRS-like
+        Target coordinate system.
+
+    Returns
+    -------
+    GeoDataFrame
+        A copy in ``crs``.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> fac = gpd.GeoDataFrame({"entrances": [shapely.MultiPoint([(121.5, 31.2)])]},
+    ...                        geometry=[shapely.box(121.5, 31.2, 121.501, 31.201)], crs=4326)
+    >>> out = to_crs(fac, 32651)
+    >>> round(out["entrances"].iloc[0].geoms[0].x) == round(out.geometry.iloc[0].bounds[0])
+    True
+    """
+    out = facilities.to_crs(crs)
+    if "entrances" in out.columns and out["entrances"].notna().any():
+        ent = gpd.GeoSeries(facilities["entrances"].to_numpy(), crs=facilities.crs)
+        out["entrances"] = ent.to_crs(crs).to_numpy()
+    return out
+
+
+def access_points(
+    facilities: gpd.GeoDataFrame, spacing_m: float = 25.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Points from which each facility is reached, and the facility (row) of each.
+
+    A point facility is its own access point; a polygon or line is reached through its mapped
+    ``entrances`` or, with none, points every ``spacing_m`` along its boundary (at most about
+    200 per facility). Facilities without geometry have none.
+
+    Parameters
+    ----------
+    facilities : GeoDataFrame
+        In a metric CRS (``spacing_m`` is in its units).
+    spacing_m : float
+        Spacing of boundary points of polygons without entrances.
+
+    Returns
+    -------
+    points : ndarray of shapely Points
+    owner : ndarray of int64
+        Row position of each point's facility.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> fac = gpd.GeoDataFrame(geometry=[shapely.Point(0, 0), shapely.box(10, 0, 60, 50)],
+    ...                        crs=32651)
+    >>> pts, owner = access_points(fac, spacing_m=50)
+    >>> len(pts), owner.tolist()[:2]
+    (6, [0, 1])
+    """
+    geoms = facilities.geometry.to_numpy()
+    if "entrances" in facilities.columns:
+        entrances = facilities["entrances"].to_numpy()
+    else:
+        entrances = np.full(len(facilities), None, dtype=object)
+    pts, owner = [], []
+    for i, (g, ent) in enumerate(zip(geoms, entrances, strict=True)):
+        if g is None or g.is_empty:
+            continue
+        if g.geom_type == "Point":
+            pts.append(g)
+            owner.append(i)
+            continue
+        if ent is not None and not ent.is_empty:
+            cand = list(getattr(ent, "geoms", [ent]))
+        else:
+            ring = g.boundary if g.geom_type in ("Polygon", "MultiPolygon") else g
+            coords = shapely.get_coordinates(shapely.segmentize(ring, spacing_m))
+            step = max(1, len(coords) // 200)
+            cand = list(shapely.points(coords[::step]))
+        pts.extend(cand)
+        owner.extend([i] * len(cand))
+    return np.asarray(pts, dtype=object), np.asarray(owner, dtype=np.int64)

@@ -13,12 +13,18 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from scipy.sparse.csgraph import dijkstra
+
+from .network import WalkNetwork
+from .routing import Seeds, Snap, reach_at_points, reach_matrix
+
+if TYPE_CHECKING:
+    from .standards import Profile
 
 __all__ = ["project_list", "rank_gaps", "suggest_sites"]
 
@@ -42,7 +48,9 @@ def rank_gaps(coverage: pd.DataFrame) -> pd.DataFrame:
     return gaps.reset_index(drop=True)
 
 
-def _candidate_nodes(net, polygon, max_candidates: int) -> np.ndarray:
+def _candidate_nodes(
+    net: WalkNetwork, polygon: shapely.Geometry, max_candidates: int
+) -> np.ndarray:
     inside = np.flatnonzero(shapely.contains_xy(polygon, net.x_m, net.y_m))
     if len(inside) > max_candidates:
         # an even spatial sample: order along a coarse grid, then take every k-th
@@ -52,33 +60,26 @@ def _candidate_nodes(net, polygon, max_candidates: int) -> np.ndarray:
     return inside
 
 
-def _reach_matrix(
-    net, cands: np.ndarray, pts_snap: pd.DataFrame, limit_m: float, chunk: int = 64
+def _reach_within(
+    net: WalkNetwork, cands: np.ndarray, pts_snap: Snap, limit_m: float
 ) -> np.ndarray:
-    """Walk distance from each candidate node to each snapped point (cands × points)."""
-    e = pts_snap["edge"].to_numpy()
-    along = pts_snap["along_m"].to_numpy()
-    off = pts_snap["snap_m"].to_numpy()
-    ok = pts_snap["ok"].to_numpy()
-    e = np.where(ok, e, 0)
-    ratio = np.divide(
-        net.cost_m[e], net.length_m[e], out=np.ones(len(e)), where=net.length_m[e] > 0
-    )
-    out = np.full((len(cands), len(e)), np.inf)
-    for s in range(0, len(cands), chunk):
-        d = dijkstra(net.csr, directed=True, indices=cands[s : s + chunk], limit=limit_m)
-        du = d[:, net.u[e]] + along * ratio
-        dv = d[:, net.v[e]] + (net.length_m[e] - along) * ratio
-        out[s : s + chunk] = np.minimum(du, dv) + off
-    out[:, ~ok] = np.inf
+    """Whether each candidate node reaches each snapped point within ``limit_m`` (cands × points).
+
+    The same walk as every other measure (:func:`lifecircle_geo.routing.reach_at_points`):
+    per-candidate bounded searches on the rounded graph, then the points' legs to the street.
+    """
+    seeds = Seeds(cands, np.zeros(len(cands)), np.arange(len(cands), dtype=np.int64))
+    reach = reach_at_points(net, reach_matrix(net, seeds, limit_m, progress=False), pts_snap)
+    out = np.zeros((len(cands), len(pts_snap)), dtype=bool)
+    out[reach.facility, reach.target] = True
     return out
 
 
 def suggest_sites(
-    net,
+    net: WalkNetwork,
     gaps: pd.DataFrame,
     demand: gpd.GeoDataFrame,
-    demand_snap: pd.DataFrame,
+    demand_snap: Snap,
     units: gpd.GeoDataFrame,
     max_sites: int = 3,
     max_candidates: int = 200,
@@ -96,8 +97,8 @@ def suggest_sites(
         population, covered_population).
     demand : GeoDataFrame
         Resident points with ``unit_id``, ``population`` and ``walk_m_<category>``.
-    demand_snap : DataFrame
-        The residents' snap table (rows aligned with ``demand``).
+    demand_snap : Snap
+        The residents' snap (rows aligned with ``demand``).
     units : GeoDataFrame
         Units in the network's CRS.
 
@@ -121,8 +122,8 @@ def suggest_sites(
             if len(cands) == 0 or len(members) == 0:
                 cache[key] = (cands, members, np.zeros((0, len(members)), dtype=bool))
             else:
-                dist = _reach_matrix(net, cands, demand_snap.iloc[members], thr)
-                cache[key] = (cands, members, dist <= thr)
+                within = _reach_within(net, cands, demand_snap.take(members), thr)
+                cache[key] = (cands, members, within)
         cands, members, reach = cache[key]
         if len(cands) == 0:
             continue
@@ -167,9 +168,9 @@ def suggest_sites(
 
 
 def project_list(
-    gaps: pd.DataFrame, sites: gpd.GeoDataFrame, profile, year: int | None = None
+    gaps: pd.DataFrame, sites: gpd.GeoDataFrame, profile: Profile, year: int | None = None
 ) -> pd.DataFrame:
-    """The 项目实施清单: one project per suggested site, or per gap where no site helps.
+    """Build the 项目实施清单: one project per suggested site, or per gap where no site helps.
 
     The fields follow the 2025 action plan: 建设内容 (content), 实施路径 (path), 实施主体 (body),
     资金来源 (funding), 时间安排 (schedule), 设计团队 (design team). What the analysis cannot

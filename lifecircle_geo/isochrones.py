@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -36,12 +36,14 @@ import pandas as pd
 import shapely
 from tqdm.auto import tqdm
 
-from .accessibility import reach_matrix
-from .engine import Seeds, multi_source, point_distances, seeds_from_snap
 from .errors import InputError
 from .network import WalkNetwork
-from .network.walknetwork import _as_points
+from .routing import Seeds, Sites, cost_ratio, multi_source, point_distances, reach_matrix
 from .settings import settings
+
+if TYPE_CHECKING:
+    from affine import Affine
+    from numpy.typing import ArrayLike
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +78,6 @@ def _substrings(geoms: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.nda
     return shapely.linestrings(xy[order], indices=owner[order])
 
 
-def _cost_ratio(net: WalkNetwork, e: np.ndarray) -> np.ndarray:
-    length = net.length_m[e]
-    return np.divide(net.cost_m[e], length, out=np.ones(len(e)), where=length > 0)
-
-
 def _remaining(threshold_m: float, d: np.ndarray, ratio: np.ndarray) -> np.ndarray:
     """Length (metres of geometry) that can still be walked from an end at distance ``d``."""
     left = threshold_m - d
@@ -98,10 +95,9 @@ def reached_streets(
     *,
     edges: np.ndarray | None = None,
     nodes: np.ndarray | None = None,
-    source_snap: pd.DataFrame | None = None,
-    source_points=None,
+    sites: Sites | None = None,
 ) -> np.ndarray:
-    """The street lines walkable within ``threshold_m``, including partial edges.
+    """Return the street lines walkable within ``threshold_m``, including partial edges.
 
     Parameters
     ----------
@@ -115,11 +111,10 @@ def reached_streets(
     nodes : ndarray of int, optional
         Only these nodes can be reached (default: all); with ``edges``, saves scanning the
         whole network for one facility's small neighbourhood.
-    source_snap : DataFrame, optional
-        The sources' snap table: the part of each source's own edge around its snapped
-        position is reached directly, even where neither end node is.
-    source_points : array of shapely Points, optional
-        The sources themselves (rows of ``source_snap``): their walk to the street is added.
+    sites : Sites, optional
+        The sources: the part of each source's own edge around its snapped position is
+        reached directly, even where neither end node is, and their walk to the street is
+        drawn when the sites carry their points.
 
     Returns
     -------
@@ -139,7 +134,7 @@ def reached_streets(
     e = np.arange(net.n_edges) if edges is None else np.asarray(edges, dtype=np.int64)
     du, dv = dist_node[net.u[e]], dist_node[net.v[e]]
     length = net.length_m[e]
-    ratio = _cost_ratio(net, e)
+    ratio = cost_ratio(net, e)
     rem_u = _remaining(threshold_m, du, ratio)
     rem_v = _remaining(threshold_m, dv, ratio)
     any_end = (rem_u >= 0) | (rem_v >= 0)
@@ -154,12 +149,12 @@ def reached_streets(
         _substrings(geoms[pu], np.zeros(int(pu.sum())), (rem_u * scale)[pu]),
         _substrings(geoms[pv], ((length - rem_v) * scale)[pv], glen[pv]),
     ]
-    if source_snap is not None and len(source_snap):
-        ok = source_snap["ok"].to_numpy()
-        se = source_snap["edge"].to_numpy()[ok].astype(np.int64)
-        along = source_snap["along_m"].to_numpy()[ok].astype(float)
-        off = source_snap["snap_m"].to_numpy()[ok].astype(float)
-        rem = _remaining(threshold_m, off, _cost_ratio(net, se))
+    if sites is not None and len(sites):
+        ok = sites.snap.ok
+        se = sites.snap.edge[ok].astype(np.int64)
+        along = sites.snap.along_m[ok].astype(float)
+        off = sites.snap.snap_m[ok].astype(float)
+        rem = _remaining(threshold_m, off, cost_ratio(net, se))
         live = rem >= 0
         s_len = net.length_m[se]
         s_geom = net.geometry[se]
@@ -167,12 +162,10 @@ def reached_streets(
         lo = np.clip(along - rem, 0, s_len) * s_scale
         hi = np.clip(along + rem, 0, s_len) * s_scale
         parts.append(_substrings(s_geom[live], lo[live], hi[live]))
-        if source_points is not None:
-            pts = np.asarray(source_points, dtype=object)[ok]
+        if sites.points is not None:
+            pts = np.asarray(sites.points, dtype=object)[ok]
             leg = live & (off > 0)
-            snapped = shapely.points(
-                source_snap["x"].to_numpy()[ok][leg], source_snap["y"].to_numpy()[ok][leg]
-            )
+            snapped = shapely.points(sites.snap.x[ok][leg], sites.snap.y[ok][leg])
             if leg.any():
                 parts.append(shapely.shortest_line(pts[leg], snapped))
     if nodes is None:
@@ -189,7 +182,7 @@ def reached_streets(
     return np.concatenate([np.asarray(p, dtype=object) for p in parts])
 
 
-def _corridor(pieces: np.ndarray, corridor_m: float, quad_segs: int):
+def _corridor(pieces: np.ndarray, corridor_m: float, quad_segs: int) -> shapely.Geometry:
     if len(pieces) == 0:
         return shapely.Polygon()
     # one buffer per piece then a cascaded union: GEOS buffering a whole (multi)line collection
@@ -198,31 +191,38 @@ def _corridor(pieces: np.ndarray, corridor_m: float, quad_segs: int):
 
 
 # ====================================================================== isochrones
-def _as_sources(net: WalkNetwork, sources, max_snap_m, sources_crs):
-    """(seeds, snap table or None, points or None) for Seeds or points."""
+def _as_sites(
+    net: WalkNetwork, sources: Any, labels: Any, max_snap_m: float | None, sources_crs: Any
+) -> tuple[Seeds | None, Sites | None]:
+    """(seeds, None) for Seeds; (None, sites) for Sites or points to snap."""
     if isinstance(sources, Seeds):
-        return sources, None, None
-    snap = net.snap(sources, max_snap_m=max_snap_m, points_crs=sources_crs)
-    pts = _as_points(sources, net.crs, sources_crs)
-    if (~snap["ok"]).any():
+        return sources, None
+    if isinstance(sources, Sites):
+        sites = sources
+    else:
+        sites = Sites.from_points(
+            net, sources, labels=labels, max_snap_m=max_snap_m, points_crs=sources_crs
+        )
+    if (~sites.snap.ok).any():
         log.warning(
             "%d sources are farther than max_snap_m from any street and have no isochrone",
-            int((~snap["ok"]).sum()),
+            int((~sites.snap.ok).sum()),
         )
-    return None, snap, pts
+    return None, sites
 
 
 def isochrones(
     net: WalkNetwork,
-    sources,
-    thresholds_m,
+    sources: Sites | Seeds | gpd.GeoDataFrame | gpd.GeoSeries | np.ndarray,
+    thresholds_m: ArrayLike,
     *,
-    labels=None,
-    by=None,
+    labels: Sequence[int] | np.ndarray | None = None,
+    by: str | ArrayLike | None = None,
     corridor_m: float = 50.0,
     max_snap_m: float | None = None,
     sources_crs: Any = None,
     quad_segs: int = 4,
+    walk_speed_kmh: float | None = None,
     progress: bool | None = None,
 ) -> gpd.GeoDataFrame:
     """Isochrone polygons per facility (or per group, e.g. category) and per threshold.
@@ -234,14 +234,14 @@ def isochrones(
     Parameters
     ----------
     net : WalkNetwork
-    sources : Seeds, GeoDataFrame, GeoSeries, array of Points or (n, 2) array
-        Facilities: points are snapped (their walk to the street counts against the
-        threshold, and the part of their own edge around them is reached directly); Seeds
-        start at nodes.
+    sources : Sites, Seeds, GeoDataFrame, GeoSeries, array of Points or (n, 2) array
+        Facilities: Sites and points (snapped here) have their walk to the street counted
+        against the threshold and the part of their own edge around them reached directly;
+        Seeds start at nodes.
     thresholds_m : float or sequence of float
         Walk thresholds in metres (``settings.minutes_to_m(15)`` for 15 minutes).
     labels : array-like of int, optional
-        A label per source point (default: row position); for Seeds, their own labels.
+        A label per source point (default: row position); Sites and Seeds carry their own.
     by : None, "all", str or array-like
         None: one polygon per facility label. ``"all"``: one per threshold for all sources
         together. A column name of a GeoDataFrame ``sources``, or one key per source point
@@ -255,6 +255,9 @@ def isochrones(
         CRS of plain coordinate ``sources`` (default: the network's).
     quad_segs : int
         Segments per quarter circle of the buffer.
+    walk_speed_kmh : float, optional
+        Speed for ``threshold_min`` (default ``settings.walk_speed_kmh``; ``analyze`` passes
+        the profile's).
     progress : bool, optional
         tqdm bar over facilities / groups (default ``settings.progress``).
 
@@ -282,18 +285,14 @@ def isochrones(
     if not np.isfinite(corridor_m) or corridor_m <= 0:
         raise InputError(f"corridor_m must be > 0, got {corridor_m!r}")
     show = settings.progress if progress is None else progress
-    seeds, snap, pts = _as_sources(net, sources, max_snap_m, sources_crs)
-    n_src = len(seeds) if seeds is not None else len(snap)
-    if seeds is None:
-        lab = (
-            np.arange(n_src, dtype=np.int64)
-            if labels is None
-            else np.asarray(labels, dtype=np.int64)
-        )
-        if len(lab) != n_src:
-            raise InputError(f"labels needs one value per source ({n_src}), got {len(lab)}")
-    else:
-        lab = np.asarray(seeds.label, dtype=np.int64)
+    if labels is not None and isinstance(sources, (Seeds, Sites)):
+        raise InputError("labels= goes with points; Sites and Seeds carry their own labels")
+    if labels is not None and len(labels) != len(sources):
+        raise InputError(f"labels needs one value per source ({len(sources)}), got {len(labels)}")
+    seeds, sites = _as_sites(net, sources, labels, max_snap_m, sources_crs)
+    n_src = len(seeds) if seeds is not None else len(sites)
+    lab = seeds.label if seeds is not None else sites.label
+    lab = np.asarray(lab, dtype=np.int64)
     if isinstance(by, str) and by != "all":
         if not isinstance(sources, gpd.GeoDataFrame) or by not in sources.columns:
             raise InputError(f"by={by!r} is not a column of the sources")
@@ -305,9 +304,9 @@ def isochrones(
             if isinstance(sources, gpd.GeoDataFrame) and "facility_id" in sources.columns
             else None
         )
-        if seeds is None:
-            seeds = seeds_from_snap(net, snap, lab)
-        reach = reach_matrix(net, seeds, float(thr.max()), progress=False)
+        reach = reach_matrix(
+            net, seeds if sites is None else sites, float(thr.max()), progress=False
+        )
         inc_ptr, inc_edge = _incidence(net)
         dist = np.full(net.n_nodes, np.inf)
         ptr = np.concatenate(
@@ -318,7 +317,7 @@ def isochrones(
             sel = order[ptr[f] : ptr[f + 1]]
             nodes = reach.target[sel]
             label = int(reach.labels[f])
-            mine = None if snap is None else np.flatnonzero(lab == label)
+            mine = None if sites is None else np.flatnonzero(lab == label)
             if len(nodes) == 0 and mine is None:
                 continue  # (a snapped facility still reaches part of its own edge)
             dist[nodes] = reach.dist_m[sel]
@@ -330,8 +329,7 @@ def isochrones(
                     t,
                     edges=edges,
                     nodes=nodes,
-                    source_snap=None if mine is None else snap.iloc[mine],
-                    source_points=None if mine is None else pts[mine],
+                    sites=None if mine is None else sites.take(mine),
                 )
                 row = {"label": label}
                 if ids is not None:
@@ -353,13 +351,13 @@ def isochrones(
             sel = np.flatnonzero(keys == key)
             if seeds is not None:
                 g_seeds = Seeds(seeds.node[sel], seeds.dist_m[sel], seeds.label[sel])
-                g_snap = g_pts = None
+                g_sites = None
             else:
-                g_snap, g_pts = snap.iloc[sel], pts[sel]
-                g_seeds = seeds_from_snap(net, g_snap, lab[sel])
+                g_sites = sites.take(sel)
+                g_seeds = g_sites.seeds(net)
             dist, _ = multi_source(net, g_seeds, float(thr.max()))
             for t in thr:
-                pieces = reached_streets(net, dist, t, source_snap=g_snap, source_points=g_pts)
+                pieces = reached_streets(net, dist, t, sites=g_sites)
                 rows.append(
                     {
                         "group": key,
@@ -373,7 +371,7 @@ def isochrones(
         return gpd.GeoDataFrame({c: [] for c in cols}, geometry="geometry", crs=net.crs)
     out = gpd.GeoDataFrame(rows, geometry="geometry", crs=net.crs)
     out["threshold_m"] = out["threshold_m"].astype(float)
-    out["threshold_min"] = settings.m_to_minutes(out["threshold_m"].to_numpy())
+    out["threshold_min"] = settings.m_to_minutes(out["threshold_m"].to_numpy(), walk_speed_kmh)
     out["area_m2"] = shapely.area(out.geometry.to_numpy())
     return out[cols]
 
@@ -396,7 +394,9 @@ def _incidence(net: WalkNetwork) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ====================================================================== rasters
-def _grid(net: WalkNetwork, resolution_m: float, bounds) -> tuple[float, float, int, int]:
+def _grid(
+    net: WalkNetwork, resolution_m: float, bounds: Sequence[float] | None
+) -> tuple[float, float, int, int]:
     """(left, top, n_rows, n_cols); default bounds are the network's, aligned to the cell size."""
     if not np.isfinite(resolution_m) or resolution_m <= 0:
         raise InputError(f"resolution_m must be > 0, got {resolution_m!r}")
@@ -421,7 +421,7 @@ def _grid(net: WalkNetwork, resolution_m: float, bounds) -> tuple[float, float, 
     return float(left), float(top), n_rows, n_cols
 
 
-def _transform(left: float, top: float, resolution_m: float):
+def _transform(left: float, top: float, resolution_m: float) -> Affine:
     """North-up affine transform of a grid whose upper-left corner is (left, top)."""
     from affine import Affine
 
@@ -430,25 +430,24 @@ def _transform(left: float, top: float, resolution_m: float):
 
 def _grid_rows(
     net: WalkNetwork,
-    dist_node,
-    label_node,
-    left,
-    top,
-    n_rows,
-    n_cols,
-    resolution_m,
-    max_snap_m,
-    source_snap,
-    source_labels,
-    speed_kmh,
+    dist_node: np.ndarray,
+    label_node: np.ndarray | None,
+    left: float,
+    top: float,
+    n_rows: int,
+    n_cols: int,
+    resolution_m: float,
+    max_snap_m: float | None,
+    sites: Sites | None,
+    walk_speed_kmh: float | None,
     chunk_cells: int,
     show: bool,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Blocks of rows of walking minutes (float32, NaN off the network or unreached)."""
     if label_node is None:
         label_node = np.where(np.isfinite(dist_node), 0, -1)
-        if source_snap is not None and source_labels is None:
-            source_labels = np.zeros(len(source_snap), dtype=np.int64)
+        if sites is not None:
+            sites = Sites(sites.snap, np.zeros(len(sites), dtype=np.int64))
     xs = left + (np.arange(n_cols) + 0.5) * resolution_m
     rows_per = max(1, chunk_cells // n_cols)
     for r0 in tqdm(
@@ -458,8 +457,8 @@ def _grid_rows(
         ys = top - (np.arange(r0, r1) + 0.5) * resolution_m
         gx, gy = np.meshgrid(xs, ys)
         snap = net.snap(np.column_stack([gx.ravel(), gy.ravel()]), max_snap_m=max_snap_m)
-        d, _ = point_distances(net, dist_node, label_node, snap, source_snap, source_labels)
-        minutes = settings.m_to_minutes(d, speed_kmh)
+        d, _ = point_distances(net, dist_node, label_node, snap, sites)
+        minutes = settings.m_to_minutes(d, walk_speed_kmh)
         yield (
             r0,
             np.where(np.isfinite(minutes), minutes, np.nan)
@@ -470,19 +469,21 @@ def _grid_rows(
 
 def travel_time_grid(
     net: WalkNetwork,
-    dist_node,
+    dist_node: ArrayLike,
     resolution_m: float = 50.0,
-    bounds=None,
+    bounds: Sequence[float] | None = None,
     max_snap_m: float | None = None,
     *,
-    label_node=None,
-    source_snap: pd.DataFrame | None = None,
-    source_labels=None,
-    speed_kmh: float | None = None,
+    label_node: np.ndarray | None = None,
+    sites: Sites | None = None,
+    walk_speed_kmh: float | None = None,
     chunk_cells: int = 250_000,
     progress: bool | None = None,
-):
-    """Walking minutes to the nearest facility at every cell centre, as an array (no file).
+) -> tuple[np.ndarray, Affine]:
+    """Compute walking minutes to the nearest facility at every cell centre, as an array.
+
+    The values :func:`travel_time_raster` writes, kept in memory (NaN where it writes
+    ``nodata``).
 
     Parameters
     ----------
@@ -497,10 +498,10 @@ def travel_time_grid(
     max_snap_m : float, optional
         Cells farther from every street are NaN (default ``settings.max_snap_m``).
     label_node : ndarray, optional
-        Labels from ``multi_source`` (only needed with ``source_snap``).
-    source_snap, source_labels : optional
-        The facilities' snap table and labels: cells on a facility's edge walk straight to it.
-    speed_kmh : float, optional
+        Labels from ``multi_source`` (only needed with ``sites``).
+    sites : Sites, optional
+        The facilities searched from: cells on a facility's edge walk straight to it.
+    walk_speed_kmh : float, optional
         Walking speed (default ``settings.walk_speed_kmh``).
     chunk_cells : int
         Cells snapped at a time (memory).
@@ -541,9 +542,8 @@ def travel_time_grid(
         n_cols,
         resolution_m,
         max_snap_m,
-        source_snap,
-        source_labels,
-        speed_kmh,
+        sites,
+        walk_speed_kmh,
         chunk_cells,
         show,
     ):
@@ -553,16 +553,15 @@ def travel_time_grid(
 
 def travel_time_raster(
     net: WalkNetwork,
-    dist_node,
+    dist_node: ArrayLike,
     path: str | os.PathLike,
     resolution_m: float = 50.0,
-    bounds=None,
+    bounds: Sequence[float] | None = None,
     max_snap_m: float | None = None,
     *,
-    label_node=None,
-    source_snap: pd.DataFrame | None = None,
-    source_labels=None,
-    speed_kmh: float | None = None,
+    label_node: np.ndarray | None = None,
+    sites: Sites | None = None,
+    walk_speed_kmh: float | None = None,
     nodata: float = -9999.0,
     chunk_cells: int = 250_000,
     progress: bool | None = None,
@@ -571,13 +570,13 @@ def travel_time_raster(
 
     Each cell centre is snapped to its nearest street; its value is the snap leg plus the walk
     along that edge to the better end plus the end node's distance, in minutes at
-    ``speed_kmh``. Cells farther than ``max_snap_m`` from every street, or beyond the search
+    ``walk_speed_kmh``. Cells farther than ``max_snap_m`` from every street, or beyond the search
     cutoff, are ``nodata``. Written block by block to a temporary name, then renamed.
 
     Parameters
     ----------
-    net, dist_node, resolution_m, bounds, max_snap_m, label_node, source_snap, source_labels,
-    speed_kmh, chunk_cells, progress
+    net, dist_node, resolution_m, bounds, max_snap_m, label_node, sites, walk_speed_kmh,
+    chunk_cells, progress
         As for :func:`travel_time_grid`.
     path : str or path-like
         The ``.tif`` to write.
@@ -628,7 +627,7 @@ def travel_time_raster(
         profile.update(tiled=True, blockxsize=256, blockysize=256)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
-    speed = speed_kmh or settings.walk_speed_kmh
+    speed = walk_speed_kmh or settings.walk_speed_kmh
     try:
         with rasterio.open(tmp, "w", **profile) as dst:
             dst.update_tags(
@@ -647,8 +646,7 @@ def travel_time_raster(
                 n_cols,
                 resolution_m,
                 max_snap_m,
-                source_snap,
-                source_labels,
+                sites,
                 speed,
                 chunk_cells,
                 show,

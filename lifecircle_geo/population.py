@@ -16,12 +16,16 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
 import shapely
 
 from .errors import InputError
+
+if TYPE_CHECKING:
+    from .network import WalkNetwork
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +131,9 @@ def from_buildings(
     )
 
 
-def from_totals(units: gpd.GeoDataFrame, net, column: str = "population") -> gpd.GeoDataFrame:
+def from_totals(
+    units: gpd.GeoDataFrame, net: WalkNetwork, column: str = "population"
+) -> gpd.GeoDataFrame:
     """Spread each unit's population total evenly over the street nodes inside it.
 
     For planners who only have census totals per unit (or 街镇). Units without any street node

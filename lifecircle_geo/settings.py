@@ -18,6 +18,10 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["Settings", "configure", "settings"]
 
@@ -34,10 +38,12 @@ class Settings:
     Attributes
     ----------
     walk_speed_kmh : float
-        Walking speed used to turn metres into minutes. 4.0 km/h: 800-1000 m in 15 minutes
-        implies 3.2-4.0 km/h (DOMAIN.md §3); an assumption, keep it configurable.
-    elderly_walk_speed_kmh : float
-        Slower speed for elderly-focused runs (assumption, about 3.0 km/h).
+        Session default walking speed: used when a network is built (ferry and boarding waits
+        become equivalent metres at this speed) and by the measures called without a speed.
+        :func:`lifecircle_geo.analyze` walks at the *profile's* speed
+        (``Profile.walk_speed_kmh``, with its source) and warns when the network was built at
+        another one. 4.0 km/h: 800-1000 m in 15 minutes (GB 50180-2018's 15-minute level)
+        implies 3.2-4.0 km/h; an assumption, keep it configurable.
     search_cutoff_m : float
         How far a search goes beyond which a resident counts as "not reached" (2,000 m, about
         30 minutes at 4 km/h). Walk times past it are reported as missing, not guessed.
@@ -53,7 +59,6 @@ class Settings:
     """
 
     walk_speed_kmh: float = 4.0
-    elderly_walk_speed_kmh: float = 3.0
     search_cutoff_m: float = 2000.0
     max_snap_m: float = 500.0
     cache_folder: Path = field(default_factory=_default_cache)
@@ -64,7 +69,9 @@ class Settings:
         """Metres walked in ``minutes`` at ``speed_kmh`` (default: :attr:`walk_speed_kmh`)."""
         return float(minutes) * (speed_kmh or self.walk_speed_kmh) * 1000.0 / 60.0
 
-    def m_to_minutes(self, metres, speed_kmh: float | None = None):
+    def m_to_minutes(
+        self, metres: float | np.ndarray, speed_kmh: float | None = None
+    ) -> float | np.ndarray:
         """Minutes needed to walk ``metres`` (scalar or array) at ``speed_kmh``."""
         return metres / ((speed_kmh or self.walk_speed_kmh) * 1000.0 / 60.0)
 
@@ -72,7 +79,7 @@ class Settings:
 settings = Settings()
 
 
-def configure(**kwargs) -> Settings:
+def configure(**kwargs: Any) -> Settings:
     """Change session defaults, e.g. ``configure(walk_speed_kmh=3.6, progress=False)``.
 
     Raises

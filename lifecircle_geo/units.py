@@ -17,12 +17,16 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
 import shapely
 
 from .errors import InputError
+
+if TYPE_CHECKING:
+    from pyproj import Transformer
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +214,7 @@ def _read_barriers(
     return out
 
 
-def _project_lines(parts: list[np.ndarray], transformer) -> np.ndarray:
+def _project_lines(parts: list[np.ndarray], transformer: Transformer) -> np.ndarray:
     """Lon/lat coordinate arrays → projected shapely LineStrings."""
     if not parts:
         return np.empty(0, dtype=object)
@@ -221,7 +225,9 @@ def _project_lines(parts: list[np.ndarray], transformer) -> np.ndarray:
     return np.asarray(lines, dtype=object)
 
 
-def _adjacency(geoms: np.ndarray, strong_zone, weak_zone) -> dict:
+def _adjacency(
+    geoms: np.ndarray, strong_zone: shapely.Geometry | None, weak_zone: shapely.Geometry | None
+) -> dict:
     """Shared border length and barrier strength of every pair of touching blocks.
 
     Returns ``{(i, j): (length_m, strength)}`` with ``i < j`` for every pair sharing a border
@@ -445,13 +451,15 @@ def _attach_leftovers(label: np.ndarray, nb: list[dict], geoms: np.ndarray) -> n
 
 
 def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
-    """The polygon parts of a geometry (a repaired polygon may carry stray lines)."""
+    """Return the polygon parts of a geometry (a repaired polygon may carry stray lines)."""
     parts = [g for g in shapely.get_parts(geom) if shapely.get_type_id(g) in (3, 6)]
     return shapely.union_all(np.asarray(parts, dtype=object)) if parts else geom
 
 
-def _boundary_rows(boundary) -> gpd.GeoDataFrame:
-    """The boundary as a GeoDataFrame (one row per 街镇) in its own CRS."""
+def _boundary_rows(
+    boundary: gpd.GeoDataFrame | gpd.GeoSeries | shapely.Geometry | str | os.PathLike,
+) -> gpd.GeoDataFrame:
+    """Return the boundary as a GeoDataFrame (one row per 街镇) in its own CRS."""
     if isinstance(boundary, (str, os.PathLike)):
         p = Path(boundary)
         if not p.exists():
@@ -476,7 +484,7 @@ def _boundary_rows(boundary) -> gpd.GeoDataFrame:
 
 
 def generate(
-    boundary,
+    boundary: gpd.GeoDataFrame | gpd.GeoSeries | shapely.Geometry | str | os.PathLike,
     osm_path: str | os.PathLike,
     population: gpd.GeoDataFrame | None = None,
     *,
@@ -496,7 +504,7 @@ def generate(
     jiezhen_name: str = "",
     district_code: str = "",
     area_type: str = "",
-    crs=None,
+    crs: Any = None,
     min_area_m2: float = 5_000.0,
     min_width_m: float = 25.0,
     target_area_m2: float = 1_000_000.0,

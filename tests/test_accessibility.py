@@ -24,7 +24,7 @@ from lifecircle_geo.accessibility import (
     service_areas,
     two_step_fca,
 )
-from lifecircle_geo.engine import Seeds, multi_source, point_distances, seeds_from_snap
+from lifecircle_geo.routing import Seeds, Sites, multi_source, point_distances, seeds_from_snap
 
 BACKENDS = ["numba", "scipy"]
 
@@ -102,7 +102,7 @@ def test_service_areas_partition_reached_nodes_and_population():
     node_pop = rng.integers(0, 9, net.n_nodes).astype(float)
     cutoff = 300.0
 
-    sa = service_areas(net, seeds, cutoff, dsnap, pop, source_snap=fac, source_labels=np.arange(4))
+    sa = service_areas(net, Sites(fac, np.arange(4)), cutoff, dsnap, pop)
     d_ref, _ = multi_source(net, seeds, cutoff)
     reached = np.isfinite(d_ref)
     assert 0 < reached.sum() < net.n_nodes  # the cutoff leaves some nodes unreached
@@ -170,7 +170,7 @@ def test_reach_mid_edge_offsets(backend):
     np.testing.assert_allclose(r.dist_m, [160.0, 60.0, 60.0, 160.0])
     # a resident on the same edge walks straight there
     res = net.snap(np.array([[180.0, -5.0], [20.0, 0.0]]))
-    rp = reach_at_points(net, r, res, fac, [0])
+    rp = reach_at_points(net, r, res, Sites(fac, [0]))
     assert rp.target.tolist() == [0, 1]
     np.testing.assert_allclose(rp.dist_m, [5 + 30 + 10, 80 + 60])
 
@@ -262,13 +262,13 @@ def test_counts_and_nearest_k_equal_networkx_on_helsinki(helsinki_net):
         d_node, l_node = multi_source(net, seeds, cutoff)
         np.testing.assert_array_equal(d_k[:, 0], d_node)
         np.testing.assert_array_equal(lab_k[:, 0], l_node)
-    # at resident points: the nearest equals engine.point_distances
+    # at resident points: the nearest equals routing.point_distances
     res = net.snap(
         np.column_stack([rng.uniform(b[0], b[2], 500), rng.uniform(b[1], b[3], 500)]),
         max_snap_m=200,
     )
-    rp = reach_at_points(net, r, res, fac, np.arange(20))
-    walk, _ = point_distances(net, d_node, l_node, res, fac, np.arange(20))
+    rp = reach_at_points(net, r, res, Sites(fac, np.arange(20)))
+    walk, _ = point_distances(net, d_node, l_node, res, Sites(fac, np.arange(20)))
     d1, _ = nearest_k(rp, 1)
     np.testing.assert_array_equal(d1[:, 0], walk)
     d3, _ = nearest_k(rp, 3)

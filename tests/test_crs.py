@@ -13,7 +13,7 @@ import pytest
 import shapely
 from shapely.geometry import MultiPolygon, Point, Polygon
 
-from lifecircle_geo import crs
+from lifecircle_geo import crs, offset
 from lifecircle_geo.errors import InputError
 
 SHARED_SHANGHAI = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "shanghai"
@@ -549,8 +549,8 @@ def sample_gcj02_lonlat() -> np.ndarray:
 
 
 def test_detect_offset_names_gcj02_for_the_sample_table(sample_net, sample_gcj02_lonlat):
-    check = crs.detect_offset(sample_gcj02_lonlat, sample_net)  # GCJ-02 read as WGS-84
-    assert isinstance(check, crs.OffsetCheck)
+    check = offset.detect_offset(sample_gcj02_lonlat, sample_net)  # GCJ-02 read as WGS-84
+    assert isinstance(check, offset.OffsetCheck)
     assert (check.labelled, check.likely, check.warn) == ("wgs84", "gcj02", True)
     assert check.n_points == 13
     # measured on the sample: WGS-84 65 m, GCJ-02 25 m, BD-09 125 m
@@ -561,11 +561,11 @@ def test_detect_offset_names_gcj02_for_the_sample_table(sample_net, sample_gcj02
 
 
 def test_detect_offset_quiet_when_labelled_right(sample_net, sample_gcj02_lonlat):
-    check = crs.detect_offset(sample_gcj02_lonlat, sample_net, labelled="gcj02")
+    check = offset.detect_offset(sample_gcj02_lonlat, sample_net, labelled="gcj02")
     assert not check.warn and check.likely == "gcj02"
     lon, lat = crs.gcj02_to_wgs84(sample_gcj02_lonlat[:, 0], sample_gcj02_lonlat[:, 1])
     converted = gpd.GeoDataFrame(geometry=gpd.points_from_xy(lon, lat), crs=4326)
-    check = crs.detect_offset(converted, sample_net)
+    check = offset.detect_offset(converted, sample_net)
     assert not check.warn
     assert check.medians_m["wgs84"] < 35
 
@@ -574,36 +574,36 @@ def test_detect_offset_quiet_for_osm_facilities(sample_net):
     import lifecircle_geo as lc
 
     fac = lc.facilities.from_osm(SAMPLE_DIR / "sample.osm")  # true WGS-84, points and polygons
-    check = crs.detect_offset(fac, sample_net)
+    check = offset.detect_offset(fac, sample_net)
     assert (check.likely, check.warn) == ("wgs84", False)
     assert check.n_points == len(fac)
     assert check.medians_m["wgs84"] < check.medians_m["gcj02"] < check.medians_m["bd09"]
     # the same facilities in a projected CRS are taken back to WGS-84 first
-    assert crs.detect_offset(fac.to_crs(32651).geometry, sample_net).medians_m == pytest.approx(
+    assert offset.detect_offset(fac.to_crs(32651).geometry, sample_net).medians_m == pytest.approx(
         check.medians_m, abs=1e-6
     )
 
 
 def test_detect_offset_names_bd09(sample_net, sample_gcj02_lonlat):
     lon, lat = crs.gcj02_to_bd09(sample_gcj02_lonlat[:, 0], sample_gcj02_lonlat[:, 1])
-    check = crs.detect_offset(np.column_stack([lon, lat]), sample_net)
+    check = offset.detect_offset(np.column_stack([lon, lat]), sample_net)
     assert (check.likely, check.warn) == ("bd09", True)
     assert check.medians_m["bd09"] < 0.2 * check.medians_m["wgs84"]
     assert "BD-09" in check.message and "coords='bd09'" in check.message
 
 
 def test_detect_offset_few_or_far_points(sample_net, sample_gcj02_lonlat):
-    few = crs.detect_offset(sample_gcj02_lonlat[:3], sample_net)
+    few = offset.detect_offset(sample_gcj02_lonlat[:3], sample_net)
     assert not few.warn and few.n_points == 3 and "too few" in few.message
     beijing = np.array([[116.40, 39.90], [116.41, 39.91]])
-    far = crs.detect_offset(np.vstack([sample_gcj02_lonlat, beijing]), sample_net)
+    far = offset.detect_offset(np.vstack([sample_gcj02_lonlat, beijing]), sample_net)
     assert far.n_points == 13 and far.warn  # points outside the network's area are left out
-    none = crs.detect_offset(beijing, sample_net)
+    none = offset.detect_offset(beijing, sample_net)
     assert none.n_points == 0 and not none.warn
-    empty = crs.detect_offset(np.empty((0, 2)), sample_net)
+    empty = offset.detect_offset(np.empty((0, 2)), sample_net)
     assert empty.n_points == 0 and not empty.warn
     with pytest.raises(InputError):
-        crs.detect_offset(sample_gcj02_lonlat, sample_net, labelled="gcj")
+        offset.detect_offset(sample_gcj02_lonlat, sample_net, labelled="gcj")
 
 
 def test_detect_offset_takes_any_object_that_snaps():
@@ -629,16 +629,17 @@ def test_detect_offset_takes_any_object_that_snaps():
     gx = np.round((x0 + rng.uniform(-1500, 1500, 40)) / 200) * 200 + rng.uniform(5, 20, 40)
     gy = np.round((y0 + rng.uniform(-1500, 1500, 40)) / 200) * 200 + rng.uniform(-90, 90, 40)
     lon, lat = tr.transform(gx, gy)  # true WGS-84 points 5-20 m off a north-south street
-    assert not crs.detect_offset(np.column_stack([lon, lat]), grid).warn
+    assert not offset.detect_offset(np.column_stack([lon, lat]), grid).warn
     shifted = np.column_stack(crs.wgs84_to_gcj02(lon, lat))
-    check = crs.detect_offset(shifted, grid)
+    check = offset.detect_offset(shifted, grid)
     assert (check.likely, check.warn) == ("gcj02", True)
 
 
-def test_crs_module_does_not_import_the_network_package():
+@pytest.mark.parametrize("module", [crs, offset])
+def test_crs_and_offset_modules_do_not_import_the_network_package(module):
     import ast
 
-    tree = ast.parse(Path(crs.__file__).read_text(encoding="utf-8"))
+    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
     names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
     names += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
     assert not [n for n in names if "network" in n or "facilities" in n]

@@ -16,9 +16,8 @@ from lifecircle_geo.engine import (
     distance_to_nearest,
     multi_source,
     nearest_by_category,
-    point_distances,
-    seeds_from_snap,
 )
+from lifecircle_geo.routing import Sites, _graph, point_distances, seeds_from_snap
 
 
 def _nx_reference(net, sources, cutoff, offsets=None):
@@ -119,7 +118,7 @@ def test_same_edge_direct_walk():
     d_node, lab = multi_source(net, seeds, cutoff_m=1000)
     walk, _ = point_distances(net, d_node, lab, res)
     assert walk[0] == pytest.approx(5 + 60 + 40 + 5)  # around through node 3 without the fix
-    walk, near = point_distances(net, d_node, lab, res, fac, [0])
+    walk, near = point_distances(net, d_node, lab, res, Sites(fac, [0]))
     assert walk[0] == pytest.approx(5 + 20 + 5)
     assert near[0] == 0
 
@@ -205,17 +204,17 @@ def brute_force(net, seeds, cutoff):
     Costs are rounded to the engine's quantum first (as the engine does); sums of such
     numbers are exact, so "exactly the minimum" is well defined and order-independent.
     """
-    q = E._quantum(cutoff)
+    q = _graph.quantum(cutoff)
     G = nx.Graph()
     G.add_nodes_from(range(net.n_nodes))
     for a, b, w in zip(
-        net.u.tolist(), net.v.tolist(), E._quantize(net.cost_m, q).tolist(), strict=True
+        net.u.tolist(), net.v.tolist(), _graph.quantize(net.cost_m, q).tolist(), strict=True
     ):
         if not G.has_edge(a, b) or G[a][b]["w"] > w:
             G.add_edge(a, b, w=w)
     best = np.full(net.n_nodes, np.inf)
     lab = np.full(net.n_nodes, -1)
-    d0 = E._quantize(seeds.dist_m, q)
+    d0 = _graph.quantize(seeds.dist_m, q)
     for s, off, lb in zip(seeds.node.tolist(), d0.tolist(), seeds.label.tolist(), strict=True):
         for v, d in nx.single_source_dijkstra_path_length(G, s, weight="w").items():
             d = off + d
@@ -293,7 +292,7 @@ def test_nearest_by_category_equals_networkx_on_helsinki(helsinki_net):
     assert res.backend == "scipy" and res.dist_m.shape == (4, net.n_nodes)
     assert res.dist_m.dtype == np.float64 and res.label.dtype == np.int32
     for c in res:
-        seeds = E.seeds_from_snap(net, snap[cats == c].reset_index(drop=True), labels[cats == c])
+        seeds = seeds_from_snap(net, snap.take(cats == c), labels[cats == c])
         ref, _ = _nx_reference(net, seeds.node, 1500.0, seeds.dist_m)
         d, lab = res[c]
         fin = np.isfinite(ref)
@@ -324,10 +323,10 @@ def test_analyze_loop_equivalence(helsinki_net):
     assert res.categories == ("cat2", "cat0", "none")
     for c in ("cat2", "cat0", "none"):
         sel = cats == c
-        f_snap = snap[sel].reset_index(drop=True)
+        f_snap = snap.take(sel)
         seeds = seeds_from_snap(net, f_snap, labels[sel])
         d_node, l_node = multi_source(net, seeds, 1200.0)
-        ref_w, ref_n = point_distances(net, d_node, l_node, res_pts, f_snap, labels[sel])
+        ref_w, ref_n = point_distances(net, d_node, l_node, res_pts, Sites(f_snap, labels[sel]))
         walk, near = res.at_points(net, res_pts, c)
         np.testing.assert_array_equal(walk, ref_w)
         np.testing.assert_array_equal(near, ref_n)

@@ -20,9 +20,10 @@ from test_engine import (
 import lifecircle_geo as lc
 from lifecircle_geo import engine as E
 from lifecircle_geo.engine import multi_source, nearest_by_category
+from lifecircle_geo.routing import _graph, _search, seeds_from_snap
 
 try:
-    from lifecircle_geo import _dijkstra as K
+    from lifecircle_geo.routing import _dijkstra as K
 except Exception as exc:  # ImportError, or numba failing to initialise
     pytest.skip(
         f"the numba backend cannot be loaded ({type(exc).__name__}: {exc})", allow_module_level=True
@@ -45,8 +46,8 @@ def test_numba_labels_on_exact_ties_and_any_bucket_width(case):
     """Integer costs tie often; every bucket width and the heap kernel agree exactly."""
     net, seeds, cutoff = case
     ref = check_against_brute_force(net, seeds, cutoff, "numba")
-    kg = E._kernel_graph(net, E._quantum(cutoff), "given", cutoff)
-    node, d0, lab = E._reduce_seeds(E.Seeds(seeds.node, seeds.dist_m, seeds.label))
+    kg = _graph.kernel_graph(net, _graph.quantum(cutoff), "given", cutoff)
+    node, d0, lab = _search._reduce_seeds(E.Seeds(seeds.node, seeds.dist_m, seeds.label))
     lab = lab.astype(np.int32)
     for width in (0.5, 25.0, 1000.0):
         d = np.empty(net.n_nodes)
@@ -82,7 +83,7 @@ def test_numba_equals_scipy_and_networkx_on_helsinki(helsinki_net):
     np.testing.assert_array_equal(fast.label, ref.label)
     for c in fast:
         sel = cats == c
-        seeds = E.seeds_from_snap(net, snap[sel].reset_index(drop=True), labels[sel])
+        seeds = seeds_from_snap(net, snap.take(sel), labels[sel])
         nx_d, _ = _nx_reference(net, seeds.node, 1500.0, seeds.dist_m)
         fin = np.isfinite(nx_d)
         np.testing.assert_array_equal(np.isfinite(fast[c][0]), fin)

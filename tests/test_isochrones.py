@@ -10,13 +10,13 @@ import shapely
 from affine import Affine
 
 import lifecircle_geo as lc
-from lifecircle_geo.engine import multi_source, seeds_from_snap
 from lifecircle_geo.isochrones import (
     isochrones,
     reached_streets,
     travel_time_grid,
     travel_time_raster,
 )
+from lifecircle_geo.routing import Sites, multi_source, seeds_from_snap
 
 M_PER_MIN = lc.settings.walk_speed_kmh * 1000 / 60
 
@@ -171,8 +171,7 @@ def test_travel_time_raster_equals_node_distances(tmp_path):
         bounds=(-25, -25, 1025, 425),
         max_snap_m=30,
         label_node=lab,
-        source_snap=fac,
-        source_labels=[0],
+        sites=Sites(fac, [0]),
     )
     assert path.exists() and not list(path.parent.glob("*.part"))
     with rasterio.open(path) as src:

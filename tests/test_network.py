@@ -81,9 +81,9 @@ def _walk(net, a, b):
     """Walk distance between the locations of OSM nodes a and b (through snapping)."""
     sa = net.snap(np.array([NODES[a]]), points_crs=4326)
     sb = net.snap(np.array([NODES[b]]), points_crs=4326)
-    seeds = lc.engine.seeds_from_snap(net, sa, [0])
+    seeds = lc.routing.seeds_from_snap(net, sa, [0])
     d, lab = lc.engine.multi_source(net, seeds, cutoff_m=1e6)
-    return float(lc.engine.point_distances(net, d, lab, sb, sa, [0])[0][0])
+    return float(lc.routing.point_distances(net, d, lab, sb, lc.routing.Sites(sa, [0]))[0][0])
 
 
 def test_each_walk_rule(rules_net):
@@ -498,7 +498,7 @@ def test_snap_points_on_edges_and_bad_points(shanghai_net):
     s = net.snap(pts, max_snap_m=5)
     assert s.ok.all() and (s.snap_m < 1e-6).all()
     # the snapped point lies on the edge found, at along_m from its u end
-    back = shapely.line_interpolate_point(net.geometry[s.edge.to_numpy()], s.along_m.to_numpy())
+    back = shapely.line_interpolate_point(net.geometry[s.edge], s.along_m)
     np.testing.assert_allclose(
         shapely.get_coordinates(back), shapely.get_coordinates(pts), atol=1e-6
     )

@@ -198,7 +198,17 @@ def _chain_walks(
     return halfedges, np.flatnonzero(new), len(cand)
 
 
-def _merge(u, v, n, code, length, cost, coords, offs, fixed=None):
+def _merge(
+    u: np.ndarray,
+    v: np.ndarray,
+    n: int,
+    code: np.ndarray,
+    length: np.ndarray,
+    cost: np.ndarray,
+    coords: np.ndarray,
+    offs: np.ndarray,
+    fixed: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     """Merge chains; returns new edge arrays, merged coordinates/offsets and first edge ids."""
     m = len(u)
     halfedges, cstart, n_through = _chain_walks(u, v, n, code, fixed)

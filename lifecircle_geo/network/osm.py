@@ -15,11 +15,15 @@ import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import NetworkError
 from .rules import WalkRules
+
+if TYPE_CHECKING:
+    import osmium.io
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +254,7 @@ _UNDEFINED = 2147483647  # libosmium's undefined coordinate
 _PRECISION = 10_000_000.0  # libosmium stores degrees × 1e7 as integers
 
 
-def _header_timestamp(header) -> str | None:
+def _header_timestamp(header: osmium.io.Header) -> str | None:
     for k in ("osmosis_replication_timestamp", "timestamp"):
         value = header.get(k)
         if value:
@@ -258,7 +262,15 @@ def _header_timestamp(header) -> str | None:
     return None
 
 
-def _split_at_missing(ref, x, y, way, kind, osmid, invalid):
+def _split_at_missing(
+    ref: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    way: np.ndarray,
+    kind: np.ndarray,
+    osmid: np.ndarray,
+    invalid: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Drop vertices whose node is missing; a way continues as a new way after each gap."""
     n = len(ref)
     start = np.ones(n, dtype=bool)

@@ -40,7 +40,7 @@ _CONDITION = re.compile(r'\["([^"]+)"(?:(!?~|!?=)"([^"]*)")?\]')
 
 
 def osmnx_way_filter(network_type: str = "walk") -> Callable[[dict[str, str]], bool]:
-    """A predicate on way tags equal to the Overpass filter osmnx uses for ``network_type``.
+    """Build a way-tag predicate equal to the Overpass filter osmnx uses for ``network_type``.
 
     The filter string comes from the installed osmnx (its private ``_get_network_filter``),
     falling back to osmnx 2.x's ``"walk"`` filter; each ``["key"]``, ``["key"!~"regex"]``,

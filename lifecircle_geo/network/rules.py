@@ -163,6 +163,7 @@ class WalkRules:
     excluded_service: tuple[str, ...] = field(default=("private",))
 
     def __post_init__(self) -> None:
+        """Check every rule's type and range; lists become tuples."""
         for f in fields(self):
             value = getattr(self, f.name)
             if f.type.startswith("tuple"):
@@ -235,7 +236,7 @@ class WalkRules:
 
     # ------------------------------------------------------------------ as data
     def to_dict(self) -> dict:
-        """The rules as a plain dict (recorded in a network's provenance)."""
+        """Return the rules as a plain dict (recorded in a network's provenance)."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
     @classmethod
@@ -289,7 +290,7 @@ class WalkRules:
         --------
         >>> import tempfile, pathlib
         >>> p = pathlib.Path(tempfile.mkdtemp()) / "rules.toml"
-        >>> _ = p.write_text("steps_factor = 2.0\\n")
+        >>> _ = p.write_text("steps_factor = 2.0")
         >>> WalkRules.from_toml(p).steps_factor
         2.0
         """
@@ -310,7 +311,10 @@ class WalkRules:
         return cls.from_dict(data, source=str(p))
 
     def to_toml(self) -> str:
-        """The rules as TOML text (a ``[walk_rules]`` table) that :meth:`from_toml` reads back."""
+        """Return the rules as TOML text (a ``[walk_rules]`` table).
+
+        :meth:`from_toml` reads it back.
+        """
         lines = ["[walk_rules]"]
         for k, v in self.to_dict().items():
             if isinstance(v, list):

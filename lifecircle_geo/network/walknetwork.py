@@ -9,7 +9,7 @@ import os
 import time
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -20,6 +20,7 @@ from scipy.sparse import csr_matrix
 
 from .. import crs as lc_crs
 from ..errors import InputError, NetworkError
+from ..routing.snap import Snap
 from ..settings import settings
 from .build import (
     GraphArrays,
@@ -29,8 +30,12 @@ from .build import (
     merge_chains,
     split_parallels,
 )
-from .osm import file_provenance, read_walk_ways
+from .osm import RawWays, file_provenance, read_walk_ways
 from .rules import WalkRules
+
+if TYPE_CHECKING:
+    import networkx as nx
+    from numpy.typing import ArrayLike
 
 log = logging.getLogger(__name__)
 
@@ -90,17 +95,17 @@ class WalkNetwork:
 
     def __init__(
         self,
-        x_m,
-        y_m,
-        u,
-        v,
-        length_m,
-        crs,
+        x_m: ArrayLike,
+        y_m: ArrayLike,
+        u: ArrayLike,
+        v: ArrayLike,
+        length_m: ArrayLike,
+        crs: Any,
         *,
-        geometry=None,
-        cost_m=None,
-        osmid=None,
-        kind=None,
+        geometry: ArrayLike | None = None,
+        cost_m: ArrayLike | None = None,
+        osmid: ArrayLike | None = None,
+        kind: ArrayLike | None = None,
         meta: dict | None = None,
     ) -> None:
         self.x_m = np.ascontiguousarray(x_m, dtype=np.float64)
@@ -162,8 +167,17 @@ class WalkNetwork:
 
     # ------------------------------------------------------------------ constructors
     @classmethod
-    def from_arrays(cls, x, y, u, v, length_m, crs, **kwargs) -> WalkNetwork:
-        """A network from plain arrays (for callers who bring their own graph).
+    def from_arrays(
+        cls,
+        x: ArrayLike,
+        y: ArrayLike,
+        u: ArrayLike,
+        v: ArrayLike,
+        length_m: ArrayLike,
+        crs: Any,
+        **kwargs: Any,
+    ) -> WalkNetwork:
+        """Build a network from plain arrays (for callers who bring their own graph).
 
         See the class docstring for the parameters.
         """
@@ -257,9 +271,9 @@ class WalkNetwork:
     @classmethod
     def _from_raw(
         cls,
-        raw,
+        raw: RawWays,
         rules: WalkRules,
-        crs,
+        crs: Any,
         keep: str,
         meta: dict,
         t0: float,
@@ -340,8 +354,8 @@ class WalkNetwork:
         )
 
     @classmethod
-    def from_osmnx(cls, G, crs: Any = None) -> WalkNetwork:
-        """A network from an osmnx/networkx MultiDiGraph (projected or not).
+    def from_osmnx(cls, G: nx.MultiDiGraph, crs: Any = None) -> WalkNetwork:
+        """Build a network from an osmnx/networkx MultiDiGraph (projected or not).
 
         Node attributes ``x``/``y`` are used; edges get their ``length`` (or geometry length
         in the projected CRS); both directions are walkable.
@@ -392,7 +406,7 @@ class WalkNetwork:
     @classmethod
     def from_polygon(
         cls,
-        polygon,
+        polygon: shapely.Geometry | gpd.GeoSeries | gpd.GeoDataFrame,
         polygon_crs: Any = 4326,
         *,
         crs: Any = None,
@@ -573,8 +587,11 @@ class WalkNetwork:
         """``(nodes, edges)`` GeoDataFrames."""
         return self.nodes, self.edges
 
-    def to_networkx(self, weight: str = "length"):
-        """An undirected networkx Graph with node ``x``/``y`` and edge ``length`` (cost)."""
+    def to_networkx(self, weight: str = "length") -> nx.Graph:
+        """Convert to an undirected networkx Graph.
+
+        Nodes carry ``x``/``y``; edges carry their cost (``cost_m``) under ``weight``.
+        """
         import networkx as nx
 
         G = nx.Graph(crs=self.crs.to_string())
@@ -588,6 +605,7 @@ class WalkNetwork:
         return G
 
     def __repr__(self) -> str:
+        """Summarise nodes, edges, length and CRS."""
         return (
             f"WalkNetwork({self.n_nodes:,} nodes, {self.n_edges:,} edges, "
             f"{self.length_m.sum() / 1000:.1f} km, crs={self.crs.to_string()})"
@@ -596,10 +614,10 @@ class WalkNetwork:
     # ------------------------------------------------------------------ snapping
     def snap(
         self,
-        points,
+        points: gpd.GeoSeries | gpd.GeoDataFrame | ArrayLike,
         max_snap_m: float | None = None,
         points_crs: Any = None,
-    ) -> pd.DataFrame:
+    ) -> Snap:
         """Project points onto their nearest edge.
 
         Parameters
@@ -617,12 +635,13 @@ class WalkNetwork:
 
         Returns
         -------
-        pandas.DataFrame
+        Snap
             One row per point: ``edge`` (position), ``along_m`` (distance from the edge's ``u``
             end along its geometry), ``snap_m`` (perpendicular distance), ``x``/``y`` of the
-            snapped point, ``ok`` and ``reason``. Every input row is there: a point that is
-            not snapped has ``ok=False`` and says why (beyond ``max_snap_m``, empty or missing
-            geometry, coordinates that are not finite).
+            snapped point, ``ok`` and ``reason`` (``.to_frame()`` gives a DataFrame). Every
+            input row is there: a point that is not snapped has ``ok=False`` and says why
+            (beyond ``max_snap_m``, empty or missing geometry, coordinates that are not
+            finite).
 
         Examples
         --------
@@ -634,19 +653,15 @@ class WalkNetwork:
         max_snap_m = settings.max_snap_m if max_snap_m is None else float(max_snap_m)
         pts = _as_points(points, self.crs, points_crs)
         n = len(pts)
-        out = pd.DataFrame(
-            {
-                "edge": np.full(n, -1, dtype=np.int64),
-                "along_m": np.nan,
-                "snap_m": np.inf,
-                "x": np.nan,
-                "y": np.nan,
-                "ok": False,
-                "reason": "",
-            }
-        )
+        edge = np.full(n, -1, dtype=np.int64)
+        along_m = np.full(n, np.nan)
+        snap_m = np.full(n, np.inf)
+        x = np.full(n, np.nan)
+        y = np.full(n, np.nan)
+        ok = np.zeros(n, dtype=bool)
+        reason = np.full(n, "", dtype=object)
         if n == 0:
-            return out
+            return Snap(edge, along_m, snap_m, x, y, ok, reason)
         missing = shapely.is_missing(pts) | shapely.is_empty(pts)
         xy = shapely.get_coordinates(np.where(missing, None, pts), include_z=False)
         finite = np.ones(n, dtype=bool)
@@ -659,18 +674,15 @@ class WalkNetwork:
         along = shapely.line_locate_point(geoms, p)
         snapped = shapely.line_interpolate_point(geoms, along)
         dist = shapely.distance(p, snapped)
-        out.loc[vpos, "edge"] = idx_tree
+        edge[vpos] = idx_tree
         glen = shapely.length(geoms)
         # along the geometry, rescaled to the edge's length_m (equal for OSM-built networks)
         scale = np.divide(self.length_m[idx_tree], glen, out=np.ones_like(glen), where=glen > 0)
-        out.loc[vpos, "along_m"] = along * scale
-        out.loc[vpos, "snap_m"] = dist
-        out.loc[vpos, "x"] = shapely.get_x(snapped)
-        out.loc[vpos, "y"] = shapely.get_y(snapped)
-        ok = np.zeros(n, dtype=bool)
+        along_m[vpos] = along * scale
+        snap_m[vpos] = dist
+        x[vpos] = shapely.get_x(snapped)
+        y[vpos] = shapely.get_y(snapped)
         ok[vpos] = dist <= max_snap_m
-        out["ok"] = ok
-        reason = np.full(n, "", dtype=object)
         reason[missing] = "empty or missing geometry"
         reason[~missing & ~finite] = "coordinates are not finite (NaN or inf)"
         far = vpos[dist > max_snap_m]
@@ -678,8 +690,7 @@ class WalkNetwork:
             f"nearest street {d:.0f} m away > max_snap_m={max_snap_m:g}"
             for d in dist[dist > max_snap_m]
         ]
-        out["reason"] = reason
-        return out
+        return Snap(edge, along_m, snap_m, x, y, ok, reason)
 
     # ------------------------------------------------------------------ save / load
     def save(self, path: str | os.PathLike) -> Path:
@@ -821,7 +832,7 @@ class _SavedCRS:
 
 
 def _version() -> str:
-    from .. import __version__
+    from .._version import __version__
 
     return __version__
 
@@ -840,7 +851,9 @@ def _decode_kind(kind: np.ndarray) -> np.ndarray:
     return out
 
 
-def _as_wgs84_geometry(geom, geom_crs) -> shapely.Geometry:
+def _as_wgs84_geometry(
+    geom: shapely.Geometry | gpd.GeoSeries | gpd.GeoDataFrame, geom_crs: Any
+) -> shapely.Geometry:
     if isinstance(geom, (gpd.GeoDataFrame, gpd.GeoSeries)):
         gs = geom.geometry if isinstance(geom, gpd.GeoDataFrame) else geom
         if gs.crs is None:
@@ -853,7 +866,13 @@ def _as_wgs84_geometry(geom, geom_crs) -> shapely.Geometry:
     return gpd.GeoSeries([geom], crs=geom_crs).to_crs(4326).iloc[0]
 
 
-def _clip(raw, boundary, boundary_crs, buffer_m: float, path):
+def _clip(
+    raw: RawWays,
+    boundary: shapely.Geometry | gpd.GeoSeries | gpd.GeoDataFrame,
+    boundary_crs: Any,
+    buffer_m: float,
+    path: str | os.PathLike,
+) -> RawWays:
     poly = _as_wgs84_geometry(boundary, boundary_crs)
     c = poly.centroid
     utm = lc_crs.local_utm_crs(c.x, c.y)
@@ -886,7 +905,9 @@ def _clip(raw, boundary, boundary_crs, buffer_m: float, path):
     )
 
 
-def _as_points(points, target_crs: CRS, points_crs=None) -> np.ndarray:
+def _as_points(
+    points: gpd.GeoSeries | gpd.GeoDataFrame | ArrayLike, target_crs: CRS, points_crs: Any = None
+) -> np.ndarray:
     if isinstance(points, (gpd.GeoDataFrame, gpd.GeoSeries)):
         gs = points.geometry if isinstance(points, gpd.GeoDataFrame) else points
         if gs.crs is not None and CRS.from_user_input(gs.crs) != target_crs:

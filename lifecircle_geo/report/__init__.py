@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from . import excel, figures, gpkg, html
-from .excel import write_excel
+from .excel import write_excel, write_tables
 from .figures import write_figures
 from .fonts import cjk_font
 from .gpkg import LAYERS, write_gpkg
@@ -38,6 +38,7 @@ __all__ = [
     "write_gpkg",
     "write_map",
     "write_result",
+    "write_tables",
 ]
 
 log = logging.getLogger(__name__)

@@ -1,49 +1,22 @@
-"""Private helpers shared by the report writers: atomic files, GDAL-safe tables, JSON text."""
+"""Private helpers shared by the report writers: GDAL-safe tables, run facts, categories.
+
+Atomic files and JSON text live in :mod:`lifecircle_geo._io`.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
-import json
 import logging
-import math
-import os
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import shapely
 
+from .._io import json_text, jsonable
 from ..standards import AREA_TYPES
 
 log = logging.getLogger("lifecircle_geo.report")
-
-
-# ---------------------------------------------------------------------------- files
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary sibling of ``path`` (same suffix); rename it to ``path`` on success.
-
-    On an exception the temporary file is removed and ``path`` is left as it was.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.tmp-", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    tmp_path.unlink()  # writers (GDAL especially) want to create the file themselves
-    try:
-        yield tmp_path
-        os.replace(tmp_path, path)
-    except BaseException:
-        # GDAL's side files (-wal, -shm, -journal) go too
-        for extra in (tmp_path, *tmp_path.parent.glob(tmp_path.name + "-*")):
-            with contextlib.suppress(OSError):
-                extra.unlink()
-        raise
 
 
 # ---------------------------------------------------------------------------- tables
@@ -98,38 +71,6 @@ def gdal_safe(df: pd.DataFrame, geometry: str | None = "geometry") -> pd.DataFra
             out[col] = [None if g is None or g.is_empty else g.wkt for g in out[col]]
     out.columns = [str(c) for c in out.columns]
     return out
-
-
-# ---------------------------------------------------------------------------- JSON
-def jsonable(obj: Any) -> Any:
-    """``obj`` made JSON-serialisable: numpy scalars, paths, dates, CRS, NaN → None."""
-    if obj is None or isinstance(obj, bool | str | int):
-        return obj
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, np.generic):
-        return jsonable(obj.item())
-    if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple | set | frozenset | np.ndarray):
-        return [
-            jsonable(v) for v in (sorted(obj, key=str) if isinstance(obj, set | frozenset) else obj)
-        ]
-    if isinstance(obj, _dt.date | _dt.datetime | pd.Timestamp):
-        return obj.isoformat()
-    if isinstance(obj, shapely.Geometry):
-        return obj.wkt
-    if hasattr(obj, "to_string") and callable(obj.to_string):  # pyproj.CRS
-        try:
-            return obj.to_string()
-        except Exception:
-            pass
-    return str(obj)
-
-
-def json_text(obj: Any, indent: int | None = None) -> str:
-    """UTF-8 JSON text of ``obj`` (Chinese kept readable, NaN written as null)."""
-    return json.dumps(jsonable(obj), ensure_ascii=False, indent=indent)
 
 
 def run_facts(result: Any) -> list[tuple[str, Any]]:

@@ -13,6 +13,7 @@ import datetime as _dt
 import logging
 import os
 import unicodedata
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,11 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from .._io import atomic_path, json_text
 from ..standards import AREA_TYPES
-from ._util import atomic_path, categories, frame, gdal_safe, json_text, run_facts
+from ._util import categories, frame, gdal_safe, run_facts
 
-__all__ = ["HEADERS", "SHEETS", "header", "write_excel"]
+__all__ = ["HEADERS", "SHEETS", "header", "write_excel", "write_tables"]
 
 log = logging.getLogger(__name__)
 
@@ -258,6 +260,39 @@ def write_excel(result: Any, path: str | os.PathLike) -> Path:
                 _write_table(writer, name, table)
             _write_about(writer, result)
     log.info("wrote project list %s", path)
+    return path
+
+
+def write_tables(path: str | os.PathLike, sheets: Sequence[tuple[str, pd.DataFrame]]) -> Path:
+    """Write tables to an ``.xlsx`` file with the project list's bilingual headers and styles.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Output file; written under a temporary name and renamed when complete.
+    sheets : sequence of (str, DataFrame)
+        Sheet name and table, in order. Known columns get ``中文 / English`` headers (see
+        :func:`header`), ``meets_standard`` reads 是/否, shares below target are highlighted.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from lifecircle_geo.report import write_tables
+    >>> t = pd.DataFrame({"jiezhen_name": ["示例街道"], "share": [0.75]})
+    >>> write_tables("out/city.xlsx", [("街镇覆盖 Sub-district coverage", t)])  # doctest: +SKIP
+    PosixPath('out/city.xlsx')
+    """
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
+            for name, table in sheets:
+                _write_table(writer, name, pd.DataFrame(table).reset_index(drop=True))
+    log.info("wrote %s", path)
     return path
 
 

@@ -27,7 +27,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import PercentFormatter
 
-from ._util import atomic_path, categories, frame, unit_scores
+from .._io import atomic_path
+from ._util import categories, frame, unit_scores
 from .fonts import cjk_font
 
 __all__ = ["FIGURES", "write_figures"]

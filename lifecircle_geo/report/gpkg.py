@@ -35,7 +35,8 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from ._util import atomic_path, categories, frame, gdal_safe, json_text, run_facts, unit_scores
+from .._io import atomic_path, json_text
+from ._util import categories, frame, gdal_safe, run_facts, unit_scores
 
 __all__ = ["LAYERS", "write_gpkg"]
 

@@ -31,7 +31,8 @@ try:  # folium >= 0.18
 except ImportError:  # pragma: no cover - older folium
     from jinja2 import Template
 
-from ._util import atomic_path, categories, frame, jsonable, unit_scores
+from .._io import atomic_path, jsonable
+from ._util import categories, frame, unit_scores
 
 __all__ = ["SHARE_BINS", "write_map"]
 

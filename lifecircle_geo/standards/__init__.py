@@ -32,9 +32,14 @@ import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ProfileError
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
+
+    import pandas as pd
 
 __all__ = [
     "AREA_TYPES",
@@ -139,7 +144,7 @@ class Category:
     sources: dict[str, str] = field(default_factory=dict)
 
     def threshold_m(self, area_type: str = "中心城") -> float:
-        """Walking threshold in metres for ``area_type``.
+        """Return the walking threshold in metres for ``area_type``.
 
         >>> load_profile("shanghai-2025").category("park").threshold_m("新市镇")
         1000.0
@@ -195,7 +200,7 @@ class Profile:
     region_bbox: tuple[float, float, float, float] | None = None
 
     def category(self, category_id: str) -> Category:
-        """The category called ``category_id``; a clear error for an unknown one."""
+        """Look up the category called ``category_id``; a clear error for an unknown one."""
         for cat in self.categories:
             if cat.id == category_id:
                 return cat
@@ -209,8 +214,8 @@ class Profile:
         """Category identifiers in file order."""
         return [c.id for c in self.categories]
 
-    def table(self, area_type: str | None = None, sources: bool = False):
-        """The profile as a pandas DataFrame, one row per category (for display and reports).
+    def table(self, area_type: str | None = None, sources: bool = False) -> pd.DataFrame:
+        """Return the profile as a DataFrame, one row per category (for display and reports).
 
         Parameters
         ----------
@@ -249,7 +254,7 @@ class Profile:
         return pd.DataFrame(rows)
 
 
-def _builtin_dir():
+def _builtin_dir() -> Traversable:
     return resources.files(__name__)
 
 
@@ -288,7 +293,7 @@ def _attribute(override: dict, base: dict, label: str) -> dict:
     """
     out = copy.deepcopy(override)
 
-    def note(old_value, old_source) -> str:
+    def note(old_value: object, old_source: str | None) -> str:
         was = f"was {old_value!r}" if old_value is not None else "not set before"
         if old_source:
             was += f": {old_source}"
@@ -406,7 +411,7 @@ def load_profile(
 
 
 # ------------------------------------------------------------------ validation
-def _type_name(kind) -> str:
+def _type_name(kind: type | tuple[type, ...]) -> str:
     if isinstance(kind, tuple):
         return " or ".join(_type_name(k) for k in kind)
     return {
@@ -419,7 +424,7 @@ def _type_name(kind) -> str:
     }.get(kind.__name__, kind.__name__)
 
 
-def _need(d: dict, key: str, kind, where: str, label: str):
+def _need(d: dict, key: str, kind: type | tuple[type, ...], where: str, label: str) -> Any:
     if key not in d:
         raise ProfileError(f"{label}: {where} is missing key {key!r}")
     value = d[key]
@@ -446,7 +451,7 @@ def _source(d: dict, key: str, where: str, label: str, what: str) -> str:
     return value
 
 
-def _str_list(value, where: str, label: str) -> tuple[str, ...]:
+def _str_list(value: object, where: str, label: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         raise ProfileError(f"{label}: {where} should be a list of non-empty strings, got {value!r}")
     return tuple(value)

@@ -1,9 +1,17 @@
-"""Tests of :mod:`lifecircle_geo.synth`: the synthetic sample sub-district and benchmark cities."""
+"""The synthetic sample sub-district: ``data/sample/make_sample.py`` and the files it wrote.
+
+The generator is a script beside the data, not part of the package; it is loaded here from its
+path. :func:`lifecircle_geo.datasets.get_path` must find the same files.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import subprocess
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import osmium
@@ -16,26 +24,47 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from shapely.geometry import LineString, Point, Polygon, shape
 
-from lifecircle_geo import synth
+from lifecircle_geo import datasets
 from lifecircle_geo.crs import gcj02_to_wgs84
+from lifecircle_geo.errors import InputError
 
 REPO_SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+SCRIPT = REPO_SAMPLE / "make_sample.py"
+
+
+def _load_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("make_sample", SCRIPT)
+    assert spec is not None and spec.loader is not None, SCRIPT
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["make_sample"] = module  # dataclasses look their module up while it loads
+    # no data/sample/__pycache__ (it would go into the sdist)
+    write_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.dont_write_bytecode = write_bytecode
+    return module
+
+
+make_sample = _load_script()
+Samples = tuple[Path, Path, make_sample.SampleSummary]
+
 TO_UTM = Transformer.from_crs(4326, 32651, always_xy=True)
 FACILITY_KEYS = ("amenity", "leisure", "shop", "office", "railway", "healthcare")
 NOT_FOR_WALKING = {"trunk", "motorway"}
 
 
 @pytest.fixture(scope="module")
-def samples(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, synth.SampleSummary]:
+def samples(tmp_path_factory: pytest.TempPathFactory) -> Samples:
     first = tmp_path_factory.mktemp("sample_a")
     second = tmp_path_factory.mktemp("sample_b")
-    summary = synth.write_sample(first)
-    synth.write_sample(second)
+    summary = make_sample.write_sample(first)
+    make_sample.write_sample(second)
     return first, second, summary
 
 
 @pytest.fixture(scope="module")
-def osm(samples: tuple[Path, Path, synth.SampleSummary]) -> dict:
+def osm(samples: Samples) -> dict:
     """Nodes (UTM position, tags) and ways (node refs, tags, UTM line) of sample.osm."""
     nodes: dict[int, tuple[tuple[float, float], dict[str, str]]] = {}
     ways: list[tuple[list[int], dict[str, str], LineString]] = []
@@ -61,7 +90,7 @@ def _water_utm(osm: dict) -> Polygon:
     return Polygon(rings[0].coords)
 
 
-def test_generator_is_byte_deterministic(samples: tuple[Path, Path, synth.SampleSummary]) -> None:
+def test_generator_is_byte_deterministic(samples: Samples) -> None:
     first, second, _ = samples
     names = sorted(p.name for p in first.iterdir())
     assert names == sorted(p.name for p in second.iterdir())
@@ -77,21 +106,22 @@ def test_generator_is_byte_deterministic(samples: tuple[Path, Path, synth.Sample
     assert not list(first.glob("*.tmp"))
 
 
-def test_sample_is_small_and_labelled(samples: tuple[Path, Path, synth.SampleSummary]) -> None:
+def test_sample_is_small_and_labelled(samples: Samples) -> None:
     first, _, summary = samples
     assert sum(p.stat().st_size for p in first.iterdir()) < 3_000_000
     readme = (first / "README.md").read_text(encoding="utf-8")
     assert "synthetic" in readme.lower()
-    assert "python -m lifecircle_geo.synth sample data/sample" in readme
+    assert "python data/sample/make_sample.py" in readme
     assert "MIT" in readme
     head = (first / "sample.osm").read_text(encoding="utf-8")[:600]
-    assert "SYNTHETIC" in head and 'generator="lifecircle_geo.synth"' in head
+    assert "SYNTHETIC" in head and "Regenerate: python data/sample/make_sample.py" in head
+    assert 'generator="lifecircle_geo data/sample/make_sample.py"' in head
     assert 2.0 < summary.area_km2 < 3.0
-    assert summary.population == synth.SAMPLE_POPULATION
+    assert summary.population == make_sample.SAMPLE_POPULATION
 
 
-def test_embedded_sample_matches_generator(samples: tuple[Path, Path, synth.SampleSummary]) -> None:
-    """data/sample/ is what `python -m lifecircle_geo.synth sample data/sample` writes."""
+def test_embedded_sample_matches_generator(samples: Samples) -> None:
+    """data/sample/ is what `python data/sample/make_sample.py` writes."""
     if not (REPO_SAMPLE / "sample.osm").exists():
         pytest.skip("data/sample/ has not been generated in this checkout")
     fresh = samples[0]
@@ -108,7 +138,7 @@ def test_embedded_sample_matches_generator(samples: tuple[Path, Path, synth.Samp
     assert rows_a == rows_b
 
 
-def test_population_raster(samples: tuple[Path, Path, synth.SampleSummary], osm: dict) -> None:
+def test_population_raster(samples: Samples, osm: dict) -> None:
     with rasterio.open(samples[0] / "population.tif") as src:
         values = src.read(1)
         transform = src.transform
@@ -118,7 +148,7 @@ def test_population_raster(samples: tuple[Path, Path, synth.SampleSummary], osm:
         assert src.profile["compress"] == "deflate"
         assert src.nodata == -1
     assert values.dtype == np.int32
-    assert int(values.sum()) == synth.SAMPLE_POPULATION
+    assert int(values.sum()) == make_sample.SAMPLE_POPULATION
     assert values.min() >= 0
     rows, cols = np.indices(values.shape)
     x = transform.c + (cols + 0.5) * transform.a
@@ -233,7 +263,7 @@ def test_park_entrances_are_on_the_park_way(osm: dict) -> None:
         assert sum(osm["nodes"][r][1].get("entrance") == "yes" for r in set(refs)) >= 2
 
 
-def test_units_tile_the_boundary(samples: tuple[Path, Path, synth.SampleSummary]) -> None:
+def test_units_tile_the_boundary(samples: Samples) -> None:
     def utm(geom: shapely.Geometry) -> shapely.Geometry:
         return shapely.transform(
             geom, lambda c: np.column_stack(TO_UTM.transform(c[:, 0], c[:, 1]))
@@ -261,7 +291,7 @@ def test_units_tile_the_boundary(samples: tuple[Path, Path, synth.SampleSummary]
             assert units[i].intersection(units[j]).area < 1.0
 
 
-def test_gcj02_table(samples: tuple[Path, Path, synth.SampleSummary], osm: dict) -> None:
+def test_gcj02_table(samples: Samples, osm: dict) -> None:
     ws = load_workbook(samples[0] / "facilities_gcj02.xlsx").active
     rows = list(ws.values)
     assert rows[0] == ("名称", "类型", "经度", "纬度", "地址")
@@ -282,46 +312,45 @@ def test_gcj02_table(samples: tuple[Path, Path, synth.SampleSummary], osm: dict)
     assert ((shift > 400) & (shift < 600)).all(), shift
 
 
-def test_grid_city_arrays() -> None:
-    x_m, y_m, u, v, length_m = synth.grid_city(5_000, seed=11)
-    again = synth.grid_city(5_000, seed=11)
-    for a, b in zip((x_m, y_m, u, v, length_m), again, strict=True):
-        np.testing.assert_array_equal(a, b)
-    assert len(x_m) == 5_000
-    assert u.min() >= 0 and max(u.max(), v.max()) < 5_000
-    assert (u != v).all() and (length_m > 0).all()
-    degree = np.bincount(np.r_[u, v], minlength=5_000)
-    assert degree.min() >= 1
-    assert 2.8 < degree.mean() < 3.6
-    with pytest.raises(ValueError):
-        synth.grid_city(2)
+def test_datasets_finds_the_sample() -> None:
+    """In a source checkout (editable install) the accessor reads data/sample/ in place."""
+    assert datasets.available() == ["sample"]
+    folder = datasets.get_path("sample")
+    assert folder.resolve() == REPO_SAMPLE.resolve()
+    for name in datasets.SAMPLE_FILES:
+        assert (folder / name).is_file(), name
+    with pytest.raises(ValueError, match="unknown data set 'osm'; available: sample"):
+        datasets.get_path("osm")
 
 
-def test_city_pbf_and_xml(tmp_path: Path) -> None:
-    n = 3_000
-    pbf = synth.write_city_pbf(tmp_path / "city.osm.pbf", n, seed=5)
-    xml = synth.write_city_osm(tmp_path / "city.osm", n, seed=5)
-    _, _, u, _, _ = synth.grid_city(n, seed=5)
-    for path in (pbf, xml):
-        node_ids: set[int] = set()
-        n_edges = 0
-        highways = set()
-        for obj in osmium.FileProcessor(path).with_locations():
-            if obj.is_node():
-                node_ids.add(obj.id)
-            elif obj.is_way():
-                assert all(nd.location.valid() for nd in obj.nodes)
-                n_edges += len(obj.nodes) - 1
-                highways.add(obj.tags["highway"])
-        assert len(node_ids) == n
-        assert n_edges == len(u)
-        assert {"residential", "footway"} <= highways
-    assert not list(tmp_path.glob("*.tmp"))
+def test_datasets_environment_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIFECIRCLE_SAMPLE", str(tmp_path))
+    with pytest.raises(InputError, match="LIFECIRCLE_SAMPLE="):
+        datasets.get_path()
+    (tmp_path / "sample.osm").write_text("<osm/>", encoding="utf-8")
+    with pytest.raises(InputError, match=r"lacks facilities_gcj02\.xlsx"):
+        datasets.get_path()
+    for name in datasets.SAMPLE_FILES[1:]:
+        (tmp_path / name).write_bytes(b"")
+    assert datasets.get_path() == tmp_path
 
 
-def test_command_line(tmp_path: Path) -> None:
-    assert synth.main(["-q", "city", str(tmp_path / "c.osm.pbf"), "--nodes", "400"]) == 0
-    count = sum(1 for o in osmium.FileProcessor(tmp_path / "c.osm.pbf") if o.is_node())
-    assert count == 400
-    assert synth.main(["-q", "sample", str(tmp_path / "s")]) == 0
-    assert (tmp_path / "s" / "sample.osm").exists()
+def test_script_command_line(tmp_path: Path) -> None:
+    """`make sample` runs the script by path; it writes the whole folder."""
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "-q", str(tmp_path / "s")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    names = sorted(p.name for p in (tmp_path / "s").iterdir())
+    assert names == [
+        "README.md",
+        "boundary.geojson",
+        "facilities_gcj02.xlsx",
+        "population.tif",
+        "sample.osm",
+        "units.geojson",
+    ]
+    assert (tmp_path / "s" / "sample.osm").read_bytes() == (REPO_SAMPLE / "sample.osm").read_bytes()
