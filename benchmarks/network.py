@@ -28,7 +28,7 @@ also reports its own ``VmHWM`` (``/proc/self/status``) as a cross-check:
 Times are of the call only (imports excluded); every contender takes the best of ``--repeat``
 runs (default 3), except that a peer whose first run takes 5 s or more runs once (osmnx on the
 200k-node city takes about 30 s). Peak RSS is the largest of the runs. Ratios are peer / ours
-(time and peak memory), and parse / load. Targets (issue 3): osmnx at least 5x slower and at
+(time and peak memory), and parse / load. Targets: osmnx at least 5x slower and at
 least 2x the peak memory of ours; load at least 20x faster than parse.
 
 Run::

@@ -261,8 +261,7 @@ def count_within(reach: Reach, cutoff_m: float | None = None) -> np.ndarray:
     >>> import numpy as np
     >>> from lifecircle_geo.network import WalkNetwork
     >>> from lifecircle_geo.routing import Seeds
-    >>> net = WalkNetwork.from_arrays([0, 100, 200], [0, 0, 0], [0, 1], [1, 2], [100.0, 100.0],
-    ...                               crs=32651)
+    >>> net = line_net  # doctest fixture: nodes at x = 0, 100, 200 m, two 100 m edges
     >>> r = reach_matrix(net, Seeds(np.array([0, 2]), np.zeros(2), np.array([0, 1])), 200)
     >>> count_within(r, 100).tolist()
     [1, 2, 1]
@@ -300,8 +299,7 @@ def nearest_k(
     >>> import numpy as np
     >>> from lifecircle_geo.network import WalkNetwork
     >>> from lifecircle_geo.routing import Seeds
-    >>> net = WalkNetwork.from_arrays([0, 100, 200], [0, 0, 0], [0, 1], [1, 2], [100.0, 100.0],
-    ...                               crs=32651)
+    >>> net = line_net  # doctest fixture: nodes at x = 0, 100, 200 m, two 100 m edges
     >>> r = reach_matrix(net, Seeds(np.array([0, 2]), np.zeros(2), np.array([4, 3])), 150)
     >>> d, lab = nearest_k(r, 2)
     >>> d[1].tolist(), lab[1].tolist(), lab[0].tolist()
@@ -573,8 +571,7 @@ def two_step_fca(
     >>> import numpy as np
     >>> from lifecircle_geo.network import WalkNetwork
     >>> from lifecircle_geo.routing import Seeds
-    >>> net = WalkNetwork.from_arrays([0, 100, 200], [0, 0, 0], [0, 1], [1, 2], [100.0, 100.0],
-    ...                               crs=32651)
+    >>> net = line_net  # doctest fixture: nodes at x = 0, 100, 200 m, two 100 m edges
     >>> r = reach_matrix(net, Seeds(np.array([0]), np.zeros(1), np.array([0])), 150)
     >>> res = two_step_fca(r, population=[10, 30, 50], supply=[8.0])
     >>> res.facilities["ratio"].tolist(), res.access.tolist()
@@ -641,8 +638,7 @@ def gravity(
     >>> import numpy as np
     >>> from lifecircle_geo.network import WalkNetwork
     >>> from lifecircle_geo.routing import Seeds
-    >>> net = WalkNetwork.from_arrays([0, 100, 200], [0, 0, 0], [0, 1], [1, 2], [100.0, 100.0],
-    ...                               crs=32651)
+    >>> net = line_net  # doctest fixture: nodes at x = 0, 100, 200 m, two 100 m edges
     >>> r = reach_matrix(net, Seeds(np.array([0]), np.zeros(1), np.array([0])), 200)
     >>> gravity(r, supply=[10.0], decay_fn="linear").tolist()
     [10.0, 5.0, 0.0]

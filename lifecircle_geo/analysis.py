@@ -155,6 +155,7 @@ class AnalysisResult:
         return write_result(self, Path(folder))
 
     def __repr__(self) -> str:
+        """Say how many units, categories, gaps and projects the result holds."""
         return (
             f"AnalysisResult({len(self.units)} units, {len(self.profile.categories)} "
             f"categories, {len(self.gaps)} gaps, {len(self.projects)} projects)"
@@ -202,7 +203,7 @@ def _long_table(
 def _walk_speed(
     prof: Profile, net: WalkNetwork, walk_speed_kmh: float | None, warnings: list[str]
 ) -> float:
-    """The run's walking speed: given, else the profile's; warn when the network differs."""
+    """Return the run's walking speed (given, else the profile's); warn if the network differs."""
     speed = prof.walk_speed_kmh if walk_speed_kmh is None else walk_speed_kmh
     try:
         speed = float(speed)
@@ -218,7 +219,7 @@ def _walk_speed(
             f"the network was built at {float(built):g} km/h (its ferry and boarding costs use "
             f"that speed) but this run walks at {speed:g} km/h "
             f"({'walk_speed_kmh' if walk_speed_kmh is not None else f'profile {prof.id}'}); "
-            f"rebuild the network with lc.configure(walk_speed_kmh={speed:g}) for exact costs"
+            f"rebuild it with WalkNetwork.from_osm(..., walk_speed_kmh={speed:g}) for exact costs"
         )
         log.warning(msg)
         warnings.append(msg)
@@ -308,7 +309,7 @@ def analyze(
     default_area = area_type or prof.default_area_type
     units["area_type"] = units["area_type"].replace("", default_area)
     for a in units["area_type"].unique():
-        prof.categories[0].threshold_m(a)  # a clear error for an unknown area type
+        prof.categories[0].threshold_for(a)  # a clear error for an unknown area type
     nb = shapely.box(net.x_m.min(), net.y_m.min(), net.x_m.max(), net.y_m.max())
     if not units.geometry.intersects(nb).any():
         raise InputError(
@@ -387,7 +388,7 @@ def analyze(
         log.warning(msg)
         warnings.append(msg)
 
-    largest = max(c.threshold_m(a) for c in prof.categories for a in units["area_type"].unique())
+    largest = max(c.threshold_for(a) for c in prof.categories for a in units["area_type"].unique())
     cutoff = search_cutoff_m or max(settings.search_cutoff_m, 1.5 * largest)
     fac_cat = fac["category"].to_numpy()
     # one bounded multi-source search per category, all categories in one call
@@ -408,7 +409,7 @@ def analyze(
         fac.loc[rows, "served_population"] = load[rows]
         cat_sites = sites.for_category(cat.id)
         if isochrone_polygons and len(cat_sites):
-            thresholds = sorted({cat.threshold_m(a) for a in area_types})
+            thresholds = sorted({cat.threshold_for(a) for a in area_types})
             iso = isochrones(
                 net,
                 cat_sites,
@@ -443,7 +444,7 @@ def analyze(
     coverage = summarize(unit_long, ["unit_id"], speed)
     coverage = coverage.merge(units[_UNIT_KEYS], on="unit_id", how="left")
     coverage["threshold_m"] = [
-        prof.category(c).threshold_m(a)
+        prof.category(c).threshold_for(a)
         for c, a in zip(coverage["category"], coverage["area_type"], strict=True)
     ]
     coverage = _with_names(coverage, prof)

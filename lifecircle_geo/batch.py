@@ -515,6 +515,8 @@ def run(
     'city_summary.csv'
     """
     cfg = load_config(config)
+    if scheduler not in ("local", "sync"):
+        _require_dask(scheduler)  # before any planning or output
     out = Path(out) if out is not None else cfg["out"]
     out.mkdir(parents=True, exist_ok=True)
     tasks = plan(config) if tasks is None else tasks
@@ -583,6 +585,17 @@ def run(
     )
 
 
+def _require_dask(scheduler: str) -> None:
+    """Fail at once, naming the extra, when a Dask scheduler is asked for without dask."""
+    try:
+        import dask.distributed  # noqa: F401
+    except ImportError as exc:
+        raise LifecircleError(
+            f"scheduler={scheduler!r} needs dask.distributed, which could not be imported "
+            f"({exc}); install the optional extra: pip install 'lifecircle-geo[dask]'"
+        ) from None
+
+
 def _execute(
     todo: list[Task],
     out: Path,
@@ -612,9 +625,10 @@ def _execute(
                     res = TaskResult(t.key, "failed", 0.0, t.folder(out), error=_error_text(t, exc))
                 record(t, res, started)
     else:
+        _require_dask(scheduler)
         try:
             from dask.distributed import Client, LocalCluster, as_completed
-        except ImportError as exc:
+        except ImportError as exc:  # pragma: no cover - checked by _require_dask
             raise ImportError(
                 f"scheduler={scheduler!r} needs dask.distributed, which could not be imported "
                 f"({exc}); install the optional extra: pip install 'lifecircle-geo[dask]'"

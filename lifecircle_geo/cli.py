@@ -18,11 +18,15 @@ import sys
 import time
 import unicodedata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from ._version import __version__
 from .errors import LifecircleError
+
+if TYPE_CHECKING:
+    from .analysis import AnalysisResult
 
 log = logging.getLogger("lifecircle_geo")
 
@@ -31,7 +35,7 @@ def _width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in str(text))
 
 
-def _pad(text, width: int, right: bool = False) -> str:
+def _pad(text: object, width: int, right: bool = False) -> str:
     text = str(text)
     fill = " " * max(0, width - _width(text))
     return fill + text if right else text + fill
@@ -51,7 +55,7 @@ def format_table(df: pd.DataFrame, right: set[str] | None = None) -> str:
     return "\n".join(lines)
 
 
-def summary_table(result) -> str:
+def summary_table(result: AnalysisResult) -> str:
     """Format the bilingual categories × coverage table the demo prints."""
     s = result.summary()
     show = pd.DataFrame(
@@ -68,7 +72,7 @@ def summary_table(result) -> str:
     return format_table(show, right={"分钟 Min", "覆盖率 Share", "目标 Target"})
 
 
-def _cmd_demo(args) -> int:
+def _cmd_demo(args: argparse.Namespace) -> int:
     from .pipeline import run, sample_config
 
     t0 = time.perf_counter()
@@ -98,7 +102,7 @@ def _print_files(files: dict) -> None:
             print(f"  {key:8s} {p}")
 
 
-def _cmd_run(args) -> int:
+def _cmd_run(args: argparse.Namespace) -> int:
     from .pipeline import run
 
     result, files = run(Path(args.config), args.out)
@@ -107,7 +111,7 @@ def _cmd_run(args) -> int:
     return 0
 
 
-def _cmd_batch(args) -> int:
+def _cmd_batch(args: argparse.Namespace) -> int:
     from . import batch
 
     res = batch.run(
@@ -128,7 +132,7 @@ def _cmd_batch(args) -> int:
     return 0 if res.ok else 1
 
 
-def _cmd_profiles(args) -> int:
+def _cmd_profiles(args: argparse.Namespace) -> int:
     from .standards import list_profiles, load_profile
 
     for name in list_profiles():
@@ -137,7 +141,7 @@ def _cmd_profiles(args) -> int:
     return 0
 
 
-def _cmd_profile_show(args) -> int:
+def _cmd_profile_show(args: argparse.Namespace) -> int:
     from .standards import load_profile
 
     p = load_profile(args.name)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 __all__ = ["MEASURES", "NAME_COLUMNS", "rollup", "summarize", "weighted_quantile"]
 
@@ -35,7 +36,7 @@ MEASURES = [
 NAME_COLUMNS = ["name_zh", "name_en", "group", "class_zh", "tier_min"]
 
 
-def weighted_quantile(values, weights, q: float) -> float:
+def weighted_quantile(values: ArrayLike, weights: ArrayLike, q: float) -> float:
     """Population-weighted quantile (lower), ``inf`` values allowed (→ ``inf`` if reached).
 
     >>> weighted_quantile([1.0, 2.0, 10.0], [1, 1, 8], 0.5)

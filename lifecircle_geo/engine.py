@@ -462,8 +462,7 @@ def distance_to_nearest(
     Examples
     --------
     >>> from lifecircle_geo.network import WalkNetwork
-    >>> net = WalkNetwork.from_arrays([0, 100, 200], [0, 0, 0], [0, 1], [1, 2], [100.0, 100.0],
-    ...                               crs=32651)
+    >>> net = line_net  # doctest fixture: nodes at x = 0, 100, 200 m, two 100 m edges
     >>> d, k = distance_to_nearest(net, [2], cutoff_m=150)
     >>> d.tolist(), k.tolist()
     ([inf, 100.0, 0.0], [-1, 0, 0])

@@ -23,8 +23,9 @@ and logged as a warning.
 Examples
 --------
 >>> import lifecircle_geo as lc
->>> osm = lc.facilities.from_osm("data/sample/sample.osm")
->>> table = lc.facilities.from_table("data/sample/facilities_gcj02.xlsx", coords="gcj02")
+>>> sample = lc.datasets.get_path("sample")
+>>> osm = lc.facilities.from_osm(sample / "sample.osm")
+>>> table = lc.facilities.from_table(sample / "facilities_gcj02.xlsx", coords="gcj02")
 >>> fac = lc.facilities.merge(osm, table)
 >>> sorted(fac["source"].unique())
 ['osm', 'table:facilities_gcj02.xlsx']
@@ -310,7 +311,8 @@ def from_osm(
 
     Examples
     --------
-    >>> fac = from_osm("data/sample/sample.osm")
+    >>> from lifecircle_geo.datasets import get_path
+    >>> fac = from_osm(get_path("sample") / "sample.osm")
     >>> fac.loc[fac.name == "示例公园", ["facility_id", "category", "rule"]].values.tolist()
     [['osm/way/50', 'park', 'osm:leisure=park']]
     """
@@ -683,7 +685,8 @@ def from_table(
 
     Examples
     --------
-    >>> fac = from_table("data/sample/facilities_gcj02.xlsx", coords="gcj02")
+    >>> from lifecircle_geo.datasets import get_path
+    >>> fac = from_table(get_path("sample") / "facilities_gcj02.xlsx", coords="gcj02")
     >>> fac[["name", "category", "rule"]].iloc[0].tolist()
     ['云栖社区卫生服务站', 'health', 'type:社区卫生服务站']
     """

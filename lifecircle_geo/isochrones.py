@@ -15,8 +15,7 @@ Examples
 --------
 >>> import numpy as np
 >>> from lifecircle_geo.network import WalkNetwork
->>> net = WalkNetwork.from_arrays([0, 100, 200], [0, 0, 0], [0, 1], [1, 2], [100.0, 100.0],
-...                               crs=32651)
+>>> net = line_net  # doctest fixture: nodes at x = 0, 100, 200 m, two 100 m edges
 >>> iso = isochrones(net, np.array([[0.0, 0.0]]), [150], corridor_m=10)
 >>> [round(b) for b in iso.geometry.iloc[0].bounds]
 [-10, -10, 160, 10]
@@ -272,8 +271,7 @@ def isochrones(
     --------
     >>> import numpy as np
     >>> from lifecircle_geo.network import WalkNetwork
-    >>> net = WalkNetwork.from_arrays([0, 100, 200], [0, 0, 0], [0, 1], [1, 2], [100.0, 100.0],
-    ...                               crs=32651)
+    >>> net = line_net  # doctest fixture: nodes at x = 0, 100, 200 m, two 100 m edges
     >>> iso = isochrones(net, np.array([[0.0, 0.0], [200.0, 0.0]]), [50, 100], by="all",
     ...                  corridor_m=5)
     >>> iso[["group", "threshold_m"]].values.tolist()

@@ -197,8 +197,9 @@ def detect_offset(
     Examples
     --------
     >>> import lifecircle_geo as lc
-    >>> net = lc.WalkNetwork.from_osm("data/sample/sample.osm")
-    >>> tab = lc.facilities.from_table("data/sample/facilities_gcj02.xlsx")  # wrong: it is GCJ-02
+    >>> sample = lc.datasets.get_path("sample")
+    >>> net = lc.WalkNetwork.from_osm(sample / "sample.osm")
+    >>> tab = lc.facilities.from_table(sample / "facilities_gcj02.xlsx")  # wrong: it is GCJ-02
     >>> check = detect_offset(tab, net)
     >>> check.likely, check.warn
     ('gcj02', True)

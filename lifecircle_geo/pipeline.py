@@ -61,14 +61,12 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import inspect
 import logging
 import numbers
 import os
 import tomllib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,7 +80,6 @@ from . import units as lc_units
 from .analysis import AnalysisResult, analyze
 from .errors import InputError, ProfileError
 from .network import WalkNetwork, WalkRules
-from .settings import settings
 from .standards import AREA_TYPES, list_profiles, load_profile
 
 __all__ = [
@@ -334,7 +331,9 @@ def _check_mapping(
     return dict(mapping)
 
 
-def _choice(value: str, allowed: tuple[str, ...] | list[str], name: str, where: str, source: str):
+def _choice(
+    value: str, allowed: tuple[str, ...] | list[str], name: str, where: str, source: str
+) -> str:
     if value not in allowed:
         near = difflib.get_close_matches(str(value), list(allowed), n=1, cutoff=0.6)
         hint = f"; did you mean {near[0]!r}?" if near else ""
@@ -784,16 +783,6 @@ def _residents_of(
     return pop[keep]
 
 
-@contextlib.contextmanager
-def _walk_speed(speed_kmh: float) -> Iterator[None]:
-    old = settings.walk_speed_kmh
-    settings.walk_speed_kmh = speed_kmh
-    try:
-        yield
-    finally:
-        settings.walk_speed_kmh = old
-
-
 def build_inputs(config: str | os.PathLike | dict, *, area: Area | None = None) -> Inputs:
     """Read a config's units, network, facilities and residents.
 
@@ -830,10 +819,13 @@ def build_inputs(config: str | os.PathLike | dict, *, area: Area | None = None) 
             clip = {"boundary": area.boundary, "boundary_crs": 4326, "buffer_m": area.buffer_m}
         # built at the run's walking speed (ferry waits are costed when the network is built)
         speed = cfg.get("walk_speed_kmh", load_profile(cfg["profile"]).walk_speed_kmh)
-        with _walk_speed(float(speed)):
-            net = WalkNetwork.from_osm(
-                net_cfg["osm"], crs=net_cfg.get("crs"), rules=net_cfg.get("rules"), **clip
-            )
+        net = WalkNetwork.from_osm(
+            net_cfg["osm"],
+            crs=net_cfg.get("crs"),
+            rules=net_cfg.get("rules"),
+            walk_speed_kmh=float(speed),
+            **clip,
+        )
     else:
         net = WalkNetwork.load(net_cfg["saved"])
     profile = cfg["profile"]

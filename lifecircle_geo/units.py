@@ -598,8 +598,9 @@ def generate(
     Examples
     --------
     >>> import lifecircle_geo as lc
-    >>> pop = lc.population.from_raster("data/sample/population.tif")
-    >>> units = lc.units.generate("data/sample/boundary.geojson", "data/sample/sample.osm",
+    >>> sample = lc.datasets.get_path("sample")
+    >>> pop = lc.population.from_raster(sample / "population.tif")
+    >>> units = lc.units.generate(sample / "boundary.geojson", sample / "sample.osm",
     ...                           pop, target_population=12_000)
     >>> len(units), round(units.population.sum())
     (4, 50227)

@@ -246,3 +246,17 @@ def test_dask_local_cluster_matches_local_processes(case, local_run):
         _coverage(case.parent / "out_dask"), _coverage(case.parent / "out_local")
     )
     pd.testing.assert_frame_equal(res.city_summary, local_run.city_summary)
+
+
+def test_dask_scheduler_without_dask_names_the_extra(tmp_path, monkeypatch):
+    """Without dask installed, a Dask run fails before any planning, naming the extra."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)  # import fails as if missing
+    cfg = {
+        "network": {"osm": str(SAMPLE / "sample.osm")},
+        "units": {"path": str(SAMPLE / "units.geojson")},
+    }
+    with pytest.raises(lc.LifecircleError, match=r"lifecircle-geo\[dask\]"):
+        batch.run(cfg, tmp_path / "out", scheduler="dask")
+    assert not (tmp_path / "out").exists()

@@ -73,7 +73,7 @@ def make_result() -> types.SimpleNamespace:
                     "group": c.group,
                     "class_zh": c.class_zh,
                     "tier_min": c.tier_min,
-                    "threshold_m": c.threshold_m(u.area_type),
+                    "threshold_m": c.threshold_for(u.area_type),
                     "target_share": c.target_share,
                     "population": u.population,
                     "covered_population": u.population * share,

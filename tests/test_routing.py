@@ -229,3 +229,22 @@ def test_profile_walk_speed_changes_minutes_and_warns_on_network(tmp_path, sampl
     assert fast.meta["walk_speed_kmh"] == 5.0
     with pytest.raises(lc.InputError, match="walk_speed_kmh"):
         lc.analyze(net, fac, units, population=pop, walk_speed_kmh=-1, **kw)
+
+
+def test_network_built_at_the_profiles_speed_is_quiet(tmp_path, sample_inputs):
+    _, fac, units, pop = sample_inputs
+    slow_net = lc.WalkNetwork.from_osm(SAMPLE / "sample.osm", walk_speed_kmh=3.6)
+    assert slow_net.meta["walk_speed_kmh"] == 3.6
+    res = lc.analyze(
+        slow_net,
+        fac,
+        units,
+        population=pop,
+        profile=_speed_profile(tmp_path, 3.6),
+        suggest=False,
+        isochrone_polygons=False,
+    )
+    assert res.meta["walk_speed_kmh"] == 3.6
+    assert not [w for w in res.meta["warnings"] if "km/h" in w]
+    with pytest.raises(lc.NetworkError, match="walk_speed_kmh"):
+        lc.WalkNetwork.from_osm(SAMPLE / "sample.osm", walk_speed_kmh=0)

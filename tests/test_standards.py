@@ -111,8 +111,8 @@ def test_shanghai_2025_structure():
         "learning",
     ):
         assert cid in p.category_ids
-    assert p.category("kindergarten").threshold_m("乡村") == 300.0
-    assert p.category("park").threshold_m("新市镇") == 1000.0
+    assert p.category("kindergarten").threshold_for("乡村") == 300.0
+    assert p.category("park").threshold_for("新市镇") == 1000.0
     assert p.region_bbox is not None and p.region_name == "Shanghai"
 
 
@@ -145,11 +145,11 @@ def test_gb50180_levels_and_honest_sources():
     # the life-circle distances: 300 / 500 / 800-1000 m, the same in every area type
     for cat in p.categories:
         assert len(set(cat.thresholds_m.values())) == 1
-    assert p.category("fitness_outdoor").threshold_m() == 300
-    assert p.category("gym").threshold_m() == 500
-    assert p.category("culture_centre").threshold_m("乡村") == 1000
-    assert p.category("kindergarten").threshold_m() == 300
-    assert p.category("primary_school").threshold_m() == 500
+    assert p.category("fitness_outdoor").threshold_for() == 300
+    assert p.category("gym").threshold_for() == 500
+    assert p.category("culture_centre").threshold_for("乡村") == 1000
+    assert p.category("kindergarten").threshold_for() == 300
+    assert p.category("primary_school").threshold_for() == 500
     # no coverage share in the standard: every target says it is an assumption
     assert all("assumption" in c.sources["target_share"] for c in p.categories)
     # no invented clause numbers such as "表B.0.1" or "5.0.3"
@@ -206,7 +206,7 @@ def test_tag_rules_win_over_name_keywords():
 def test_valid_template_loads(tmp_path):
     p = load_profile(write(tmp_path, VALID))
     assert p.category_ids == ["kindergarten", "park"]
-    assert p.category("park").threshold_m("乡村") == 1000
+    assert p.category("park").threshold_for("乡村") == 1000
     assert p.category("park").sources["threshold_m"].startswith("[tiers.5] default")
 
 
@@ -360,13 +360,13 @@ def test_planner_override_file(tmp_path):
     assert p.id == "xuhui-2025" and p.name_zh == "徐汇区内环内"
     assert p.name_en == base.name_en  # inherited
     assert p.category_ids == [*base.category_ids, "library_point"]
-    assert p.category("bus").threshold_m() == 300
+    assert p.category("bus").threshold_for() == 300
     src = p.category("bus").sources["threshold_m"]
     assert src.startswith(f"planner override in {path}") and "was 500" in src
     assert p.category("bus").sources["tier_min"] == base.category("bus").sources["tier_min"]
-    assert p.category("kindergarten").threshold_m() == 250
+    assert p.category("kindergarten").threshold_for() == 250
     assert p.category("kindergarten").sources["threshold_m"] == "区教育局 2025 布局规划"
-    assert p.category("library_point").threshold_m() == 500  # 10-minute tier default
+    assert p.category("library_point").threshold_for() == 500  # 10-minute tier default
     # untouched categories are those of the base
     assert p.category("health") == base.category("health")
     hits = classify_tags({"amenity": "public_bookcase"}, p)
@@ -396,7 +396,7 @@ def test_extends_a_planner_file_by_relative_path(tmp_path):
     child = write(tmp_path, 'extends = "xuhui.toml"\n[profile]\nid = "xuhui-sub"\n', "sub.toml")
     p = load_profile(child)
     assert p.id == "xuhui-sub" and "library_point" in p.category_ids
-    assert p.category("bus").threshold_m() == 300
+    assert p.category("bus").threshold_for() == 300
     bad = write(tmp_path, 'extends = "missing.toml"\n', "bad.toml")
     with pytest.raises(ProfileError, match=r"bad\.toml: extends = 'missing\.toml'"):
         load_profile(bad)
@@ -413,8 +413,8 @@ def test_overrides_argument():
     )
     assert p.walk_speed_kmh == 3.0
     assert p.raw["profile"]["walk_speed_source"].startswith("planner override")
-    assert p.category("culture_centre").threshold_m("乡村") == 2000
-    assert p.category("culture_centre").threshold_m("中心城") == 1000
+    assert p.category("culture_centre").threshold_for("乡村") == 2000
+    assert p.category("culture_centre").threshold_for("中心城") == 1000
     assert "planner override" in p.category("culture_centre").sources["threshold_m"]
     assert p.category("bus").sources["threshold_m"] == "内环内"
     # a loaded profile can be overridden too; the original is untouched

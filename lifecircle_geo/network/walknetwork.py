@@ -195,6 +195,7 @@ class WalkNetwork:
         buffer_m: float = 500.0,
         keep: str = "largest",
         missing_nodes: str = "drop",
+        walk_speed_kmh: float | None = None,
     ) -> WalkNetwork:
         """Build the walk network of an OSM file (``.osm``, ``.osm.bz2``, ``.osm.pbf``).
 
@@ -221,6 +222,11 @@ class WalkNetwork:
         missing_nodes : {"drop", "raise"}
             Ways referencing nodes the file lacks (extracts cut at a boundary) are split there
             and counted in ``meta["missing_node_refs"]`` (``"drop"``), or refused (``"raise"``).
+        walk_speed_kmh : float, optional
+            The speed at which ferry and boarding waits become equivalent metres of
+            ``cost_m`` (default ``settings.walk_speed_kmh``); recorded in
+            ``meta["walk_speed_kmh"]``. Build at the profile's speed:
+            :func:`lifecircle_geo.analyze` warns when the two differ.
 
         Returns
         -------
@@ -241,6 +247,9 @@ class WalkNetwork:
         t0 = time.perf_counter()
         if keep not in ("largest", "all"):
             raise ValueError(f"keep={keep!r}; expected 'largest' or 'all'")
+        speed = settings.walk_speed_kmh if walk_speed_kmh is None else float(walk_speed_kmh)
+        if not np.isfinite(speed) or speed <= 0:
+            raise NetworkError(f"walk_speed_kmh must be a positive number, got {walk_speed_kmh!r}")
         rules = WalkRules.coerce(rules)
         raw = read_walk_ways(path, rules, missing_nodes=missing_nodes)
         if raw.n_ways == 0:
@@ -266,7 +275,7 @@ class WalkNetwork:
             dropped_ways=raw.dropped,
             missing_node_refs=raw.missing_nodes,
         )
-        return cls._from_raw(raw, rules, crs, keep, meta, t0)
+        return cls._from_raw(raw, rules, crs, keep, meta, t0, speed)
 
     @classmethod
     def _from_raw(
@@ -277,21 +286,23 @@ class WalkNetwork:
         keep: str,
         meta: dict,
         t0: float,
+        walk_speed_kmh: float | None = None,
     ) -> WalkNetwork:
+        speed = settings.walk_speed_kmh if walk_speed_kmh is None else walk_speed_kmh
         target = lc_crs.resolve_crs(crs)
         if target is None:
             target = lc_crs.local_utm_crs(
                 float(np.mean([raw.lon.min(), raw.lon.max()])),
                 float(np.mean([raw.lat.min(), raw.lat.max()])),
             )
-        walk_m_per_min = settings.walk_speed_kmh * 1000.0 / 60.0
+        walk_m_per_min = speed * 1000.0 / 60.0
         stats: dict = {}
         g = assemble(
             raw,
             target,
             steps_factor=rules.steps_factor,
             ferry_wait_m=rules.ferry_wait_min * walk_m_per_min,
-            ferry_cost_factor=settings.walk_speed_kmh / rules.ferry_speed_kmh,
+            ferry_cost_factor=speed / rules.ferry_speed_kmh,
             stats=stats,
         )
         g, n_loops, n_dup = drop_duplicates(g)
@@ -314,7 +325,7 @@ class WalkNetwork:
         meta.update(
             built_with=f"lifecircle_geo {_version()}",
             rules=rules.to_dict(),
-            walk_speed_kmh=settings.walk_speed_kmh,
+            walk_speed_kmh=speed,
             crs=target.to_string(),
             crs_epsg=target.to_epsg(),
             n_ways_read=raw.n_ways,

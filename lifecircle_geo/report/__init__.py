@@ -1,5 +1,7 @@
-"""Every file a person opens: the project database (GeoPackage), the bilingual project list
-(Excel), an HTML map and PNG figures.
+"""Every file a person opens: project database, project list, map and figures.
+
+The project database is a GeoPackage, the project list a bilingual Excel workbook, the map a
+self-contained HTML page, the figures PNG.
 
 :func:`write_result` writes them all at once, atomically: into a temporary sibling folder first,
 then moved into place, so a failure never leaves a half-written project database.

@@ -119,7 +119,7 @@ def categories(result: Any) -> pd.DataFrame:
         }
         for area in AREA_TYPES:
             try:
-                row[f"threshold_{area}"] = float(cat.threshold_m(area))
+                row[f"threshold_{area}"] = float(cat.threshold_for(area))
             except Exception:
                 row[f"threshold_{area}"] = np.nan
         rows.append(row)

@@ -204,7 +204,7 @@ _NOTE_SHARE = (
 
 
 def header(column: str) -> str:
-    """The bilingual header ``"中文 / English"`` of ``column`` (the name itself if unknown).
+    """Return the bilingual header ``"中文 / English"`` of ``column`` (itself if unknown).
 
     Examples
     --------

@@ -1,5 +1,7 @@
-"""PNG figures of a run: coverage per category, units by categories meeting standard, and a
-街镇 × category heat map.
+"""PNG figures of a run: coverage per category, units meeting standard, a 街镇 heat map.
+
+The three figures: coverage per category, units by the number of categories meeting their
+standard, and a 街镇 × category heat map.
 
 Drawn with matplotlib's Agg canvas directly (``pyplot`` state and the user's backend are left
 alone). Chinese labels need a CJK font (:func:`~lifecircle_geo.report.fonts.cjk_font`); without
@@ -86,7 +88,7 @@ def write_figures(result: Any, folder: str | os.PathLike) -> list[Path]:
 # ---------------------------------------------------------------------------- helpers
 @contextmanager
 def _fonts() -> Iterator[bool]:
-    """rcParams for the figures; yields whether Chinese labels can be drawn."""
+    """Set matplotlib rcParams for the figures; yield whether Chinese labels can be drawn."""
     global _warned_no_font
     family = cjk_font()
     if family is None and not _warned_no_font:

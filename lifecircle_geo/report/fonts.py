@@ -57,7 +57,7 @@ _FILE_HINT = re.compile(
 
 @functools.lru_cache(maxsize=1)
 def cjk_font() -> str | None:
-    """The family name of an installed font that draws Chinese, or ``None``.
+    """Return the family name of an installed font that draws Chinese, or ``None``.
 
     The result is cached for the session; call ``cjk_font.cache_clear()`` after installing a
     font.

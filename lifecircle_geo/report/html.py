@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -242,7 +243,7 @@ def _units_4326(result: Any) -> gpd.GeoDataFrame:
 def _per_unit(
     table: pd.DataFrame,
     unit_ids: pd.Series,
-    record,
+    record: Callable[[pd.Series], dict],
     sort_by: str,
     *,
     ascending: bool = True,

@@ -203,8 +203,7 @@ def reach_matrix(
     >>> import numpy as np
     >>> from lifecircle_geo.network import WalkNetwork
     >>> from lifecircle_geo.routing import Seeds
-    >>> net = WalkNetwork.from_arrays([0, 100, 200], [0, 0, 0], [0, 1], [1, 2], [100.0, 100.0],
-    ...                               crs=32651)
+    >>> net = line_net  # doctest fixture: nodes at x = 0, 100, 200 m, two 100 m edges
     >>> r = reach_matrix(net, Seeds(np.array([0, 2]), np.array([0.0, 10.0]), np.array([5, 7])),
     ...                  cutoff_m=150)
     >>> r.to_frame().values.tolist()

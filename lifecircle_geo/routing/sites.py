@@ -9,8 +9,7 @@ Examples
 --------
 >>> import numpy as np
 >>> from lifecircle_geo.network import WalkNetwork
->>> net = WalkNetwork.from_arrays([0, 100, 200], [0, 0, 0], [0, 1], [1, 2], [100.0, 100.0],
-...                               crs=32651)
+>>> net = line_net  # doctest fixture: nodes at x = 0, 100, 200 m, two 100 m edges
 >>> sites = Sites.from_points(net, np.array([[150.0, 10.0], [20.0, 0.0]]),
 ...                           category=["clinic", "school"])
 >>> sites.categories, sites.label.tolist()

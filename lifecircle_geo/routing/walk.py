@@ -12,8 +12,7 @@ Examples
 >>> import numpy as np
 >>> from lifecircle_geo.network import WalkNetwork
 >>> from lifecircle_geo.routing import Sites, multi_source
->>> net = WalkNetwork.from_arrays([0, 100, 200], [0, 0, 0], [0, 1], [1, 2], [100.0, 100.0],
-...                               crs=32651)
+>>> net = line_net  # doctest fixture: nodes at x = 0, 100, 200 m, two 100 m edges
 >>> sites = Sites(net.snap(np.array([[150.0, 10.0]])), label=np.array([0]))
 >>> d_node, lab_node = multi_source(net, sites.seeds(net), cutoff_m=1000)
 >>> d_node.tolist()  # 10 m to the street, then 50 m along the edge

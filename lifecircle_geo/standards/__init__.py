@@ -17,7 +17,7 @@ Examples
 --------
 >>> from lifecircle_geo.standards import load_profile
 >>> p = load_profile("shanghai-2025")
->>> p.category("kindergarten").threshold_m()
+>>> p.category("kindergarten").threshold_for()
 300.0
 >>> p.category("health").name_zh
 '医疗卫生'
@@ -143,10 +143,10 @@ class Category:
     amap_rules: tuple[dict, ...] = ()
     sources: dict[str, str] = field(default_factory=dict)
 
-    def threshold_m(self, area_type: str = "中心城") -> float:
+    def threshold_for(self, area_type: str = "中心城") -> float:
         """Return the walking threshold in metres for ``area_type``.
 
-        >>> load_profile("shanghai-2025").category("park").threshold_m("新市镇")
+        >>> load_profile("shanghai-2025").category("park").threshold_for("新市镇")
         1000.0
         """
         try:
@@ -243,7 +243,7 @@ class Profile:
                 "group": c.group,
                 "class_zh": c.class_zh,
                 "tier_min": c.tier_min,
-                "threshold_m": c.threshold_m(area),
+                "threshold_m": c.threshold_for(area),
                 "target_share": c.target_share,
                 "facility_types": "、".join(c.facility_types),
             }
@@ -366,7 +366,7 @@ def load_profile(
     --------
     >>> p = load_profile("shanghai-2025",
     ...                  overrides={"category": [{"id": "bus", "threshold_m": 300}]})
-    >>> p.category("bus").threshold_m()
+    >>> p.category("bus").threshold_for()
     300.0
     >>> p.category("bus").sources["threshold_m"][:40]
     'planner override in overrides argument ('
