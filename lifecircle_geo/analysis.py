@@ -33,6 +33,7 @@ from .accessibility import service_load
 from .coverage import rollup, summarize
 from .engine import NearestByCategory, nearest_by_category
 from .errors import InputError
+from .facilities import to_crs as facilities_to_crs
 from .gaps import project_list, rank_gaps, suggest_sites
 from .isochrones import isochrones, travel_time_raster
 from .network import WalkNetwork
@@ -516,7 +517,8 @@ def analyze(
         "created": t0.isoformat(timespec="seconds"),
         "seconds": round((_dt.datetime.now(_dt.UTC) - t0).total_seconds(), 3),
     }
-    fac_out = fac.to_crs(4326)
+    # every geometry column in the table's CRS (entrances too), so the table can be fed back
+    fac_out = facilities_to_crs(fac, 4326)
     return AnalysisResult(
         coverage=coverage,
         gaps=gaps,

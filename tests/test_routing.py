@@ -248,3 +248,22 @@ def test_network_built_at_the_profiles_speed_is_quiet(tmp_path, sample_inputs):
     assert not [w for w in res.meta["warnings"] if "km/h" in w]
     with pytest.raises(lc.NetworkError, match="walk_speed_kmh"):
         lc.WalkNetwork.from_osm(SAMPLE / "sample.osm", walk_speed_kmh=0)
+
+
+def test_result_facilities_feed_back_with_the_same_answer(sample_inputs):
+    """result.facilities is in one CRS (entrances included) and round-trips through analyze."""
+    net, fac, units, pop = sample_inputs
+    kw = {"suggest": False, "isochrone_polygons": False}
+    first = lc.analyze(net, fac, units, population=pop, **kw)
+    out = first.facilities
+    assert out.crs.to_epsg() == 4326
+    ent = gpd.GeoSeries([e for e in out["entrances"] if e is not None], crs=4326)
+    assert len(ent) and ent.total_bounds[0] > 121 and ent.total_bounds[3] < 32  # degrees
+    again = lc.analyze(
+        net,
+        out.drop(columns=["snap_m", "reachable", "served_population"]),
+        units,
+        population=pop,
+        **kw,
+    )
+    pd.testing.assert_frame_equal(first.coverage, again.coverage)
