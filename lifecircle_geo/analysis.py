@@ -14,8 +14,10 @@ Examples
 from __future__ import annotations
 
 import datetime as _dt
+import difflib
 import logging
 import os
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,9 +32,10 @@ from . import population as lc_population
 from . import units as lc_units
 from ._version import __version__
 from .accessibility import service_load
-from .coverage import rollup, summarize
+from .coverage import apply_status, rollup, summarize
 from .engine import NearestByCategory, nearest_by_category
 from .errors import InputError
+from .extent import network_extent, network_share
 from .facilities import to_crs as facilities_to_crs
 from .gaps import project_list, rank_gaps, suggest_sites
 from .isochrones import isochrones, travel_time_raster
@@ -99,6 +102,7 @@ class AnalysisResult:
         """Coverage per category over the whole study area (bilingual names)."""
         long = _long_table(self.demand, self.units, self.profile, ["_all"])
         out = summarize(long, ["_all"], self.meta["walk_speed_kmh"]).drop(columns="_all")
+        out = apply_status(out, no_data=self.meta.get("no_data", ()))
         return _with_names(out, self.profile)[
             [
                 "category",
@@ -111,6 +115,7 @@ class AnalysisResult:
                 "share",
                 "target_share",
                 "meets_standard",
+                "status",
             ]
         ]
 
@@ -227,6 +232,102 @@ def _walk_speed(
     return speed
 
 
+def _complete_categories(complete: bool | Collection[str], prof: Profile) -> set[str]:
+    """Categories declared complete (``True``: all); an unknown id is a clear error."""
+    if complete is True:
+        return set(prof.category_ids)
+    if complete is False or complete is None:
+        return set()
+    if isinstance(complete, str):
+        complete = [complete]
+    declared = {str(c) for c in complete}
+    unknown = sorted(declared - set(prof.category_ids))
+    if unknown:
+        hints = {u: difflib.get_close_matches(u, prof.category_ids, n=1) for u in unknown}
+        said = ", ".join(
+            f"{u!r}" + (f" (did you mean {h[0]!r}?)" if h else "") for u, h in hints.items()
+        )
+        raise InputError(
+            f"complete: {said} is not a category of profile {prof.id}; known: {prof.category_ids}"
+        )
+    return declared
+
+
+def _no_data_categories(
+    fac: gpd.GeoDataFrame,
+    units: gpd.GeoDataFrame,
+    prof: Profile,
+    cutoff_m: float,
+    declared: set[str],
+    warnings: list[str],
+) -> set[str]:
+    """Categories with no facility within ``cutoff_m`` of any unit and not declared complete."""
+    present: set[str] = set()
+    if len(fac):
+        hit, _ = units.sindex.query(fac.geometry, predicate="dwithin", distance=cutoff_m)
+        present = set(fac["category"].to_numpy(dtype=object)[np.unique(hit)])
+    missing = [c for c in prof.category_ids if c not in present]
+    no_data = {c for c in missing if c not in declared}
+    if no_data:
+        names = [f"{c} {prof.category(c).name_zh}" for c in prof.category_ids if c in no_data]
+        msg = (
+            f"no facility of {len(no_data)} categor{'y' if len(no_data) == 1 else 'ies'} "
+            f"within {cutoff_m:g} m of the units: {names}; reported as 'no data' (not 0 %, no "
+            f"gaps, no projects). If the inputs are complete for them, declare it: "
+            f"complete={sorted(no_data)!r}"
+        )
+        log.warning(msg)
+        warnings.append(msg)
+    if len(no_data) == len(prof.category_ids):
+        msg = (
+            "no category could be measured: the facility inputs hold no facility in or near "
+            "the study area"
+        )
+        log.warning(msg)
+        warnings.append(msg)
+    return no_data
+
+
+def _network_extent_flags(
+    net: WalkNetwork,
+    units: gpd.GeoDataFrame,
+    demand: gpd.GeoDataFrame,
+    d_snap: Any,
+    max_snap_m: float,
+    warnings: list[str],
+) -> gpd.GeoDataFrame:
+    """Units with ``network_share``, ``far_population`` and ``partial_network``; warns once."""
+    units = units.copy()
+    extent = network_extent(net, within_m=settings.extent_within_m)
+    units["network_share"] = network_share(units, extent).to_numpy()
+    far = ~np.asarray(d_snap.ok, dtype=bool)
+    far_pop = (
+        pd.Series(demand["population"].to_numpy(dtype=float)[far])
+        .groupby(demand["unit_id"].to_numpy(dtype=object)[far])
+        .sum()
+    )
+    units["far_population"] = units["unit_id"].map(far_pop).fillna(0.0).to_numpy(dtype=float)
+    units["partial_network"] = units["network_share"] < settings.min_network_share
+    part = units[units["partial_network"]]
+    if len(part):
+        shown = ", ".join(
+            f"{u} ({s:.0%} inside, {p:.0f} people > {max_snap_m:g} m from a street)"
+            for u, s, p in zip(
+                part["unit_id"], part["network_share"], part["far_population"], strict=True
+            )
+        )
+        msg = (
+            f"{len(part)} unit(s) reach beyond the street data (less than "
+            f"{settings.min_network_share:.0%} of their area within "
+            f"{settings.extent_within_m:g} m of a street): {shown}; their coverage is "
+            f"reported as 'partial network' and not turned into projects "
+            f"(lifecircle_geo.extent.clip_units cuts units to the street data)"
+        )
+        log.warning(msg)
+        warnings.append(msg)
+    return units
+
+
 def analyze(
     net: WalkNetwork,
     facilities: gpd.GeoDataFrame,
@@ -243,6 +344,7 @@ def analyze(
     assign_within_m: float = 100.0,
     isochrone_polygons: bool = True,
     walk_speed_kmh: float | None = None,
+    complete: bool | Collection[str] = (),
     progress: bool | None = None,
 ) -> AnalysisResult:
     """Coverage of every unit × category, gaps, suggested sites and the project list.
@@ -283,6 +385,11 @@ def analyze(
         Walking speed that turns metres into minutes; default: the profile's
         (``Profile.walk_speed_kmh``, with its source). Recorded in ``meta`` and every output.
         A network built at another speed (its ferry costs depend on it) gives a warning.
+    complete : bool or collection of str
+        Categories whose facility input is declared complete: with no facility in or near the
+        study area they measure 0 % (a real gap) instead of ``no data``. ``True``: every
+        category. Without the declaration, a category with no facility within the search
+        cutoff of any unit has status ``no data``: no share, no gap, no project.
     progress : bool, optional
         tqdm progress bars (default ``settings.progress``).
 
@@ -293,7 +400,17 @@ def analyze(
     Raises
     ------
     InputError
-        Units that do not overlap the network, facilities without categories, or no residents.
+        Units that do not overlap the network, facilities without categories, no residents,
+        or an unknown category in ``complete``.
+
+    Notes
+    -----
+    Two checks keep missing data from reading as missing service. A category with no facility
+    within the search cutoff of any unit is ``no data`` (``meta["no_data"]``) unless declared
+    ``complete``. A unit with less than ``settings.min_network_share`` of its area inside the
+    street data's extent (:func:`lifecircle_geo.extent.network_extent`) is ``partial network``
+    (``units.partial_network``, ``units.network_share``): its coverage is reported with that
+    status and is not turned into gaps or projects.
     """
     t0 = _dt.datetime.now(_dt.UTC)
     prof = load_profile(profile)
@@ -301,6 +418,7 @@ def analyze(
     max_snap_m = settings.max_snap_m if max_snap_m is None else max_snap_m
     warnings: list[str] = []
     speed = _walk_speed(prof, net, walk_speed_kmh, warnings)
+    declared = _complete_categories(complete, prof)
 
     if isinstance(units, (str, os.PathLike)):
         units = lc_units.load(units)
@@ -369,6 +487,7 @@ def analyze(
         )
         log.warning(msg)
         warnings.append(msg)
+    units = _network_extent_flags(net, units, demand, d_snap, max_snap_m, warnings)
 
     # facilities placed on the network once: access points, labels (row in fac), categories
     sites = Sites.from_facilities(net, facilities, max_snap_m=max_snap_m)
@@ -391,6 +510,7 @@ def analyze(
 
     largest = max(c.threshold_for(a) for c in prof.categories for a in units["area_type"].unique())
     cutoff = search_cutoff_m or max(settings.search_cutoff_m, 1.5 * largest)
+    no_data = _no_data_categories(fac, units, prof, cutoff, declared, warnings)
     fac_cat = fac["category"].to_numpy()
     # one bounded multi-source search per category, all categories in one call
     near = nearest_by_category(net, sites, cutoff, categories=prof.category_ids)
@@ -398,6 +518,10 @@ def analyze(
     fac["served_population"] = 0.0
     iso_parts = []
     for cat in tqdm(prof.categories, desc="categories", disable=not show, leave=False):
+        if cat.id in no_data:  # nothing to measure: unknown, not "unreached"
+            demand[f"walk_m_{cat.id}"] = np.nan
+            demand[f"nearest_{cat.id}"] = None
+            continue
         walk, nearest = near.at_points(net, d_snap, cat.id)
         demand[f"walk_m_{cat.id}"] = walk
         demand[f"nearest_{cat.id}"] = np.where(
@@ -450,6 +574,8 @@ def analyze(
     ]
     coverage = _with_names(coverage, prof)
     coverage = coverage.sort_values(["unit_id"], kind="stable").reset_index(drop=True)
+    partial_ids = units.loc[units["partial_network"], "unit_id"].tolist()
+    coverage = apply_status(coverage, no_data=no_data, partial_units=partial_ids)
     coverage = coverage[
         [
             *_UNIT_KEYS,
@@ -468,6 +594,7 @@ def analyze(
             "p90_walk_min",
             "reached_population",
             "meets_standard",
+            "status",
         ]
     ]
 
@@ -513,6 +640,10 @@ def analyze(
         "n_facilities": int(fac["facility_id"].nunique()),
         "n_facility_rows": len(fac),
         "facility_sources": sorted(set(fac["source"])) if "source" in fac else [],
+        "complete": sorted(declared),
+        "no_data": [c for c in prof.category_ids if c in no_data],
+        "partial_network_units": partial_ids,
+        "min_network_share": settings.min_network_share,
         "warnings": warnings,
         "created": t0.isoformat(timespec="seconds"),
         "seconds": round((_dt.datetime.now(_dt.UTC) - t0).total_seconds(), 3),

@@ -684,6 +684,7 @@ _ROLLUP_COLS = [
     "mean_walk_min",
     "reached_population",
     "meets_standard",
+    "status",
 ]
 
 
@@ -767,6 +768,7 @@ def rollup(
                 "mean_walk_min",
                 "share",
                 "meets_standard",
+                "status",
             ]
         )
     jz = coverage_rollup(cov, ["district_code", "jiezhen_code", "jiezhen_name"])

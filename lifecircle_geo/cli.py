@@ -1,4 +1,4 @@
-"""Command line: ``lifecircle demo | run CONFIG | batch CONFIG | profiles | profile show NAME``.
+"""Command line: ``lifecircle demo | run | batch | profiles | profile show | facilities check``.
 
 Examples
 --------
@@ -8,6 +8,7 @@ Examples
     $ lifecircle run my_jiezhen.toml
     $ lifecircle batch city.toml --workers 8 --scheduler dask
     $ lifecircle profile show shanghai-2025
+    $ lifecircle facilities check amap_export.csv --coords gcj02
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from ._version import __version__
+from .coverage import STATUSES
 from .errors import LifecircleError
 
 if TYPE_CHECKING:
@@ -64,9 +66,9 @@ def summary_table(result: AnalysisResult) -> str:
             "Category": s["name_en"],
             "组 Group": s["group"],
             "分钟 Min": s["tier_min"],
-            "覆盖率 Share": (s["share"] * 100).map(lambda x: f"{x:5.1f}%"),
+            "覆盖率 Share": (s["share"] * 100).map(lambda x: "    —" if x != x else f"{x:5.1f}%"),
             "目标 Target": (s["target_share"] * 100).map(lambda x: f"{x:.0f}%"),
-            "达标 Meets": s["meets_standard"].map({True: "是 yes", False: "否 no"}),
+            "状态 Status": s["status"].map(lambda v: " ".join(STATUSES.get(v, (v, "")))),
         }
     )
     return format_table(show, right={"分钟 Min", "覆盖率 Share", "目标 Target"})
@@ -157,6 +159,45 @@ def _cmd_profile_show(args: argparse.Namespace) -> int:
     return 0
 
 
+#: suffixes read as OSM data by ``lifecircle facilities check``
+_OSM_SUFFIXES = (".osm", ".pbf", ".bz2", ".o5m")
+
+
+def _cmd_facilities_check(args: argparse.Namespace) -> int:
+    from . import facilities as lc_facilities
+    from .errors import InputError
+
+    path = Path(args.table)
+    if not path.exists():
+        raise InputError(f"facility table {path} does not exist")
+    if path.name.lower().endswith(_OSM_SUFFIXES):
+        fac = lc_facilities.from_osm(path, profile=args.profile)
+    else:
+        sheet: str | int = int(args.sheet) if str(args.sheet).isdigit() else args.sheet
+        fac = lc_facilities.from_table(path, coords=args.coords, profile=args.profile, sheet=sheet)
+    rep = lc_facilities.classification_report(fac, profile=args.profile)
+    n = max(0, int(args.rows))
+    print(rep.summary())
+    sections = (
+        ("按规则 rows by rule", rep.by_rule, {"count"}),
+        ("未归类 left out", rep.left_out.drop(columns=["source", "id", "lon", "lat"]), {"row"}),
+        (
+            "可疑 suspicious",
+            rep.suspicious[["name", "classified_as_zh", "name_says_zh", "why"]],
+            set(),
+        ),
+    )
+    for title, table, right in sections:
+        if not len(table):
+            continue
+        head = table.head(n)
+        shown = head.astype(object).where(head.notna(), "")
+        more = f" (first {n} of {len(table)})" if len(table) > n else ""
+        print(f"\n{title}{more}:")
+        print(format_table(shown, right=right))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the ``lifecircle`` argument parser."""
     ap = argparse.ArgumentParser(
@@ -206,6 +247,25 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("name")
     show.add_argument("--area-type", default=None, help="中心城, 新城, 新市镇 or 乡村")
     show.set_defaults(func=_cmd_profile_show)
+    fa = sub.add_parser("facilities", help="check how a facility table is classified")
+    fa_sub = fa.add_subparsers(dest="action", required=True)
+    check = fa_sub.add_parser(
+        "check",
+        help="print what a facility table (or OSM file) is read as",
+        description="Classify a facility table (CSV, XLSX, GeoJSON, GPKG, SHP; or an OSM "
+        "file) with a profile and print the classification report: rows per category and "
+        "rule, the rows left out and why, and suspicious rows whose names point elsewhere.",
+    )
+    check.add_argument("table", help="the facility table (or .osm / .osm.pbf)")
+    check.add_argument(
+        "--coords",
+        default="wgs84",
+        help="coordinate system of the table: wgs84 (default), gcj02 (Amap, Tencent), bd09 (Baidu)",
+    )
+    check.add_argument("--profile", default="shanghai-2025", help="profile name or .toml file")
+    check.add_argument("--sheet", default="0", help="Excel sheet (name or number, default 0)")
+    check.add_argument("--rows", default=20, type=int, help="rows shown per table (default 20)")
+    check.set_defaults(func=_cmd_facilities_check)
     return ap
 
 

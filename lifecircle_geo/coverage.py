@@ -17,11 +17,21 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-__all__ = ["MEASURES", "NAME_COLUMNS", "rollup", "summarize", "weighted_quantile"]
+__all__ = [
+    "MEASURES",
+    "NAME_COLUMNS",
+    "STATUSES",
+    "apply_status",
+    "rollup",
+    "summarize",
+    "weighted_quantile",
+]
 
 MEASURES = [
     "population",
@@ -34,6 +44,21 @@ MEASURES = [
 ]
 #: Per-category columns a roll-up carries over from its unit rows (when present).
 NAME_COLUMNS = ["name_zh", "name_en", "group", "class_zh", "tier_min"]
+#: What a coverage row says, with its Chinese and English labels. ``no data``: the inputs hold
+#: no facility of the category in or near the study area (and nobody declared them complete),
+#: so nothing was measured. ``partial network``: the unit reaches beyond the street data, so
+#: its measure is not trusted (and not turned into projects).
+STATUSES: dict[str, tuple[str, str]] = {
+    "met": ("达标", "meets standard"),
+    "gap": ("未达标", "gap"),
+    "no data": ("无数据", "no data"),
+    "partial network": ("路网不全", "partial network"),
+}
+#: a roll-up row is ``partial network`` when more than this share of its people live in
+#: ``partial network`` units
+PARTIAL_ROLLUP_SHARE = 0.1
+#: measures that are unknown (NaN) where a category has no data
+_MEASURED = ["covered_population", "share", "mean_walk_min", "p90_walk_min", "reached_population"]
 
 
 def weighted_quantile(values: ArrayLike, weights: ArrayLike, q: float) -> float:
@@ -121,6 +146,77 @@ def _share_and_meets(out: pd.DataFrame) -> None:
     out["meets_standard"] = (out["share"] >= out["target_share"] - 1e-12) | (pop <= 0)
 
 
+def apply_status(
+    coverage: pd.DataFrame,
+    *,
+    no_data: Collection[str] = (),
+    partial_units: Collection[object] = (),
+) -> pd.DataFrame:
+    """Give each coverage row its ``status`` (see :data:`STATUSES`); a new frame.
+
+    Rows of a category in ``no_data`` have no measure: ``covered_population``, ``share``,
+    ``mean_walk_min``, ``p90_walk_min`` and ``reached_population`` become NaN and
+    ``meets_standard`` becomes NA (a nullable boolean), so a missing input is never read as
+    0 % or as a gap. Rows of a unit in ``partial_units`` keep their measure but say
+    ``partial network``. The others are ``met`` or ``gap`` by ``meets_standard``.
+
+    Parameters
+    ----------
+    coverage : DataFrame
+        Rows with ``category`` and ``meets_standard`` (and ``unit_id`` when
+        ``partial_units`` is given), as :func:`summarize` returns them.
+    no_data : collection of str
+        Categories with no facility in or near the study area.
+    partial_units : collection
+        Units that reach beyond the street network.
+
+    Returns
+    -------
+    DataFrame
+
+    Examples
+    --------
+    >>> cov = pd.DataFrame({"unit_id": ["a", "a", "b"], "category": ["park", "bus", "park"],
+    ...                     "population": 100.0, "covered_population": [90.0, 0.0, 10.0],
+    ...                     "share": [0.9, 0.0, 0.1], "meets_standard": [True, False, False]})
+    >>> apply_status(cov, no_data=["bus"], partial_units=["b"])["status"].tolist()
+    ['met', 'no data', 'partial network']
+    """
+    out = coverage.copy()
+    cat_nd = out["category"].isin(list(no_data)).to_numpy()
+    part = (
+        out["unit_id"].isin(list(partial_units)).to_numpy()
+        if "unit_id" in out.columns and len(partial_units)
+        else np.zeros(len(out), dtype=bool)
+    )
+    meets = out["meets_standard"].astype("boolean")
+    status = np.where(meets.fillna(False).to_numpy(dtype=bool), "met", "gap").astype(object)
+    status[part] = "partial network"
+    status[cat_nd] = "no data"
+    for col in _MEASURED:
+        if col in out.columns:
+            out[col] = out[col].astype(float).where(~cat_nd, np.nan)
+    meets[cat_nd] = pd.NA
+    out["meets_standard"] = meets
+    out["status"] = status
+    return out
+
+
+def _rollup_status(out: pd.DataFrame, measured: np.ndarray, partial: np.ndarray) -> None:
+    """Statuses of rolled-up rows, in place: ``no data`` when none of its rows was measured."""
+    nd = ~measured
+    for col in _MEASURED:
+        if col in out.columns:
+            out[col] = out[col].astype(float).where(~nd, np.nan)
+    meets = out["meets_standard"].astype("boolean")
+    meets[nd] = pd.NA
+    out["meets_standard"] = meets
+    status = np.where(meets.fillna(False).to_numpy(dtype=bool), "met", "gap").astype(object)
+    status[partial & ~nd] = "partial network"
+    status[nd] = "no data"
+    out["status"] = status
+
+
 def rollup(
     coverage: pd.DataFrame,
     keys: list[str],
@@ -131,7 +227,11 @@ def rollup(
     """Sum unit × category coverage up to ``keys`` × category (街镇, district, city).
 
     Population, covered and reached population are sums of the unit rows; ``share`` is covered /
-    population and ``meets_standard`` is ``share >= target_share`` (as in :func:`summarize`);
+    population and ``meets_standard`` is ``share >= target_share`` (as in :func:`summarize`).
+    Rows whose ``status`` is ``no data`` add their people but no measure: the share is over the
+    measured people, and a group with no measured row is ``no data`` itself. A group is
+    ``partial network`` when more than :data:`PARTIAL_ROLLUP_SHARE` of its people live in
+    ``partial network`` units;
     ``mean_walk_min`` is the unit means weighted by reached population, which equals the mean
     over the residents. A percentile cannot be summed: ``p90_walk_min`` is computed only when
     the resident rows are given.
@@ -155,8 +255,8 @@ def rollup(
     -------
     DataFrame
         ``keys`` + ``category`` + ``target_share`` + :data:`MEASURES` (without ``p90_walk_min``
-        unless ``residents`` are given) + the carried name columns; ordered by category (in the
-        order of ``coverage``), then by ``keys``.
+        unless ``residents`` are given) + ``status`` + the carried name columns; ordered by
+        category (in the order of ``coverage``), then by ``keys``.
 
     Raises
     ------
@@ -190,8 +290,22 @@ def rollup(
         raise ValueError("rollup(residents=...) needs walk_speed_kmh")
     carry = [c for c in NAME_COLUMNS if c in coverage.columns and c not in keys]
     df = pd.DataFrame(coverage[[*need[:-1], *carry]])
+    status = (
+        coverage["status"].to_numpy(dtype=object)
+        if "status" in coverage.columns
+        else np.full(len(coverage), "met", dtype=object)
+    )
+    # rows without data add their people, never their (unknown) measures
+    measured = status != "no data"
+    df["_measured"] = measured
+    df["_partial_pop"] = np.where(
+        status == "partial network", df["population"].to_numpy(dtype=float), 0.0
+    )
+    df["_measured_pop"] = np.where(measured, df["population"].to_numpy(dtype=float), 0.0)
+    for col in ("covered_population", "reached_population"):
+        df[col] = np.where(measured, np.nan_to_num(df[col].to_numpy(dtype=float)), 0.0)
     walk = coverage["mean_walk_min"].to_numpy(dtype=float)
-    reached = coverage["reached_population"].to_numpy(dtype=float)
+    reached = df["reached_population"].to_numpy(dtype=float)
     df["_walk_x_reached"] = np.where(reached > 0, np.nan_to_num(walk) * reached, 0.0)
     gkeys = [*keys, "category"]
     out = (
@@ -201,6 +315,9 @@ def rollup(
             covered_population=("covered_population", "sum"),
             reached_population=("reached_population", "sum"),
             _walk_x_reached=("_walk_x_reached", "sum"),
+            _measured_pop=("_measured_pop", "sum"),
+            _measured=("_measured", "any"),
+            _partial_pop=("_partial_pop", "sum"),
             target_share=("target_share", "first"),
             **{c: (c, "first") for c in carry},
         )
@@ -213,12 +330,18 @@ def rollup(
         out=np.full(len(out), np.nan),
         where=total > 0,
     )
+    pop = out["population"].to_numpy(dtype=float)
+    out["population"] = out["_measured_pop"]  # the share is over the measured people
     _share_and_meets(out)
+    out["population"] = pop
     measures = [m for m in MEASURES if m != "p90_walk_min"]
     if residents is not None:
         p90 = summarize(residents, keys, walk_speed_kmh)[[*gkeys, "p90_walk_min"]]
         out = out.merge(p90, on=gkeys, how="left")
         measures = MEASURES
+    partial = out["_partial_pop"].to_numpy(float) > PARTIAL_ROLLUP_SHARE * pop
+    _rollup_status(out, out["_measured"].to_numpy(bool), partial)
+    measures = [*measures, "status"]
     order = {c: i for i, c in enumerate(pd.unique(df["category"]))}
     out = out.sort_values(
         ["category", *keys],

@@ -9,16 +9,23 @@ routing starts at the gates, not at the centroid.
 Three readers and one merger:
 
 - :func:`from_osm`: OSM nodes, ways and multipolygon relations, classified by the profile's tag
-  rules (and, where no tag rule matches, its Chinese name keywords).
+  rules; only a feature without a primary tag (a bare ``building``) by its Chinese name.
 - :func:`from_table`: a planner's table (CSV in UTF-8 / UTF-8 with BOM / GBK / GB18030, XLSX,
-  GeoJSON, GPKG, SHP) with Chinese or English headers, Amap type strings and type codes, and
-  coordinates in WGS-84, GCJ-02 or BD-09. Given a network, it checks that the coordinates are in
-  the system the caller says (:func:`lifecircle_geo.offset.detect_offset`).
+  GeoJSON, GPKG, SHP) with Chinese or English headers, Amap/Baidu type strings and type codes,
+  and coordinates in WGS-84, GCJ-02 or BD-09. Given a network, it checks that the coordinates
+  are in the system the caller says (:func:`lifecircle_geo.offset.detect_offset`).
 - :func:`merge`: one list from several sources, with the same facility seen twice kept once and
   its provenance recorded.
 
-Rows that no rule matches are never dropped silently: they are counted in ``attrs["unmatched"]``
-and logged as a warning.
+A record's own type decides its category (:func:`explain_record`, :func:`explain_tags`): a
+restaurant named 麦当劳(悦荟广场店) is never a park, a bus stop named 蓬莱公园(公交站) is a bus
+stop. Each category of the profile says what is in (``osm``, ``amap``, ``names`` rules) and
+what is out (``exclude`` rules), and every row keeps the rule that decided it (``rule``).
+
+Rows left out are never dropped silently: they are kept in ``attrs["unmatched"]`` with the
+reason and the rule, and logged as a warning. :func:`classification_report` (and
+``lifecircle facilities check TABLE``) shows per category the rows by rule, the rows left out
+and why, and suspicious rows whose names point elsewhere.
 
 Examples
 --------
@@ -39,6 +46,7 @@ import logging
 import os
 import re
 import unicodedata
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,7 +58,14 @@ import shapely
 from . import crs as lc_crs
 from .errors import InputError
 from .offset import detect_offset
-from .standards import Category, Profile, load_profile
+from .standards import (
+    AMAP_FAMILIES,
+    Category,
+    Profile,
+    canonical_family,
+    list_profiles,
+    load_profile,
+)
 
 if TYPE_CHECKING:
     import osmium.geom
@@ -61,10 +76,16 @@ log = logging.getLogger(__name__)
 __all__ = [
     "COLUMNS",
     "HEADER_ALIASES",
+    "PRIMARY_KEYS",
+    "ClassificationReport",
+    "Decision",
     "access_points",
+    "classification_report",
     "classify_name",
     "classify_record",
     "classify_tags",
+    "explain_record",
+    "explain_tags",
     "from_osm",
     "from_table",
     "merge",
@@ -118,14 +139,648 @@ _PREFIX_ALIASES = {
 
 
 # ---------------------------------------------------------------------- matching rules
-def _value_matches(value: str | None, wanted: object) -> bool:
-    if value is None:
+#: keys whose value says what an OSM feature is: when one is present and no tag rule matches,
+#: the name is not used (a restaurant called …公园店 is a restaurant, not a park)
+PRIMARY_KEYS = (
+    "amenity",
+    "shop",
+    "office",
+    "leisure",
+    "healthcare",
+    "social_facility",
+    "tourism",
+    "craft",
+    "emergency",
+    "public_transport",
+    "railway",
+    "highway",
+    "aeroway",
+    "place",
+    "landuse",
+    "man_made",
+)
+#: a branch in brackets names where a shop is, not what it is: 麦当劳(悦荟广场店)
+_BRANCH_RE = re.compile(r"\([^()]*(?:店|分店|门店|营业厅|营业部|网点|支行|分行)\)")
+_CODE_RE = re.compile(r"(?<!\d)\d{6}(?!\d)")
+_SPLIT_RE = re.compile(r"[|;,，；\s]+")
+_WORD_RE = re.compile(r"\w")
+_LOST_ZERO_RE = re.compile(r"^(\d{5})(?:\.0+)?$")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """How one record (a table row or an OSM feature) was classified, and why.
+
+    Attributes
+    ----------
+    hits : tuple of (category_id, facility_type, rule)
+        The categories the record serves; empty when it is left out.
+    excluded : tuple of (category_id, rule)
+        Categories an ``exclude`` rule kept the record out of (rule text such as
+        ``"amap-code:090701"`` or ``"name~口腔"``).
+    rule : str
+        For a left-out record: the rule that decided, ``"exclude:<category>:<rule>"``, or
+        ``"no-match:type"`` / ``"no-match:tag"`` / ``"no-match:name"`` /
+        ``"no-match:no-name"``; ``""`` for a classified record.
+    reason : str
+        For a left-out record, why, in words; ``""`` for a classified record.
+    """
+
+    hits: tuple[tuple[str, str, str], ...] = ()
+    excluded: tuple[tuple[str, str], ...] = ()
+    rule: str = ""
+    reason: str = ""
+
+
+class _Records(list):
+    """The left-out records of ``attrs["unmatched"]``: a list that deep-copies to itself.
+
+    pandas deep-copies ``attrs`` on nearly every operation; a city's POI export leaves tens of
+    thousands of rows out, and the records are only read, so they are shared instead.
+    """
+
+    def __deepcopy__(self, memo: dict) -> _Records:
+        return self
+
+
+def _rule_group(rule: str) -> str:
+    """``exclude:health`` for ``exclude:health:amap-code:090701``, ``no-match:type`` as is."""
+    return ":".join(str(rule).split(":", 2)[:2])
+
+
+def _norm(text: object) -> str:
+    """NFKC-normalized text: full-width brackets and digits become ASCII."""
+    if text is None or (isinstance(text, float) and np.isnan(text)):
+        return ""
+    return unicodedata.normalize("NFKC", str(text)).strip()
+
+
+def _compile_tags(wanted: dict) -> tuple[tuple[str, frozenset[str] | None], ...]:
+    """Compile a rule's ``tags`` to ``(key, allowed values)``; None allows any (``"*"``)."""
+    out = []
+    for key, value in wanted.items():
+        values = value if isinstance(value, list) else [value]
+        out.append((key, None if "*" in values else frozenset(str(v) for v in values)))
+    return tuple(out)
+
+
+def _tags_match(
+    tags: dict[str, str], wanted: tuple[tuple[str, frozenset[str] | None], ...]
+) -> bool:
+    for key, values in wanted:
+        value = tags.get(key)
+        if value is None or (values is not None and value not in values):
+            return False
+    return True
+
+
+def _tags_text(tags: dict[str, str], wanted: dict) -> str:
+    return ";".join(f"{k}={tags[k]}" for k in wanted)
+
+
+def _code_matches(code: str | None, patterns: tuple[str, ...]) -> bool:
+    if not code:
         return False
-    if wanted == "*":
-        return True
-    if isinstance(wanted, list):
-        return value in wanted or "*" in wanted
-    return value == str(wanted)
+    return any(code == p or (p.endswith("*") and code.startswith(p[:-1])) for p in patterns)
+
+
+def _levels_match(levels: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
+    """Tell whether a type's levels fit a pattern.
+
+    The same family, then each further level of the pattern equal to one of the type's levels,
+    in order: ``医疗保健服务;卫生院`` fits ``医疗保健服务;综合医院;卫生院``.
+    """
+    if not levels or levels[0] != pattern[0]:
+        return False
+    i = 1
+    for want in pattern[1:]:
+        while i < len(levels) and levels[i] != want:
+            i += 1
+        if i == len(levels):
+            return False
+        i += 1
+    return True
+
+
+def _pattern(text: str) -> tuple[str, ...]:
+    levels = [p.strip() for p in _norm(text).split(";") if p.strip()]
+    return (canonical_family(levels[0]) or levels[0], *levels[1:])
+
+
+class _Unit:
+    """One type of a table record: a code, a type string's levels, or both (paired)."""
+
+    __slots__ = ("code", "family", "levels", "text")
+
+    def __init__(self, code: str | None, text: str | None) -> None:
+        levels = tuple(p.strip() for p in (text or "").split(";") if p.strip())
+        family = canonical_family(levels[0]) if levels else None
+        if family is not None:
+            levels = (family, *levels[1:])
+        elif code and code[:2] in AMAP_FAMILIES:
+            family = AMAP_FAMILIES[code[:2]]
+            levels = (family, *levels)
+        self.code = code
+        self.family = family
+        self.levels = levels
+        self.text = text or code or ""
+
+
+def _type_units(type_text: str, typecode: str) -> list[_Unit]:
+    """Split a record's types: ``|``-separated parts of its type text and codes, main first.
+
+    Codes are paired with type strings when there are as many of each (as in Amap exports); a
+    type column that holds codes (``090100|090300``) counts as codes; a five-digit code lost
+    its leading zero in a spreadsheet (``90102`` is ``090102``).
+    """
+    codes = []
+    for c in _SPLIT_RE.split(typecode):
+        c = _LOST_ZERO_RE.sub(r"0\1", c)  # 90102 (a number in Excel, or 90102.0) is 090102
+        if _CODE_RE.fullmatch(c):
+            codes.append(c)
+    texts = []
+    for part in type_text.split("|"):
+        part = part.strip()
+        if not _WORD_RE.search(part):  # empty, or "-", "/": no type
+            continue
+        tokens = [t for t in _SPLIT_RE.split(part) if t]
+        if all(_CODE_RE.fullmatch(t) for t in tokens):
+            codes += tokens
+        else:
+            texts.append(part)
+    if codes and len(codes) == len(texts):
+        return [_Unit(c, t) for c, t in zip(codes, texts, strict=True)]
+    return [_Unit(None, t) for t in texts] + [_Unit(c, None) for c in codes]
+
+
+class _CategoryRules:
+    """A category's rules, normalized once per profile."""
+
+    def __init__(self, cat: Category) -> None:
+        self.cat = cat
+        self.amap = []
+        for r in cat.amap_rules:
+            self.amap.append(
+                {
+                    "codes": tuple(r.get("codes", ())),
+                    "types": tuple((p, _pattern(p)) for p in r.get("types", ())),
+                    "any": tuple(_norm(k) for k in r.get("any", ())),
+                    "name_any": tuple(_norm(k) for k in r.get("name_any", ())),
+                    "type": r["type"],
+                }
+            )
+        self.names = [
+            {
+                "any": tuple(_norm(k) for k in r["any"]),
+                "type": r["type"],
+                "families": frozenset(canonical_family(f) for f in r.get("families", ())),
+            }
+            for r in cat.name_rules
+        ]
+        self.osm = [
+            {
+                "tags": r["tags"],
+                "ctags": _compile_tags(r["tags"]),
+                "name_any": tuple(_norm(k) for k in r.get("name_any", ())),
+                "type": r["type"],
+            }
+            for r in cat.osm_rules
+        ]
+        self.exclude = []
+        for r in cat.exclude_rules:
+            self.exclude.append(
+                {
+                    "codes": tuple(r.get("codes", ())),
+                    "types": tuple((p, _pattern(p)) for p in r.get("types", ())),
+                    "any": tuple(_norm(k) for k in r.get("any", ())),
+                    "tags": r.get("tags"),
+                    "ctags": _compile_tags(r["tags"]) if "tags" in r else None,
+                    "names": tuple(_norm(k) for k in r.get("names", ())),
+                    "typed": any(k in r for k in ("codes", "types", "any")),
+                }
+            )
+        self.aliases = {_norm(cat.name_zh).lower(), cat.id.lower(), cat.name_en.lower()}
+        self.families = frozenset().union(*(r["families"] for r in self.names))
+        words = sorted({k for r in self.names for k in r["any"]}, key=len, reverse=True)
+        self.name_re = re.compile("|".join(map(re.escape, words))) if words else None
+
+    def keyword(
+        self, text: str, families: frozenset | None = None
+    ) -> tuple[str, str, int, frozenset] | None:
+        """Find the category's name keyword that ends last in ``text`` (the longest on a tie).
+
+        Returns ``(facility_type, keyword, end, rule_families)``; with ``families``, only rules
+        allowed in one of them are tried.
+        """
+        best = None
+        for rule in self.names:
+            if families is not None and not (rule["families"] & families):
+                continue
+            for kw in rule["any"]:
+                at = text.rfind(kw)
+                if at < 0:
+                    continue
+                key = (at + len(kw), len(kw))
+                if best is None or key > best[0]:
+                    best = (key, rule["type"], kw, rule["families"])
+        return None if best is None else (best[1], best[2], best[0][0], best[3])
+
+    def name_exclusion(self, name: str) -> str | None:
+        """Return the exclude rule (names patterns only) that ``name`` matches, as text."""
+        for ex in self.exclude:
+            if ex["typed"] or ex["tags"] is not None or not ex["names"]:
+                continue
+            kw = next((k for k in ex["names"] if k in name), None)
+            if kw is not None:
+                return f"name~{kw}"
+        return None
+
+    def unit_exclusions(self, unit: _Unit) -> list[tuple[str, tuple[str, ...]]]:
+        """Return the exclude rules on types or codes that ``unit`` matches, name aside.
+
+        Each as ``(rule text, name patterns the rule also needs)``.
+        """
+        out = []
+        for ex in self.exclude:
+            if not ex["typed"] or ex["tags"] is not None:
+                continue
+            parts = []
+            if ex["codes"]:
+                if not _code_matches(unit.code, ex["codes"]):
+                    continue
+                parts.append(f"amap-code:{unit.code}")
+            if ex["types"]:
+                hit = next((p for p, lv in ex["types"] if _levels_match(unit.levels, lv)), None)
+                if hit is None:
+                    continue
+                parts.append(f"amap-type:{hit}")
+            if ex["any"]:
+                kw = next((k for k in ex["any"] if k in unit.text), None)
+                if kw is None:
+                    continue
+                parts.append(f"amap-type:{kw}")
+            out.append((";".join(parts), ex["names"]))
+        return out
+
+    def tag_exclusion(self, tags: dict[str, str], name: str) -> str | None:
+        """Return the exclude rule on OSM tags and/or names that a feature matches."""
+        for ex in self.exclude:
+            if ex["typed"]:
+                continue
+            parts = []
+            if ex["tags"] is not None:
+                if not _tags_match(tags, ex["ctags"]):
+                    continue
+                parts.append(f"osm:{_tags_text(tags, ex['tags'])}")
+            if ex["names"]:
+                kw = next((k for k in ex["names"] if k in name), None)
+                if kw is None:
+                    continue
+                parts.append(f"name~{kw}")
+            if parts:
+                return ";".join(parts)
+        return None
+
+    def amap_includes(self, unit: _Unit) -> list[tuple[str, str, tuple[str, ...]]]:
+        """Return the Amap rules ``unit`` matches, name aside, in order.
+
+        Each as ``(facility_type, rule text, name keywords the rule also needs)``.
+        """
+        out = []
+        for rule in self.amap:
+            text = None
+            if unit.code and _code_matches(unit.code, rule["codes"]):
+                text = f"amap-code:{unit.code}"
+            if text is None and unit.family is not None:
+                hit = next((p for p, lv in rule["types"] if _levels_match(unit.levels, lv)), None)
+                if hit is not None:
+                    text = f"amap-type:{hit}"
+            if text is None and unit.text:
+                kw = next((k for k in rule["any"] if k in unit.text), None)
+                if kw is not None:
+                    text = f"amap-type:{kw}"
+            if text is not None:
+                out.append((rule["type"], text, rule["name_any"]))
+        return out
+
+
+class _TypeMatch:
+    """What a record's types (type text and code) match in each category, its name aside."""
+
+    __slots__ = ("families", "per_category", "shown", "units")
+
+    def __init__(self, type_text: str, typecode: str, rules: _RuleList) -> None:
+        self.units = _type_units(type_text, typecode)
+        self.families = frozenset(u.family for u in self.units if u.family is not None)
+        self.shown = "|".join(u.text for u in self.units)
+        # a planner's own words as the type (宝宝屋, 社区食堂): the categories' keywords decide
+        plain: dict[int, dict[str, tuple[str, str]]] = {}
+        for i, u in enumerate(self.units):
+            if u.family is None:
+                hits, _ = _by_keywords(u.text, rules, "type", strip_branch=False)
+                plain[i] = {c: (t, r) for c, t, r in hits}
+                for cr in rules:
+                    if plain[i] and cr.cat.id not in plain[i]:
+                        continue  # the keywords decided
+                    if u.text in cr.cat.facility_types:  # 广场, 口袋公园: the type itself
+                        plain[i].setdefault(cr.cat.id, (u.text, f"type:={u.text}"))
+                    elif u.text.lower() in cr.aliases:  # 医疗卫生: the category's own name
+                        ftype = (
+                            cr.cat.facility_types[0] if cr.cat.facility_types else cr.cat.name_zh
+                        )
+                        plain[i].setdefault(cr.cat.id, (ftype, f"type:={u.text}"))
+        #: category → per unit: (exclusions, includes, plain hit)
+        self.per_category: dict[str, list] = {}
+        for cr in rules:
+            per_unit, any_match = [], False
+            for i, u in enumerate(self.units):
+                ex = cr.unit_exclusions(u)
+                inc = cr.amap_includes(u)
+                hit = plain.get(i, {}).get(cr.cat.id)
+                any_match = any_match or bool(ex or inc or hit)
+                per_unit.append((ex, inc, hit))
+            if any_match or (cr.families & self.families):
+                self.per_category[cr.cat.id] = per_unit
+
+
+class _RuleList(list):
+    """A profile's :class:`_CategoryRules`, with one pattern of all their name keywords."""
+
+    def __init__(self, rules: list[_CategoryRules]) -> None:
+        super().__init__(rules)
+        #: tag key → positions of the categories with an OSM rule on that key
+        self.by_key: dict[str, list[int]] = {}
+        for i, cr in enumerate(rules):
+            for key in {k for r in cr.osm for k in r["tags"]}:
+                self.by_key.setdefault(key, []).append(i)
+        words = sorted(
+            {k for cr in rules for r in cr.names for k in r["any"]}, key=len, reverse=True
+        )
+        self.name_re = re.compile("|".join(map(re.escape, words))) if words else None
+
+
+_COMPILED: dict[int, tuple[Profile, _RuleList]] = {}
+
+
+def _compiled(profile: Profile) -> _RuleList:
+    entry = _COMPILED.get(id(profile))
+    if entry is None or entry[0] is not profile:
+        if len(_COMPILED) > 16:
+            _COMPILED.clear()
+            _TYPE_CACHE.clear()
+        entry = (profile, _RuleList([_CategoryRules(c) for c in profile.categories]))
+        _COMPILED[id(profile)] = entry
+        _TYPE_CACHE[id(profile)] = {}
+    return entry[1]
+
+
+_TYPE_CACHE: dict[int, dict[tuple[str, str], _TypeMatch]] = {}
+
+
+def _type_match(type_text: str, typecode: str, profile: Profile) -> _TypeMatch:
+    """:class:`_TypeMatch` of a type text and code, cached per profile (exports repeat types)."""
+    rules = _compiled(profile)
+    cache = _TYPE_CACHE.setdefault(id(profile), {})
+    key = (type_text, typecode)
+    found = cache.get(key)
+    if found is None:
+        if len(cache) > 20_000:
+            cache.clear()
+        found = cache[key] = _TypeMatch(type_text, typecode, rules)
+    return found
+
+
+def _by_keywords(
+    text: str, rules: _RuleList, prefix: str, strip_branch: bool = True
+) -> tuple[list[tuple[str, str, str]], list[tuple[str, str]]]:
+    """Categories whose name keywords ``text`` contains, the head noun deciding.
+
+    In a Chinese name the thing named comes last: 蓬莱公园(公交站) is a bus stop, 示例公园儿童乐园
+    a playground. So only the categories whose keyword ends last in the name are kept (on a tie
+    the longest keyword; categories still tied are all kept). A branch in brackets (…店) is
+    removed first, and a category's exclude rules on names keep it out.
+    """
+    clean = _BRANCH_RE.sub("", text) if strip_branch else text
+    found, excluded = [], []
+    if getattr(rules, "name_re", None) is not None and not rules.name_re.search(clean):
+        return found, excluded
+    for cr in rules:
+        if cr.name_re is None or not cr.name_re.search(clean):
+            continue
+        kw = cr.keyword(clean)
+        if kw is None:
+            continue
+        ex = cr.name_exclusion(text)
+        if ex is not None:
+            excluded.append((cr.cat.id, ex))
+            continue
+        found.append(((kw[2], len(kw[1])), cr.cat.id, kw[0], kw[1]))
+    if not found:
+        return [], excluded
+    best = max(f[0] for f in found)
+    return [(c, t, f"{prefix}:{k}") for key, c, t, k in found if key == best], excluded
+
+
+def _excluded_text(excluded: list[tuple[str, str]], profile: Profile) -> tuple[str, str]:
+    cat_id, rule = excluded[0]
+    names = "; ".join(f"{profile.category(c).name_zh} ({c}) by {r}" for c, r in excluded)
+    return f"exclude:{cat_id}:{rule}", f"excluded from {names}"
+
+
+def _decide_record(name: str, type_text: str, typecode: str, profile: Profile) -> Decision:
+    name, type_text, typecode = _norm(name), _norm(type_text), _norm(typecode)
+    rules = _compiled(profile)
+    if not type_text and not typecode:
+        if not name:
+            return Decision(rule="no-match:no-name", reason="no type and no name")
+        hits, excluded = _by_keywords(name, rules, "name")
+        if hits:
+            return Decision(tuple(hits), tuple(excluded))
+        if excluded:
+            return Decision((), tuple(excluded), *_excluded_text(excluded, profile))
+        return Decision(rule="no-match:name", reason="no type, and the name matches no category")
+    tm = _type_match(type_text, typecode, profile)
+    if not tm.units:  # a type column holding nothing usable (e.g. "-"): as if it had no type
+        return _decide_record(name, "", "", profile)
+    clean = _BRANCH_RE.sub("", name)
+    hits, excluded, related = [], [], []
+    for cr in rules:
+        per_unit = tm.per_category.get(cr.cat.id)
+        if per_unit is None:
+            continue
+        hit, unit_ex, rel = None, None, False
+        for ex_list, inc_list, plain in per_unit:
+            ex = next((t for t, need in ex_list if not need or any(k in name for k in need)), None)
+            inc = None
+            for ftype, text, need in inc_list:
+                rel = True
+                if not need:
+                    inc = (ftype, text)
+                    break
+                kw = next((k for k in need if k in name), None)
+                if kw is not None:
+                    inc = (ftype, f"{text};name~{kw}")
+                    break
+            if inc is None and plain is not None:
+                inc, rel = plain, True
+            if ex is not None:
+                unit_ex = unit_ex or ex
+            elif inc is not None and hit is None:
+                hit = inc
+        if hit is None and unit_ex is None and cr.families & tm.families:
+            kw = cr.keyword(clean, tm.families)
+            if kw is not None:
+                fam = next(u.family for u in tm.units if u.family in kw[3])
+                hit = (kw[0], f"amap-family:{fam};name~{kw[1]}")
+        name_ex = cr.name_exclusion(name) if (hit is not None or rel) else None
+        if name_ex is not None:
+            excluded.append((cr.cat.id, unit_ex or name_ex))
+        elif hit is not None:
+            hits.append((cr.cat.id, hit[0], hit[1]))
+        elif unit_ex is not None:
+            excluded.append((cr.cat.id, unit_ex))
+        elif rel:
+            related.append(cr.cat)
+    if hits:
+        return Decision(tuple(hits), tuple(excluded))
+    if excluded:
+        return Decision((), tuple(excluded), *_excluded_text(excluded, profile))
+    reason = f"type {tm.shown} matches no category (the name is not used when there is a type)"
+    if related:
+        cats = ", ".join(f"{c.name_zh} ({c.id})" for c in related)
+        reason += f"; {cats} takes this type only with a name keyword, and the name has none"
+    return Decision(rule="no-match:type", reason=reason)
+
+
+def _primary_tag(tags: dict[str, str]) -> str | None:
+    return next((f"{k}={tags[k]}" for k in PRIMARY_KEYS if k in tags), None)
+
+
+def _decide_tags(tags: dict[str, str], profile: Profile) -> Decision:
+    name = _norm(tags.get("name", "") or tags.get("name:zh", ""))
+    rules = _compiled(profile)
+    hits, excluded = [], []
+    # only categories with a rule on one of the feature's keys can match (or exclude) it
+    candidates = sorted({i for k in tags if k in rules.by_key for i in rules.by_key[k]})
+    for cr in (rules[i] for i in candidates):
+        inc, related = None, False
+        for rule in cr.osm:
+            if not _tags_match(tags, rule["ctags"]):
+                continue
+            related = True
+            text = _tags_text(tags, rule["tags"])
+            if rule["name_any"]:
+                kw = next((k for k in rule["name_any"] if k in name), None)
+                if kw is None:
+                    continue
+                text += f";name~{kw}"
+            inc = (rule["type"], f"osm:{text}")
+            break
+        if not related:
+            continue
+        ex = cr.tag_exclusion(tags, name)
+        if ex is not None:
+            excluded.append((cr.cat.id, ex))
+        elif inc is not None:
+            hits.append((cr.cat.id, inc[0], inc[1]))
+    if hits:
+        return Decision(tuple(hits), tuple(excluded))
+    if excluded:
+        return Decision((), tuple(excluded), *_excluded_text(excluded, profile))
+    primary = _primary_tag(tags)
+    if primary is not None:
+        return Decision(
+            rule="no-match:tag",
+            reason=f"{primary} matches no category (the name is not used when a tag says "
+            f"what the feature is)",
+        )
+    if not name:
+        return Decision(rule="no-match:no-name", reason="no matching tag and no name")
+    hits, excluded = _by_keywords(name, rules, "osm-name")
+    if hits:
+        return Decision(tuple(hits), tuple(excluded))
+    if excluded:
+        return Decision((), tuple(excluded), *_excluded_text(excluded, profile))
+    return Decision(rule="no-match:name", reason="no matching tag, and the name matches none")
+
+
+def explain_tags(tags: dict[str, str], profile: str | Profile = "shanghai-2025") -> Decision:
+    """How an OSM feature is classified, and why it is left out when it is.
+
+    Per category, its ``exclude`` rules win over its tag rules (``osm``). Only a feature with
+    no primary tag (:data:`PRIMARY_KEYS`: ``amenity``, ``shop``, ``highway``,
+    ``public_transport``, …), e.g. a bare ``building``, is classified by its name (see
+    :func:`explain_record`): a primary tag that no rule takes says what the feature is, and a
+    name never overrides it.
+
+    Parameters
+    ----------
+    tags : dict
+        The feature's OSM tags.
+    profile : str or Profile
+
+    Returns
+    -------
+    Decision
+
+    Examples
+    --------
+    >>> d = explain_tags({"amenity": "restaurant", "name": "星巴克(蓬莱公园店)"})
+    >>> d.hits, d.rule
+    ((), 'no-match:tag')
+    >>> explain_tags({"amenity": "clinic", "name": "示例口腔诊所"}).rule
+    'exclude:health:name~口腔'
+    """
+    return _decide_tags(tags, load_profile(profile))
+
+
+def explain_record(
+    name: str,
+    type_text: str = "",
+    typecode: str = "",
+    profile: str | Profile = "shanghai-2025",
+) -> Decision:
+    """How a table row is classified, and why it is left out when it is.
+
+    A row with a type (an Amap/Baidu type string ``大类;中类;小类``, several separated by
+    ``|``, or a six-digit Amap type code) is classified by its type:
+
+    1. per category, an ``exclude`` rule on the type (``codes``, ``types``, ``any``) or on the
+       name (``names``) keeps the row out of that category, whatever else matches;
+    2. the category's ``amap`` rules: ``codes`` (``090102``, or a prefix ``0907*``),
+       ``types`` (``医疗保健服务;综合医院;卫生院``: the same family, then each further level
+       equal to one of the row's, in order), ``any`` (a word in the type string); a rule with
+       ``name_any`` also needs one of those words in the name;
+    3. a type in a planner's own words (no Amap/Baidu family, e.g. ``宝宝屋``): the
+       categories' name keywords in it, or the category's own name (``医疗卫生``);
+    4. a ``names`` rule with ``families``: its keywords in the name, for a row of one of
+       those families only (社区食堂 typed ``餐饮服务``).
+
+    A row whose type matches no category is left out: its name is not used, so a restaurant
+    named 麦当劳(悦荟广场店) is never a park. Only a row without any type is classified by its
+    name: the categories' name keywords, the one ending last winning (the head noun:
+    蓬莱公园(公交站) is a bus stop), a branch in brackets (…店) ignored.
+
+    Parameters
+    ----------
+    name, type_text, typecode : str
+        The row's name, type and type code ("" where the table has none).
+    profile : str or Profile
+
+    Returns
+    -------
+    Decision
+
+    Examples
+    --------
+    >>> explain_record("麦当劳(悦荟广场店)", "餐饮服务;快餐厅;麦当劳").rule
+    'no-match:type'
+    >>> explain_record("某宠物诊所", "医疗保健服务;动物医疗场所;宠物诊所", "090701").rule
+    'exclude:health:amap-code:090701'
+    >>> explain_record("蓬莱公园(公交站)").hits
+    (('bus', '公交站', 'name:(公交站)'),)
+    """
+    return _decide_record(name, type_text, typecode, load_profile(profile))
 
 
 def classify_tags(tags: dict[str, str], profile: Profile) -> list[tuple[str, str, str]]:
@@ -133,16 +788,16 @@ def classify_tags(tags: dict[str, str], profile: Profile) -> list[tuple[str, str
 
     A tag rule matches when every tag it names has one of the listed values (``"*"``: any
     value) and, if it has ``name_any``, the name contains one of the keywords; the first rule of
-    a category that matches wins. Only where no tag rule of any category matches are the
-    categories' Chinese name keywords tried on the ``name`` tag, so a playground called
-    示例公园儿童乐园 is a playground, not a park.
+    a category that matches wins, unless one of the category's ``exclude`` rules matches. Only
+    a feature without a primary tag (a bare ``building``, …) is classified by its Chinese name
+    (see :func:`explain_tags`, which also says why a feature is left out).
 
     Parameters
     ----------
     tags : dict
         The feature's OSM tags.
     profile : Profile
-        Standards profile whose ``osm`` and ``names`` rules classify.
+        Standards profile whose ``osm``, ``names`` and ``exclude`` rules classify.
 
     Returns
     -------
@@ -157,28 +812,17 @@ def classify_tags(tags: dict[str, str], profile: Profile) -> list[tuple[str, str
     [('kindergarten', '幼儿园', 'osm:amenity=kindergarten')]
     >>> classify_tags({"building": "yes", "name": "示例街道宝宝屋"}, prof)
     [('childcare', '宝宝屋', 'osm-name:宝宝屋')]
+    >>> classify_tags({"highway": "bus_stop", "name": "示例敬老院站"}, prof)
+    [('bus', '公交站', 'osm:highway=bus_stop')]
     """
-    name = tags.get("name", "") or tags.get("name:zh", "")
-    out = []
-    for cat in profile.categories:
-        for rule in cat.osm_rules:
-            if all(_value_matches(tags.get(k), v) for k, v in rule["tags"].items()):
-                kws = rule.get("name_any")
-                if kws and not any(k in name for k in kws):
-                    continue
-                text = ";".join(f"{k}={tags[k]}" for k in rule["tags"])
-                if kws:
-                    text += f";name~{next(k for k in kws if k in name)}"
-                out.append((cat.id, rule["type"], f"osm:{text}"))
-                break
-    if out or not name:
-        return out
-    # no tag rule matched: the Chinese name may still say what it is (社区食堂, 宝宝屋, ...)
-    return _classify_by_name(name, profile, "osm-name")
+    return list(_decide_tags(tags, profile).hits)
 
 
 def classify_name(text: str, category: Category) -> tuple[str, str] | None:
     """``(facility_type, keyword)`` when ``text`` contains one of a category's name keywords.
+
+    The keyword ending last wins (the longest on a tie); None also when one of the category's
+    exclude rules on names matches.
 
     Examples
     --------
@@ -186,47 +830,17 @@ def classify_name(text: str, category: Category) -> tuple[str, str] | None:
     >>> cat = load_profile("shanghai-2025").category("party_service")
     >>> classify_name("外滩街道六艺亭", cat)
     ('六艺亭', '六艺亭')
+    >>> classify_name("示例街道派出所居委会警务室", cat) is None
+    True
     """
+    text = _norm(text)
     if not text:
         return None
-    for rule in category.name_rules:
-        for kw in rule["any"]:
-            if kw in text:
-                return rule["type"], kw
-    return None
-
-
-def _classify_by_name(name: str, profile: Profile, prefix: str) -> list[tuple[str, str, str]]:
-    """Every category whose name keywords ``name`` contains: ``(category, type, rule)``."""
-    out = []
-    for cat in profile.categories:
-        found = classify_name(name, cat)
-        if found:
-            out.append((cat.id, found[0], f"{prefix}:{found[1]}"))
-    return out
-
-
-_CODE_RE = re.compile(r"(?<!\d)\d{6}(?!\d)")
-
-
-def _split_codes(code_text: str, type_text: str) -> list[str]:
-    codes = [c for c in re.split(r"[|;,，；\s]+", code_text or "") if c]
-    # a type column sometimes holds the codes themselves ("090100|090300")
-    codes += _CODE_RE.findall(type_text or "")
-    return codes
-
-
-def _classify_amap(type_text: str, codes: list[str], category: Category) -> tuple[str, str] | None:
-    parts = [p for p in re.split(r"[|]", type_text or "") if p]
-    for rule in category.amap_rules:
-        for code in codes:  # the POI's own order: its main type first
-            for want in rule.get("codes", ()):
-                if code == want or (want.endswith("*") and code.startswith(want[:-1])):
-                    return rule["type"], f"amap-code:{code}"
-        for kw in rule.get("any", ()):
-            if any(kw in p for p in parts):
-                return rule["type"], f"amap-type:{kw}"
-    return None
+    cr = _CategoryRules(category)
+    found = cr.keyword(text)
+    if found is None or cr.name_exclusion(text) is not None:
+        return None
+    return found[0], found[1]
 
 
 def classify_record(
@@ -237,10 +851,9 @@ def classify_record(
 ) -> list[tuple[str, str, str]]:
     """Categories a table row serves: ``[(category_id, facility_type, rule), ...]``.
 
-    First the row's type: Amap type codes (``typecode``, several separated by ``|``), then
-    Amap type strings (``科教文化服务;学校;幼儿园|...``, each ``|`` part searched for the rule's
-    keywords), then the categories' Chinese keywords in the type text. Only when none of these
-    matches any category is the name searched for keywords, as :func:`classify_tags` does.
+    The row's type decides (Amap type codes, Amap/Baidu type strings, a planner's own type
+    words); its name only when it has no type, or where a category allows a name within the
+    row's type family. See :func:`explain_record` for the rules, and for why a row is left out.
 
     Parameters
     ----------
@@ -251,31 +864,22 @@ def classify_record(
     Returns
     -------
     list of (category_id, facility_type, rule)
-        ``rule`` is ``"amap-code:090100"``, ``"amap-type:幼儿园"``, ``"type:宝宝屋"`` or
-        ``"name:社区食堂"``.
+        ``rule`` is ``"amap-code:090102"``, ``"amap-type:医疗保健服务;综合医院;卫生院"``,
+        ``"amap-family:餐饮服务;name~社区食堂"``, ``"type:宝宝屋"`` or ``"name:社区食堂"``.
 
     Examples
     --------
     >>> from lifecircle_geo.standards import load_profile
     >>> prof = load_profile("shanghai-2025")
-    >>> classify_record("示例诊所", "医疗保健服务;诊所|医疗保健服务;药店", "090300|090601", prof)
-    [('health', '社区卫生服务站', 'amap-code:090300'), ('pharmacy', '药店', 'amap-code:090601')]
+    >>> classify_record("示例社区卫生服务站",
+    ...                 "医疗保健服务;诊所;诊所|医疗保健服务;医药保健销售店;药房",
+    ...                 "090300|090601", prof)  # doctest: +NORMALIZE_WHITESPACE
+    [('health', '社区卫生服务站', 'amap-type:医疗保健服务;name~社区卫生服务站'),
+     ('pharmacy', '药店', 'amap-code:090601')]
     >>> classify_record("云栖长者食堂", "", "", prof)
     [('dining', '社区食堂', 'name:长者食堂')]
     """
-    name, type_text, typecode = name or "", type_text or "", typecode or ""
-    codes = _split_codes(typecode, type_text)
-    hits = []
-    for cat in profile.categories:
-        found = _classify_amap(type_text, codes, cat)
-        if found is None:
-            kw = classify_name(type_text, cat)
-            found = (kw[0], f"type:{kw[1]}") if kw else None
-        if found:
-            hits.append((cat.id, found[0], found[1]))
-    if hits or not name:
-        return hits
-    return _classify_by_name(name, profile, "name")
+    return list(_decide_record(name, type_text, typecode, profile).hits)
 
 
 # ---------------------------------------------------------------------- OSM
@@ -287,7 +891,9 @@ def from_osm(
 
     Closed ways and multipolygon relations become polygons (through osmium's area assembly),
     open ways lines, nodes points. Nodes tagged ``entrance=*`` lying on a polygon's boundary
-    become that facility's ``entrances``.
+    become that facility's ``entrances``. Features are classified by :func:`explain_tags`: a
+    tag rule beats a name, and a feature whose primary tag (``amenity=restaurant``,
+    ``highway=bus_stop``, ``shop=*``, …) no rule takes is left out whatever its name says.
 
     Parameters
     ----------
@@ -300,9 +906,12 @@ def from_osm(
     -------
     GeoDataFrame
         WGS-84; one row per (feature, category); ``facility_id`` is ``osm/node/ID``,
-        ``osm/way/ID`` or ``osm/relation/ID``. ``attrs["unmatched"]`` lists the POIs no rule
-        matched (``facility_id``, ``name``, ``tag``), ``attrs["unmatched_by_tag"]`` counts them
-        by their main tag.
+        ``osm/way/ID`` or ``osm/relation/ID``. ``attrs["unmatched"]`` lists the POIs left out
+        (``facility_id``, ``name``, ``tag``: the main tag, ``reason``, ``rule``: the exclude rule
+        or ``no-match:…``, ``source``; see :func:`explain_tags`),
+        ``attrs["unmatched_by_tag"]`` counts them by their main tag, ``attrs["records_read"]``
+        counts the POIs classified or left out (streets, buildings and other features that are
+        no POI and match no rule are not counted). :func:`classification_report` reads them.
 
     Raises
     ------
@@ -325,7 +934,8 @@ def from_osm(
     rows: list[dict] = []
     geoms: list = []
     entrances: list[tuple[float, float]] = []
-    unmatched: list[dict] = []
+    unmatched: list[dict] = _Records()
+    n_classified = 0
     wkb = osmium.geom.WKBFactory()
     proc = osmium.FileProcessor(str(p)).with_locations().with_areas()
     try:
@@ -350,21 +960,38 @@ def from_osm(
                 fid = f"osm/way/{obj.id}"
             else:
                 fid = f"osm/{'way' if obj.from_way() else 'relation'}/{obj.orig_id()}"
-            hits = classify_tags(tag_d, prof)
+            decision = _decide_tags(tag_d, prof)
+            hits = decision.hits
             if not hits:
                 main = next((f"{k}={tag_d[k]}" for k in POI_KEYS if k in tag_d), "?")
-                if not main.startswith(_NOT_POI_PREFIXES):
+                if decision.excluded or not main.startswith(_NOT_POI_PREFIXES):
                     unmatched.append(
-                        {"facility_id": fid, "name": tag_d.get("name", ""), "tag": main}
+                        {
+                            "facility_id": fid,
+                            "name": tag_d.get("name", ""),
+                            "tag": main,
+                            "reason": decision.reason,
+                            "rule": decision.rule,
+                            "source": "osm",
+                        }
                     )
                 continue
             geom = _osm_geometry(obj, wkb)
             if geom is None:
                 log.warning("%s: %s has no usable geometry (missing nodes?): left out", p.name, fid)
                 unmatched.append(
-                    {"facility_id": fid, "name": tag_d.get("name", ""), "tag": "no geometry"}
+                    {
+                        "facility_id": fid,
+                        "name": tag_d.get("name", ""),
+                        "tag": "no geometry",
+                        "reason": "no usable geometry (missing nodes?), though classified as "
+                        + ", ".join(h[0] for h in hits),
+                        "rule": "no-geometry",
+                        "source": "osm",
+                    }
                 )
                 continue
+            n_classified += 1
             cap = _number(tag_d.get("capacity"))
             for cat_id, ftype, rule in hits:
                 rows.append(
@@ -387,7 +1014,12 @@ def from_osm(
     for u in unmatched:
         by_tag[u["tag"]] = by_tag.get(u["tag"], 0) + 1
     gdf.attrs.update(
-        unmatched=unmatched, unmatched_by_tag=by_tag, sources=[str(p)], profile=prof.id
+        unmatched=unmatched,
+        unmatched_by_tag=by_tag,
+        sources=[str(p)],
+        profile=prof.id,
+        profile_path=prof.path,
+        records_read=n_classified + len(unmatched),
     )
     log.info(
         "%s: %d facility rows (%d features) in %d categories",
@@ -654,9 +1286,9 @@ def from_table(
         with :mod:`lifecircle_geo.crs`. For GIS files: of the geometry (a projected CRS is
         simply reprojected).
     profile : str or Profile
-        Classifies rows by their Amap type code, type text and, failing those, their name (see
-        :func:`classify_record`); a profile's ``region_bbox`` is used to warn about points
-        outside its region.
+        Classifies rows by their type (Amap/Baidu type code or string, or a planner's own type
+        words) and, only for rows without a type, by their name (see :func:`explain_record`);
+        a profile's ``region_bbox`` is used to warn about points outside its region.
     columns : dict, optional
         Overrides of the column mapping, e.g. ``{"lon": "X坐标", "type": "设施类别"}``; keys are
         those of :data:`HEADER_ALIASES`: ``name``, ``type``, ``typecode``, ``lon``, ``lat``,
@@ -672,10 +1304,12 @@ def from_table(
     Returns
     -------
     GeoDataFrame
-        WGS-84; one row per (table row, category). ``attrs``: ``unmatched`` (rows no rule
-        matched: ``row``, ``name``, ``type``; row numbers as in the file, header = row 1),
-        ``encoding`` (CSV), ``coords``, ``columns`` (the mapping used), ``outside_region`` (row
-        numbers), ``offset_check``, ``sources``.
+        WGS-84; one row per (table row, category). ``attrs``: ``unmatched`` (rows left out:
+        ``row``, ``facility_id``, ``name``, ``type``, ``typecode``, ``reason``, ``rule`` (the
+        exclude rule or ``no-match:…``), ``source``, ``lon``/``lat`` (WGS-84); row numbers as
+        in the file, header = row 1), ``records_read``, ``encoding`` (CSV), ``coords``,
+        ``columns`` (the mapping used), ``outside_region`` (row numbers), ``offset_check``,
+        ``sources``, ``profile``. :func:`classification_report` reads them.
 
     Raises
     ------
@@ -771,10 +1405,7 @@ def from_table(
     offset = None
     if net is not None:
         offset = detect_offset(np.column_stack([lon_raw, lat_raw]), net, labelled=system)
-        if offset.warn:
-            log.warning("%s: %s", p.name, offset.message)
-        else:
-            log.info("%s: %s", p.name, offset.message)
+        log.log(offset.log_level, "%s: %s", p.name, offset.message)
 
     def column(meaning: str) -> np.ndarray:
         c = cols.get(meaning)
@@ -788,11 +1419,26 @@ def from_table(
         if cols["capacity"] is not None
         else np.full(len(df), np.nan)
     )
-    rows, geoms_out, unmatched = [], [], []
+    rows, geoms_out, unmatched = [], [], _Records()
+    source = f"table:{p.name}"
     for i in range(len(df)):
-        hits = classify_record(names[i], types[i], codes[i], prof)
+        decision = _decide_record(names[i], types[i], codes[i], prof)
+        hits = decision.hits
         if not hits:
-            unmatched.append({"row": int(rownum[i]), "name": names[i], "type": types[i]})
+            unmatched.append(
+                {
+                    "row": int(rownum[i]),
+                    "facility_id": fids[i],
+                    "name": names[i],
+                    "type": types[i],
+                    "typecode": codes[i],
+                    "reason": decision.reason,
+                    "rule": decision.rule,
+                    "source": source,
+                    "lon": round(float(lon[i]), 7),
+                    "lat": round(float(lat[i]), 7),
+                }
+            )
             continue
         for cat_id, ftype, rule in hits:
             rows.append(
@@ -801,20 +1447,26 @@ def from_table(
                     "name": names[i],
                     "category": cat_id,
                     "facility_type": ftype,
-                    "source": f"table:{p.name}",
+                    "source": source,
                     "rule": rule,
                     "capacity": caps[i],
                 }
             )
             geoms_out.append(geoms[i])
     if unmatched:
+        by_rule: dict[str, int] = {}
+        for u in unmatched:
+            key = _rule_group(u["rule"])
+            by_rule[key] = by_rule.get(key, 0) + 1
         log.warning(
-            "%s: %d %s(s) matched no category of %s and are left out: %ss %s; see "
-            "attrs['unmatched'] or pass columns={'type': ...}",
+            "%s: %d %s(s) matched no category of %s or were excluded, and are left out "
+            "(%s): %ss %s; see attrs['unmatched'], classification_report() or "
+            "`lifecircle facilities check`",
             p.name,
             len(unmatched),
             word,
             prof.id,
+            ", ".join(f"{k} {v}" for k, v in sorted(by_rule.items(), key=lambda kv: -kv[1])),
             word,
             [u["row"] for u in unmatched][:20],
         )
@@ -829,6 +1481,8 @@ def from_table(
         offset_check=offset.as_dict() if offset is not None else None,
         sources=[str(p)],
         profile=prof.id,
+        profile_path=prof.path,
+        records_read=len(df),
     )
     log.info(
         "%s: %d of %d %ss matched (%d facility rows), coordinates %s → WGS-84",
@@ -972,7 +1626,11 @@ def merge(
     -------
     GeoDataFrame
         WGS-84; the facility columns plus ``sources``, ``merged_ids``, ``duplicates``;
-        ``attrs["sources"]`` lists the input files, ``attrs["merge"]`` counts what was merged.
+        ``attrs["sources"]`` lists the input files, ``attrs["merge"]`` counts what was merged;
+        what the inputs left out is carried on for :func:`classification_report`:
+        ``attrs["unmatched"]`` (all inputs' records, each with its ``source``),
+        ``attrs["records_read"]`` (None when an input does not say), ``attrs["profile"]``,
+        ``attrs["outside_region_by_source"]``.
 
     Examples
     --------
@@ -989,13 +1647,16 @@ def merge(
     """
     frames = [t for t in tables if t is not None and len(t)]
     sources = [s for t in tables if t is not None for s in t.attrs.get("sources", [])]
+    carried = _carry_classification([t for t in tables if t is not None])
     if not frames:
         out = gpd.GeoDataFrame(
             columns=[*COLUMNS, "entrances", "sources", "merged_ids", "duplicates"],
             geometry=[],
             crs=4326,
         )
-        out.attrs.update(sources=sources, merge={"rows_in": 0, "rows_out": 0, "merged": 0})
+        out.attrs.update(
+            sources=sources, merge={"rows_in": 0, "rows_out": 0, "merged": 0}, **carried
+        )
         return out
     parts = []
     for t in frames:
@@ -1024,7 +1685,43 @@ def merge(
             "dedupe_m": dedupe_m,
             "name_similarity": name_similarity,
         },
+        **carried,
     )
+    return out
+
+
+def _carry_classification(tables: list[gpd.GeoDataFrame]) -> dict[str, Any]:
+    """Combine what :func:`classification_report` needs from each input's ``attrs``."""
+    unmatched = _Records()
+    read: int | None = 0
+    profiles: dict[str, str | None] = {}
+    outside: dict[str, list[int]] = {}
+    for t in tables:
+        attrs = t.attrs
+        label = str(t["source"].iloc[0]) if "source" in t.columns and len(t) else ""
+        for u in attrs.get("unmatched", []):
+            unmatched.append(u if "source" in u else {**u, "source": label})
+            label = label or str(u.get("source", ""))
+        if "records_read" in attrs and read is not None:
+            read += int(attrs["records_read"])
+        elif len(t):
+            read = None  # a table of unknown origin: how many records it came from is unknown
+        if attrs.get("profile"):
+            profiles.setdefault(attrs["profile"], attrs.get("profile_path"))
+        if attrs.get("outside_region"):
+            outside[label or f"table {len(outside) + 1}"] = list(attrs["outside_region"])
+    out: dict[str, Any] = {
+        "unmatched": unmatched,
+        "records_read": read,
+        "outside_region_by_source": outside,
+    }
+    if len(profiles) == 1:
+        out["profile"], out["profile_path"] = next(iter(profiles.items()))
+    elif profiles:
+        out["profile"] = None
+        log.warning(
+            "merge: the tables were classified with different profiles %s", sorted(profiles)
+        )
     return out
 
 
@@ -1101,6 +1798,450 @@ def _dedupe(
         name_sim,
     )
     return out[~drop].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------- classification report
+#: sheet names and bilingual column headers of :meth:`ClassificationReport.to_frames`
+_REPORT_HEADERS = {
+    "category": "类别 / category",
+    "name_zh": "类别名称 / name",
+    "name_en": "英文名称 / name (English)",
+    "rows": "设施行数 / facility rows",
+    "by_type": "按设施类型 / by facility type",
+    "excluded": "被排除记录 / records excluded",
+    "rule": "规则 / rule",
+    "count": "行数 / rows",
+    "examples": "示例 / examples",
+    "source": "来源 / source",
+    "id": "编号 / id",
+    "row": "行号 / row",
+    "name": "名称 / name",
+    "type": "类型或标签 / type or tag",
+    "typecode": "类型编码 / type code",
+    "reason": "原因 / reason",
+    "classified_as": "归入类别 / classified as",
+    "classified_as_zh": "归入类别名称 / classified as (name)",
+    "name_says": "名称所指类别 / name says",
+    "name_says_zh": "名称所指类别名称 / name says (name)",
+    "keyword": "关键词 / keyword",
+    "why": "说明 / why",
+    "lon": "经度 / lon (WGS-84)",
+    "lat": "纬度 / lat (WGS-84)",
+}
+_LEFT_OUT_WORDS = {
+    "no-match:type": "类型不属于任何类别 type matches no category",
+    "no-match:tag": "标签不属于任何类别 tag matches no category",
+    "no-match:name": "名称不属于任何类别 name matches no category",
+    "no-match:no-name": "无类型无名称 no type, no name",
+    "no-geometry": "无几何 no geometry",
+}
+
+
+@dataclass(frozen=True, eq=False)
+class ClassificationReport:
+    """What a facility table was read as: counts by rule, rows left out and why, suspicious rows.
+
+    Built by :func:`classification_report`; printed by ``lifecircle facilities check``.
+
+    Attributes
+    ----------
+    profile : str
+        The profile the report checks against.
+    records : int or None
+        Records read (table rows, OSM points of interest); None when the input does not say.
+    classified : int
+        Records classified (distinct ``facility_id``).
+    facility_rows : int
+        Facility rows (a record serving two categories is two rows).
+    by_category : DataFrame
+        Every category of the profile: ``category``, ``name_zh``, ``name_en``, ``rows``,
+        ``by_type`` (rows per facility type), ``excluded`` (left-out records its exclude rules
+        kept out). A category with 0 rows has no facility in the input.
+    by_rule : DataFrame
+        ``category``, ``name_zh``, ``rule``, ``count``, ``examples`` (a few names).
+    left_out : DataFrame
+        ``source``, ``id``, ``row`` (table rows; header = row 1), ``name``, ``type`` (type text
+        or main OSM tag), ``typecode``, ``reason``, ``rule`` (``exclude:<category>:<rule>`` or
+        ``no-match:…``), ``lon``/``lat`` (WGS-84; table rows only).
+    suspicious : DataFrame
+        Records whose name points elsewhere: ``source``, ``id``, ``name``, ``classified_as``
+        (category ids, ``""`` when left out), ``classified_as_zh``, ``name_says``,
+        ``name_says_zh``, ``keyword``, ``why``.
+    sources : tuple of str
+        Input files.
+    notes : tuple of str
+        Other things a planner should know (rows outside the profile's region, a coordinate
+        offset warning, missing left-out information).
+    """
+
+    profile: str
+    records: int | None
+    classified: int
+    facility_rows: int
+    by_category: pd.DataFrame
+    by_rule: pd.DataFrame
+    left_out: pd.DataFrame
+    suspicious: pd.DataFrame
+    sources: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def summary(self) -> str:
+        """Say in a few lines, Chinese and English, what a planner reads in a minute.
+
+        Returns
+        -------
+        str
+        """
+        files = ", ".join(Path(s).name for s in self.sources) or "-"
+        records = "?" if self.records is None else f"{self.records:,}"
+        n_cat = int((self.by_category["rows"] > 0).sum())
+        lines = [
+            f"设施分类检查 Facility classification check · 标准 profile: {self.profile} · "
+            f"来源 sources: {files}",
+            f"读入 records: {records} · 已归类 classified: {self.classified:,} "
+            f"({self.facility_rows:,} 设施行 rows, {n_cat} 类 categories) · "
+            f"未归类 left out: {len(self.left_out):,} · 可疑 suspicious: {len(self.suspicious):,}",
+        ]
+        has = self.by_category[self.by_category["rows"] > 0]
+        if len(has):
+            lines.append(
+                "各类 by category: "
+                + " · ".join(
+                    f"{r.name_zh} {r.category} {r.rows}"
+                    + (f" ({r.by_type})" if r.by_type and "、" in r.by_type else "")
+                    for r in has.itertuples()
+                )
+            )
+        none = self.by_category[self.by_category["rows"] == 0]
+        if len(none):
+            lines.append(
+                "无设施 no facility in the input: "
+                + ", ".join(f"{r.name_zh} {r.category}" for r in none.itertuples())
+            )
+        if len(self.left_out):
+            groups = self.left_out["rule"].map(_rule_group).value_counts()
+            parts = []
+            for key, n in groups.items():
+                if key.startswith("exclude:"):
+                    cid = key.split(":", 1)[1]
+                    zh = self._name_zh(cid)
+                    parts.append(f"被排除 excluded from {zh} {cid}: {n}")
+                else:
+                    parts.append(f"{_LEFT_OUT_WORDS.get(key, key)}: {n}")
+            lines.append("未归类原因 left out: " + " · ".join(parts))
+        if len(self.suspicious):
+            pairs = (
+                self.suspicious.assign(
+                    got=self.suspicious["classified_as_zh"].replace("", "未归类 left out")
+                )
+                .groupby(["name_says_zh", "got"], sort=False)
+                .size()
+                .sort_values(ascending=False)
+            )
+            lines.append(
+                "可疑 suspicious: "
+                + " · ".join(
+                    f"名称像「{says or '—'}」却为「{got}」 name says {says or '—'}, read as "
+                    f"{got}: {n}"
+                    for (says, got), n in pairs.head(6).items()
+                )
+            )
+        lines += [f"注意 note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    def _name_zh(self, category_id: str) -> str:
+        hit = self.by_category.loc[self.by_category["category"] == category_id, "name_zh"]
+        return str(hit.iloc[0]) if len(hit) else category_id
+
+    def to_frames(self) -> dict[str, pd.DataFrame]:
+        """Sheets for a workbook: sheet name → DataFrame with bilingual headers.
+
+        Returns
+        -------
+        dict of str to DataFrame
+            ``分类汇总 summary`` (by category), ``分类规则 by rule``, ``未归类 left out``,
+            ``可疑 suspicious``.
+        """
+
+        def show(df: pd.DataFrame) -> pd.DataFrame:
+            return df.rename(columns=lambda c: _REPORT_HEADERS.get(c, c))
+
+        return {
+            "分类汇总 summary": show(self.by_category),
+            "分类规则 by rule": show(self.by_rule),
+            "未归类 left out": show(self.left_out),
+            "可疑 suspicious": show(self.suspicious),
+        }
+
+
+def _report_profile(facilities: pd.DataFrame, profile: str | Profile | None) -> Profile:
+    if profile is not None:
+        return load_profile(profile)
+    pid, path = facilities.attrs.get("profile"), facilities.attrs.get("profile_path")
+    if path and Path(str(path)).is_file():
+        return load_profile(str(path))
+    if pid in list_profiles():
+        return load_profile(pid)
+    raise InputError(
+        f"classification_report: cannot tell which profile classified this table "
+        f"(attrs['profile'] is {pid!r}); pass profile=..."
+    )
+
+
+def classification_report(
+    facilities: pd.DataFrame,
+    profile: str | Profile | None = None,
+    examples: int = 3,
+) -> ClassificationReport:
+    """Report what a facility table was read as, for a planner to check in a minute.
+
+    Per category, the rows by rule with a few names each; the records left out and why (no rule
+    matched, excluded by which rule, no geometry); and suspicious records: a record whose name
+    alone would put it in a category other than the one it is in (or left out), e.g. a
+    社区卫生服务中心 typed as a specialist hospital, and a record classified into a category
+    whose exclude rules its name matches.
+
+    Parameters
+    ----------
+    facilities : GeoDataFrame
+        From :func:`from_table`, :func:`from_osm` or :func:`merge`; the records left out are
+        read from ``attrs["unmatched"]``.
+    profile : str or Profile, optional
+        Default: the profile that classified the table (``attrs["profile"]``).
+    examples : int
+        Names shown per rule.
+
+    Returns
+    -------
+    ClassificationReport
+
+    Raises
+    ------
+    InputError
+        When the profile is not given and the table does not say which one classified it.
+
+    Examples
+    --------
+    >>> import lifecircle_geo as lc
+    >>> sample = lc.datasets.get_path("sample")
+    >>> fac = lc.facilities.from_table(sample / "facilities_gcj02.xlsx", coords="gcj02")
+    >>> rep = lc.facilities.classification_report(fac)
+    >>> rep.records, rep.classified, len(rep.left_out), len(rep.suspicious)
+    (13, 13, 0, 0)
+    >>> rep.by_rule.loc[rep.by_rule.category == "childcare", ["rule", "count"]].values.tolist()
+    [['type:宝宝屋', 2]]
+    >>> print(rep.summary().splitlines()[1])  # doctest: +NORMALIZE_WHITESPACE
+    读入 records: 13 · 已归类 classified: 13 (13 设施行 rows, 10 类 categories)
+    · 未归类 left out: 0 · 可疑 suspicious: 0
+    """
+    prof = _report_profile(facilities, profile)
+    rules = {cr.cat.id: cr for cr in _compiled(prof)}
+    names_zh = {c.id: c.name_zh for c in prof.categories}
+
+    def col(name: str) -> pd.Series:
+        if name in facilities.columns:
+            return facilities[name].fillna("").astype(str)
+        return pd.Series([""] * len(facilities), index=facilities.index, dtype=object)
+
+    rows = pd.DataFrame(
+        {c: col(c).to_numpy() for c in ("facility_id", "name", "category", "facility_type")}
+        | {"rule": col("rule").to_numpy(), "source": col("source").to_numpy()}
+    )
+    order = {c: i for i, c in enumerate(prof.category_ids)}
+
+    def pick(names: pd.Series) -> str:
+        return "、".join(list(dict.fromkeys(n for n in names if n))[:examples])
+
+    if len(rows):
+        by_rule = (
+            rows.groupby(["category", "rule"], sort=False)
+            .agg(count=("name", "size"), examples=("name", pick))
+            .reset_index()
+        )
+    else:
+        by_rule = pd.DataFrame(columns=["category", "rule", "count", "examples"])
+    by_rule.insert(1, "name_zh", by_rule["category"].map(lambda c: names_zh.get(c, c)))
+    by_rule = (
+        by_rule.assign(_o=by_rule["category"].map(lambda c: order.get(c, len(order))))
+        .sort_values(["_o", "count", "rule"], ascending=[True, False, True], kind="stable")
+        .drop(columns="_o")
+        .reset_index(drop=True)
+    )
+    by_rule["count"] = by_rule["count"].astype(int)
+
+    unmatched = list(facilities.attrs.get("unmatched", []))
+    text_cols = {
+        "source": [str(u.get("source", "")) for u in unmatched],
+        "id": [str(u.get("facility_id", "")) for u in unmatched],
+        "name": [str(u.get("name", "") or "") for u in unmatched],
+        "type": [str(u.get("type", u.get("tag", "")) or "") for u in unmatched],
+        "typecode": [str(u.get("typecode", "") or "") for u in unmatched],
+        "reason": [str(u.get("reason", "") or "matched no category") for u in unmatched],
+        "rule": [str(u.get("rule", "") or "no-match") for u in unmatched],
+    }
+    left_out = pd.DataFrame({k: pd.Series(v, dtype=str) for k, v in text_cols.items()})
+    left_out.insert(2, "row", pd.array([u.get("row") for u in unmatched], dtype="Int64"))
+    for axis in ("lon", "lat"):
+        left_out[axis] = pd.Series([u.get(axis) for u in unmatched], dtype="float64")
+
+    says_cache: dict[str, list[tuple[str, str]]] = {}
+
+    def name_says(name: str) -> list[tuple[str, str]]:
+        if name not in says_cache:
+            hits = _decide_record(name, "", "", prof).hits
+            says_cache[name] = [(c, r.split(":", 1)[1]) for c, _t, r in hits]
+        return says_cache[name]
+
+    suspicious = []
+
+    def flag(source: str, fid: str, name: str, got: list[str], says: list, why: str) -> None:
+        suspicious.append(
+            {
+                "source": source,
+                "id": fid,
+                "name": name,
+                "classified_as": ",".join(got),
+                "classified_as_zh": "、".join(names_zh.get(c, c) for c in got),
+                "name_says": ",".join(c for c, _ in says),
+                "name_says_zh": "、".join(names_zh.get(c, c) for c, _ in says),
+                "keyword": "、".join(dict.fromkeys(k for _, k in says)),
+                "why": why,
+            }
+        )
+
+    records: dict[str, list] = {}
+    for fid, name, cat, source in zip(
+        rows["facility_id"], rows["name"], rows["category"], rows["source"], strict=True
+    ):
+        rec = records.setdefault(fid, [name, [], source])
+        if cat not in rec[1]:
+            rec[1].append(cat)
+    for fid, (name, got, source) in records.items():
+        if not name:
+            continue
+        says = name_says(name)
+        if says and not {c for c, _ in says} & set(got):
+            flag(
+                source,
+                fid,
+                name,
+                got,
+                says,
+                f"the name says {'、'.join(names_zh.get(c, c) for c, _ in says)} "
+                f"({'、'.join(k for _, k in says)}); the type or tag says "
+                f"{'、'.join(names_zh.get(c, c) for c in got)}",
+            )
+        for c in got:
+            ex = rules[c].name_exclusion(_norm(name)) if c in rules else None
+            if ex is not None:
+                flag(
+                    source,
+                    fid,
+                    name,
+                    got,
+                    [(c, ex.split("~", 1)[-1])],
+                    f"classified as {names_zh.get(c, c)}, but the name matches its exclude "
+                    f"rule {ex}",
+                )
+    for r in left_out.itertuples():
+        if not r.name:
+            continue
+        says = name_says(r.name)
+        if says:
+            flag(
+                r.source,
+                r.id,
+                r.name,
+                [],
+                says,
+                f"left out ({r.rule}), but the name says "
+                f"{'、'.join(names_zh.get(c, c) for c, _ in says)} "
+                f"({'、'.join(k for _, k in says)})",
+            )
+    suspicious_df = pd.DataFrame(
+        suspicious,
+        columns=[
+            "source",
+            "id",
+            "name",
+            "classified_as",
+            "classified_as_zh",
+            "name_says",
+            "name_says_zh",
+            "keyword",
+            "why",
+        ],
+    )
+
+    excluded_by = left_out["rule"][left_out["rule"].str.startswith("exclude:")]
+    excluded_n = excluded_by.str.split(":").str[1].value_counts()
+    by_category = []
+    for cat in prof.categories:
+        sub = rows[rows["category"] == cat.id]
+        types = sub["facility_type"].value_counts()
+        by_category.append(
+            {
+                "category": cat.id,
+                "name_zh": cat.name_zh,
+                "name_en": cat.name_en,
+                "rows": len(sub),
+                "by_type": "、".join(f"{t} {n}" for t, n in types.items()),
+                "excluded": int(excluded_n.get(cat.id, 0)),
+            }
+        )
+    other = sorted(set(rows["category"]) - set(prof.category_ids))
+    for cid in other:
+        sub = rows[rows["category"] == cid]
+        by_category.append(
+            {
+                "category": cid,
+                "name_zh": cid,
+                "name_en": "(not in the profile)",
+                "rows": len(sub),
+                "by_type": "",
+                "excluded": 0,
+            }
+        )
+
+    notes = []
+    if "unmatched" not in facilities.attrs:
+        notes.append(
+            "no record of left-out rows (attrs['unmatched'] is missing): read the table with "
+            "from_table / from_osm / merge"
+        )
+    outside = dict(facilities.attrs.get("outside_region_by_source", {}))
+    if facilities.attrs.get("outside_region"):
+        outside[str(rows["source"].iloc[0]) if len(rows) else "table"] = list(
+            facilities.attrs["outside_region"]
+        )
+    for src, rownums in outside.items():
+        shown = ", ".join(map(str, rownums[:10])) + (" …" if len(rownums) > 10 else "")
+        notes.append(
+            f"{src}: {len(rownums)} row(s) outside {prof.region_name or 'the region'} "
+            f"(rows {shown}): check the coordinates and their system"
+        )
+    merged = facilities.attrs.get("merge", {}).get("merged", 0)
+    if merged:
+        notes.append(
+            f"{merged} duplicate row(s) were merged into others (merge()): classified counts "
+            f"facilities after merging"
+        )
+    check = facilities.attrs.get("offset_check")
+    if isinstance(check, dict) and check.get("warn"):
+        notes.append(str(check.get("message", "the coordinates may be in another system")))
+    read = facilities.attrs.get("records_read")
+    return ClassificationReport(
+        profile=prof.id,
+        records=None if read is None else int(read),
+        classified=len(records),
+        facility_rows=len(rows),
+        by_category=pd.DataFrame(by_category),
+        by_rule=by_rule,
+        left_out=left_out,
+        suspicious=suspicious_df,
+        sources=tuple(str(s) for s in facilities.attrs.get("sources", [])),
+        notes=tuple(notes),
+    )
 
 
 # ---------------------------------------------------------------------------- on a network

@@ -34,12 +34,18 @@ log = logging.getLogger(__name__)
 def rank_gaps(coverage: pd.DataFrame) -> pd.DataFrame:
     """Rows that miss their standard, ranked by people left out (most first).
 
+    Only measured rows are gaps: with a ``status`` column (:func:`~lifecircle_geo.coverage.
+    apply_status`), rows that are ``no data`` or ``partial network`` never are.
+
     Returns
     -------
     DataFrame
         The failing rows with ``people_left_out`` (population − covered) and ``rank`` (1..).
     """
-    gaps = coverage[~coverage["meets_standard"].astype(bool)].copy()
+    if "status" in coverage.columns:
+        gaps = coverage[coverage["status"] == "gap"].copy()
+    else:
+        gaps = coverage[~coverage["meets_standard"].astype("boolean").fillna(True)].copy()
     gaps["people_left_out"] = gaps["population"] - gaps["covered_population"]
     gaps = gaps.sort_values(
         ["people_left_out", "unit_id", "category"], ascending=[False, True, True], kind="stable"
@@ -51,7 +57,8 @@ def rank_gaps(coverage: pd.DataFrame) -> pd.DataFrame:
 def _candidate_nodes(
     net: WalkNetwork, polygon: shapely.Geometry, max_candidates: int
 ) -> np.ndarray:
-    inside = np.flatnonzero(shapely.contains_xy(polygon, net.x_m, net.y_m))
+    # street nodes only: never a node that only ferries touch
+    inside = np.flatnonzero(shapely.contains_xy(polygon, net.x_m, net.y_m) & net.street_nodes)
     if len(inside) > max_candidates:
         # an even spatial sample: order along a coarse grid, then take every k-th
         key = np.round(net.y_m[inside] / 50.0) * 1e7 + np.round(net.x_m[inside] / 50.0)

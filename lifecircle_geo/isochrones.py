@@ -131,6 +131,7 @@ def reached_streets(
     [30.0]
     """
     e = np.arange(net.n_edges) if edges is None else np.asarray(edges, dtype=np.int64)
+    e = e[net.snappable[e]]  # only what is walked: a ferry crossing is no street corridor
     du, dv = dist_node[net.u[e]], dist_node[net.v[e]]
     length = net.length_m[e]
     ratio = cost_ratio(net, e)

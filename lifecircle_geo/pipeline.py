@@ -28,6 +28,7 @@ A config, with every key (paths relative to the file)::
 
     [facilities]
     osm = ["shanghai.osm.pbf"]         # default: [network] osm; [] for none
+    complete = ["bus", "metro"]        # inputs complete for these: none nearby is 0 %
     [[facilities.tables]]
     path = "高德POI.xlsx"
     coords = "gcj02"
@@ -38,6 +39,7 @@ A config, with every key (paths relative to the file)::
     path = "units.gpkg"
     layer = "units"
     columns = {unit_id = "单元代号", jiezhen_code = "所属街镇代码"}
+    clip_to_network = false            # true: cut units to the street data's extent
 
     [population]
     raster = "worldpop_100m.tif"       # or points = "compounds.gpkg" (+ column), or
@@ -79,6 +81,7 @@ from . import population as lc_population
 from . import units as lc_units
 from .analysis import AnalysisResult, analyze
 from .errors import InputError, ProfileError
+from .extent import clip_units
 from .network import WalkNetwork, WalkRules
 from .standards import AREA_TYPES, list_profiles, load_profile
 
@@ -169,6 +172,11 @@ SCHEMA: dict[str, tuple[Key, ...]] = {
     "facilities": (
         Key("osm", "paths", "OSM files to read facilities from (default: [network] osm)"),
         Key("tables", "tables", "planner's tables, one [[facilities.tables]] each"),
+        Key(
+            "complete",
+            "list|bool",
+            "categories whose inputs are complete (true: all): none nearby is 0 %, not no data",
+        ),
     ),
     "facilities.tables": (
         Key("path", "path", "CSV, XLSX, GeoJSON, GPKG or SHP file of facilities"),
@@ -180,6 +188,11 @@ SCHEMA: dict[str, tuple[Key, ...]] = {
         Key("path", "path", "GeoJSON, GeoPackage or Shapefile of the units"),
         Key("layer", "str", "layer of a multi-layer file"),
         Key("columns", "mapping", "which column holds each field, e.g. {unit_id = '单元编号'}"),
+        Key(
+            "clip_to_network",
+            "bool",
+            "cut units down to the street data's extent (else such units are 'partial network')",
+        ),
     ),
     "population": (
         Key("raster", "path", "raster of residents per cell (e.g. WorldPop)"),
@@ -219,6 +232,7 @@ _KIND_TEXT = {
     "str|int": "text or an integer",
     "path|table": "a path or a table",
     "list": "a list of text or numbers",
+    "list|bool": "a list of text, or true / false",
     "table": "a table",
     "tables": "an array of tables ([[...]])",
 }
@@ -276,6 +290,10 @@ def _type_ok(kind: str, value: Any) -> bool:
         return isinstance(value, list | tuple) and all(
             isinstance(v, str) or (isinstance(v, numbers.Real) and not isinstance(v, bool))
             for v in value
+        )
+    if kind == "list|bool":
+        return isinstance(value, bool) or (
+            isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
         )
     if kind == "table":
         return isinstance(value, dict)
@@ -509,6 +527,12 @@ def load_config(config: str | os.PathLike | dict) -> dict:
         "osm": [existing(p, where, "osm") for p in osm],
         "tables": tables,
     }
+    if "complete" in fac_doc:
+        complete = fac_doc["complete"]
+        if not isinstance(complete, bool):
+            for cat in complete:
+                _choice(cat, prof.category_ids, "complete", where, source)
+        cfg["facilities"]["complete"] = complete
     if not osm and not tables:
         raise InputError(
             f"{source}: no facility source: {where} osm is empty and there is no "
@@ -527,6 +551,8 @@ def load_config(config: str | os.PathLike | dict) -> dict:
         units["columns"] = _check_mapping(
             u_doc["columns"], list(lc_units.UNIT_COLUMNS), "unit", where, source
         )
+    if u_doc.get("clip_to_network"):
+        units["clip_to_network"] = True
     cfg["units"] = units
 
     # [population]
@@ -828,6 +854,10 @@ def build_inputs(config: str | os.PathLike | dict, *, area: Area | None = None) 
         )
     else:
         net = WalkNetwork.load(net_cfg["saved"])
+    if cfg["units"].get("clip_to_network"):
+        units = clip_units(units, net)
+        if units.empty:
+            raise InputError(f"{cfg['units']['path']}: no unit overlaps the street data")
     profile = cfg["profile"]
     tables = [lc_facilities.from_osm(p, profile=profile) for p in cfg["facilities"]["osm"]]
     tables += [
@@ -891,6 +921,9 @@ def analyze_inputs(
     """
     cfg = load_config(config)
     options = {k: cfg[k] for k in ANALYZE_KEYS if k in cfg}
+    complete = (cfg.get("facilities") or {}).get("complete")
+    if complete is not None:
+        options["complete"] = complete
     return analyze(
         inputs.network,
         inputs.facilities,

@@ -142,7 +142,7 @@ def from_totals(
     if column not in units.columns:
         raise InputError(f"units have no {column!r} column to spread")
     u = units.to_crs(net.crs)
-    nodes = net.nodes[["geometry"]]
+    nodes = net.nodes.loc[net.street_nodes, ["geometry"]]  # never a pier only ferries touch
     joined = gpd.sjoin(nodes, u[[column, "geometry"]], predicate="within", how="inner")
     counts = joined.groupby("index_right").size()
     pts, pops = [], []

@@ -50,6 +50,12 @@ class Settings:
     max_snap_m : float
         Largest distance from a point (facility, resident) to the street network that is still
         snapped; farther points are reported with a reason.
+    extent_within_m : float
+        The street data's extent is the area within this distance of a walkable street
+        (holes it encloses filled): :func:`lifecircle_geo.extent.network_extent`.
+    min_network_share : float
+        Units with a smaller share of their area inside that extent are ``partial network``:
+        their coverage is reported but not turned into projects.
     cache_folder : pathlib.Path
         Where downloads (osmnx) are cached.
     progress : bool
@@ -61,6 +67,8 @@ class Settings:
     walk_speed_kmh: float = 4.0
     search_cutoff_m: float = 2000.0
     max_snap_m: float = 500.0
+    extent_within_m: float = 250.0
+    min_network_share: float = 0.9
     cache_folder: Path = field(default_factory=_default_cache)
     progress: bool = True
     log_level: str = "WARNING"

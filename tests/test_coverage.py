@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 
@@ -27,8 +28,7 @@ X0, Y0 = 350_000.0, 3_457_000.0  # EPSG:32651, in Shanghai
 CRS = 32651
 
 
-@pytest.fixture(scope="module")
-def grid_case():
+def _grid_case(**kwargs):
     xs, ys = np.meshgrid([0.0, 100.0, 200.0], [0.0, 100.0, 200.0])
     x, y = xs.ravel() + X0, ys.ravel() + Y0
     idx = np.arange(9).reshape(3, 3)
@@ -68,7 +68,19 @@ def grid_case():
         geometry=[shapely.Point(X0, Y0)],
         crs=CRS,
     )
-    return lc.analyze(net, fac, units, population=pop, progress=False)
+    return lc.analyze(net, fac, units, population=pop, progress=False, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def grid_case():
+    """Only a kindergarten in the inputs: the other 19 categories have no data."""
+    return _grid_case()
+
+
+@pytest.fixture(scope="module")
+def grid_complete():
+    """The same inputs declared complete: no facility means nobody is covered."""
+    return _grid_case(complete=True)
 
 
 def test_unit_coverage_by_hand(grid_case):
@@ -84,9 +96,34 @@ def test_unit_coverage_by_hand(grid_case):
     assert b.mean_walk_min == pytest.approx((30 * 200 + 10 * 250 + 20 * 400) / 60 / m_per_min)
     assert b.p90_walk_min == pytest.approx(400 / m_per_min)
     assert bool(a.meets_standard) and not bool(b.meets_standard)
-    # no park at all: nobody covered, nobody reached
+    assert (a.status, b.status) == ("met", "gap")
+    # no park in the inputs: not measured, never 0 % and never a gap
     park = cov.loc[("A", "park")]
-    assert park.covered_population == 0 and np.isnan(park.mean_walk_min)
+    assert park.status == "no data" and park.population == 150.0
+    assert np.isnan(park.covered_population) and np.isnan(park.share)
+    assert park.meets_standard is pd.NA and np.isnan(park.mean_walk_min)
+    assert grid_case.demand["walk_m_park"].isna().all()
+    assert "park" in grid_case.meta["no_data"] and "kindergarten" not in grid_case.meta["no_data"]
+    assert any("complete=" in w for w in grid_case.meta["warnings"])
+
+
+def test_declared_complete_measures_zero(grid_complete):
+    park = grid_complete.coverage.set_index(["unit_id", "category"]).loc[("A", "park")]
+    assert park.status == "gap" and park.covered_population == 0 and park.share == 0.0
+    assert np.isnan(park.mean_walk_min)  # nobody reached within the search cutoff
+    assert grid_complete.meta["no_data"] == []
+    assert (grid_complete.gaps["category"] == "park").sum() == 2
+
+
+def test_no_data_is_not_a_gap(grid_case):
+    # the one measured category is the only gap; no project for a category without data
+    assert set(grid_case.gaps["category"]) == {"kindergarten"}
+    assert set(grid_case.projects["category"]) <= {"kindergarten"}
+    summary = grid_case.summary().set_index("category")
+    assert summary.loc["park", "status"] == "no data" and np.isnan(summary.loc["park", "share"])
+    jz = grid_case.jiezhen.set_index("category")
+    assert jz.loc["park", "status"] == "no data" and np.isnan(jz.loc["park", "share"])
+    assert jz.loc["kindergarten", "status"] == "met"  # 190 of 210 ≥ 85 %
 
 
 def test_walks_per_resident(grid_case):
@@ -94,7 +131,8 @@ def test_walks_per_resident(grid_case):
     np.testing.assert_allclose(walk.to_numpy(), [0, 50 * 0 + 200, 200, 400, 250])
 
 
-def test_gap_ranking_and_site(grid_case):
+def test_gap_ranking_and_site(grid_complete):
+    grid_case = grid_complete
     gaps = grid_case.gaps
     kg = gaps[gaps.category == "kindergarten"]
     assert kg.unit_id.tolist() == ["B"] and kg.people_left_out.iloc[0] == 20.0
@@ -171,3 +209,28 @@ def test_travel_time_raster_by_hand(grid_case, tmp_path):
     # (105, 105): next to node (100, 100), 200 m away on the network
     assert at[(105, 105)] == pytest.approx(210 / m_per_min, abs=1e-4)
     assert nodata is not None
+
+
+def test_empty_facility_table_is_no_data_everywhere(grid_case, tmp_path):
+    fac = grid_case.facilities.iloc[:0]
+    net, units = grid_case.network, grid_case.units
+    pop = grid_case.demand[["population", "geometry"]]
+    result = lc.analyze(net, fac, units, population=pop, progress=False)
+    assert set(result.coverage["status"]) == {"no data"}
+    assert result.coverage["share"].isna().all()
+    assert len(result.gaps) == 0 and len(result.projects) == 0
+    assert any("no category could be measured" in w for w in result.meta["warnings"])
+    files = result.write(tmp_path / "out")  # every output says so, none fails
+    assert files["xlsx"].exists() and files["gpkg"].exists()
+
+
+def test_complete_names_an_unknown_category(grid_case):
+    with pytest.raises(lc.InputError, match=r"'buss'.*did you mean 'bus'"):
+        lc.analyze(
+            grid_case.network,
+            grid_case.facilities,
+            grid_case.units,
+            population=grid_case.demand[["population", "geometry"]],
+            progress=False,
+            complete=["buss"],
+        )

@@ -12,6 +12,8 @@ import pyogrio
 import pytest
 
 from lifecircle_geo.cli import main
+from lifecircle_geo.coverage import STATUSES
+from lifecircle_geo.report.excel import CLASSIFICATION_SHEETS
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
@@ -48,7 +50,8 @@ def test_demo_prints_bilingual_summary(demo_run):
     assert "覆盖率 Share" in stdout and "幼儿园" in stdout and "Kindergarten" in stdout
     assert str(out) in stdout
     # one line per category of the profile
-    verdicts = [ln for ln in stdout.splitlines() if ln.rstrip().endswith(("是 yes", "否 no"))]
+    labels = tuple(" ".join(v) for v in STATUSES.values())
+    verdicts = [ln for ln in stdout.splitlines() if ln.rstrip().endswith(labels)]
     assert len(verdicts) == 20
 
 
@@ -73,6 +76,20 @@ def test_excel_has_chinese_headers(demo_run):
     assert any("建设内容" in h for h in headers)
     assert any("街镇" in h for h in headers)
     assert any(" / " in h for h in headers), "bilingual headers 中文 / English"
+
+
+def test_excel_says_how_facilities_were_classified(demo_run):
+    out, _ = demo_run
+    wb = openpyxl.load_workbook(out / "project_list.xlsx", read_only=True)
+    assert set(CLASSIFICATION_SHEETS) <= set(wb.sheetnames)
+    rows = list(wb[CLASSIFICATION_SHEETS[0]].iter_rows(values_only=True))
+    # one row per category of the profile, each with its facility rows counted
+    assert len(rows) == 1 + 20
+    head = list(rows[0])
+    count = head.index("设施行数 / facility rows")
+    assert sum(r[count] for r in rows[1:]) > 0
+    by_rule = list(wb[CLASSIFICATION_SHEETS[1]].iter_rows(values_only=True))
+    assert any("amap" in str(r[2]) for r in by_rule[1:]), "the sample table's Amap rules"
 
 
 # ------------------------------------------------------------------ bad input

@@ -80,7 +80,9 @@ OSM_XML = """<?xml version='1.0' encoding='UTF-8'?>
   <node id="10" version="1" lat="31.2450" lon="121.4050">
     <tag k="amenity" v="bank"/><tag k="name" v="示例银行"/></node>
   <node id="11" version="1" lat="31.2451" lon="121.4060">
-    <tag k="office" v="ngo"/><tag k="name" v="星河社区食堂"/></node>
+    <tag k="building" v="yes"/><tag k="name" v="星河社区食堂"/></node>
+  <node id="19" version="1" lat="31.2452" lon="121.4061">
+    <tag k="office" v="ngo"/><tag k="name" v="云栖社区食堂"/></node>
   <node id="12" version="1" lat="31.2460" lon="121.4000"/>
   <node id="13" version="1" lat="31.2460" lon="121.4030"/>
   <node id="14" version="1" lat="31.2470" lon="121.4000"/>
@@ -132,11 +134,29 @@ def test_from_osm_nodes_ways_and_multipolygon_relations(tmp_path, caplog):
     assert (canteen["category"], canteen["rule"]) == ("dining", "osm-name:社区食堂")
     hub = by_id.loc["osm/node/18"]
     assert (hub["category"], hub["facility_type"]) == ("party_service", "党群服务中心")
-    # the bank matches nothing: reported, not silently dropped
+    # the bank matches nothing: reported, not silently dropped; an NGO office is an office
+    # whatever its name says (a primary tag no rule takes is never overridden by the name)
+    tag_reason = "matches no category (the name is not used when a tag says what the feature is)"
     assert fac.attrs["unmatched"] == [
-        {"facility_id": "osm/node/10", "name": "示例银行", "tag": "amenity=bank"}
+        {
+            "facility_id": "osm/node/10",
+            "name": "示例银行",
+            "tag": "amenity=bank",
+            "reason": f"amenity=bank {tag_reason}",
+            "rule": "no-match:tag",
+            "source": "osm",
+        },
+        {
+            "facility_id": "osm/node/19",
+            "name": "云栖社区食堂",
+            "tag": "office=ngo",
+            "reason": f"office=ngo {tag_reason}",
+            "rule": "no-match:tag",
+            "source": "osm",
+        },
     ]
-    assert fac.attrs["unmatched_by_tag"] == {"amenity=bank": 1}
+    assert fac.attrs["unmatched_by_tag"] == {"amenity=bank": 1, "office=ngo": 1}
+    assert fac.attrs["records_read"] == 7
     assert any(
         "osm/node/10" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records
     )
@@ -151,19 +171,32 @@ def test_from_osm_bad_path(tmp_path):
 @pytest.mark.parametrize(
     "name, type_text, code, expected",
     [
-        ("示例诊所", "医疗保健服务;诊所", "090300|090100", [("health", "amap-code:090300")]),
+        (
+            "示例社区卫生服务站",
+            "医疗保健服务;诊所;诊所",
+            "090300",
+            [("health", "amap-type:医疗保健服务;name~社区卫生服务站")],
+        ),
+        ("示例诊所", "医疗保健服务;诊所", "090300|090100", []),  # a private clinic
         ("示例", "", "090601", [("pharmacy", "amap-code:090601")]),
         (
-            "示例",
+            "示例社区卫生服务中心",
             "090100|060200",
             "",
-            [("health", "amap-code:090100"), ("market", "amap-code:060200")],
+            [
+                ("health", "amap-type:医疗保健服务;name~社区卫生服务中心"),
+                ("market", "amap-code:060200"),
+            ],
         ),
+        ("示例", "090100|060200", "", [("market", "amap-code:060200")]),
         (
             "示例",
             "科教文化服务;学校;幼儿园|科教文化服务;学校;小学",
             "",
-            [("kindergarten", "amap-type:幼儿园"), ("primary_school", "amap-type:小学")],
+            [
+                ("kindergarten", "amap-type:科教文化服务;幼儿园"),
+                ("primary_school", "amap-type:科教文化服务;小学"),
+            ],
         ),
         ("云栖宝宝屋", "宝宝屋", "", [("childcare", "type:宝宝屋")]),
         ("示例长者照护之家", "", "", [("elderly_care", "name:长者照护")]),
@@ -237,7 +270,7 @@ def test_gb18030_only_characters(tmp_path):
 def test_amap_typecodes_column_and_header_variants(tmp_path):
     df = pd.DataFrame(
         {
-            "name": ["示例诊所", "示例店", "星河小学"],
+            "name": ["示例社区卫生服务站", "示例店", "星河小学"],
             "typecode": ["090300|090601", "060200", ""],
             "type": [
                 "医疗保健服务;诊所|医疗保健服务;药店",
@@ -252,10 +285,10 @@ def test_amap_typecodes_column_and_header_variants(tmp_path):
     df.to_csv(path, index=False)
     fac = from_table(path, coords="gcj02")
     assert fac[["name", "category", "rule"]].values.tolist() == [
-        ["示例诊所", "health", "amap-code:090300"],
-        ["示例诊所", "pharmacy", "amap-code:090601"],
+        ["示例社区卫生服务站", "health", "amap-type:医疗保健服务;name~社区卫生服务站"],
+        ["示例社区卫生服务站", "pharmacy", "amap-code:090601"],
         ["示例店", "market", "amap-code:060200"],
-        ["星河小学", "primary_school", "amap-type:小学"],
+        ["星河小学", "primary_school", "amap-type:科教文化服务;小学"],
     ]
     assert fac["capacity"].iloc[-1] == 1200
     lon, lat = crs.gcj02_to_wgs84(121.401, 31.241)
@@ -340,11 +373,35 @@ def test_unmatched_rows_are_counted_and_logged(tmp_path, caplog):
         fac = from_table(path)
     assert len(fac) == 1
     assert fac.attrs["unmatched"] == [
-        {"row": 3, "name": "示例银行", "type": "银行"},
-        {"row": 4, "name": "示例洗衣店", "type": ""},
+        {
+            "row": 3,
+            "facility_id": "t/row3",
+            "name": "示例银行",
+            "type": "银行",
+            "typecode": "",
+            "reason": "type 银行 matches no category (the name is not used when there is a type)",
+            "rule": "no-match:type",
+            "source": "table:t.csv",
+            "lon": 121.4,
+            "lat": 31.24,
+        },
+        {
+            "row": 4,
+            "facility_id": "t/row4",
+            "name": "示例洗衣店",
+            "type": "",
+            "typecode": "",
+            "reason": "no type, and the name matches no category",
+            "rule": "no-match:name",
+            "source": "table:t.csv",
+            "lon": 121.4,
+            "lat": 31.24,
+        },
     ]
+    assert fac.attrs["records_read"] == 3
     msg = " ".join(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
-    assert "2 row(s) matched no category" in msg and "[3, 4]" in msg
+    assert "2 row(s) matched no category of shanghai-2025 or were excluded" in msg
+    assert "no-match:type 1" in msg and "[3, 4]" in msg
 
 
 # ---------------------------------------------------------------------- the offset trap

@@ -180,6 +180,16 @@ def test_unknown_key_names_where_it_is(tmp_path):
         ),
         ({}, {"network": {"osm": SAMPLE / "nowhere.osm"}}, "nowhere.osm does not exist"),
         ({"profile": "shanghai-2052"}, {}, "unknown profile 'shanghai-2052'"),
+        (
+            {},
+            {"facilities": {"osm": [SAMPLE / "sample.osm"], "complete": ["buss"]}},
+            "[facilities] complete = 'buss'; did you mean 'bus'?",
+        ),
+        (
+            {},
+            {"facilities": {"osm": [SAMPLE / "sample.osm"], "complete": "bus"}},
+            "should be a list of text, or true / false",
+        ),
     ],
 )
 def test_wrong_values_fail_clearly(tmp_path, top, tables, needle):
@@ -349,3 +359,37 @@ def test_batch_plan_uses_the_unit_column_mapping(tmp_path):
     assert [(t.key, len(t.unit_ids)) for t in tasks] == [("310105099", 5)]
     assert tasks[0].area.buffer_m == 500.0
     assert tasks[0].inputs["config"]["units"]["columns"] == CHINESE
+
+
+def test_complete_and_clip_reach_analyze(tmp_path, sample_inputs):
+    """``[facilities] complete`` and ``[units] clip_to_network`` do what the API calls do."""
+    _net, fac, _pop = sample_inputs
+    no_bus = tmp_path / "no_bus.csv"
+    table = fac[(fac["category"] != "bus") & (fac["source"] == "osm")].to_crs(4326)
+    pd.DataFrame(
+        {
+            "名称": table["name"],
+            "类型": table["facility_type"],
+            "经度": table.geometry.representative_point().x,
+            "纬度": table.geometry.representative_point().y,
+        }
+    ).to_csv(no_bus, index=False)
+    tables = _sample_tables(facilities={"osm": []}, facilities_tables=[{"path": no_bus}])
+    plain, _ = pipeline.run(
+        _write_config(tmp_path / "a.toml", QUICK, **tables), write=False, progress=False
+    )
+    assert "bus" in plain.meta["no_data"]
+    assert set(plain.coverage.loc[plain.coverage.category == "bus", "status"]) == {"no data"}
+    tables["facilities"] = {"osm": [], "complete": ["bus"]}
+    declared, _ = pipeline.run(
+        _write_config(tmp_path / "b.toml", QUICK, **tables), write=False, progress=False
+    )
+    bus = declared.coverage[declared.coverage.category == "bus"]
+    assert "bus" not in declared.meta["no_data"] and (bus["share"] == 0).all()
+    assert declared.meta["complete"] == ["bus"]
+    # every sample unit lies inside the street data: clipping keeps them whole
+    tables["units"] = {"path": SAMPLE / "units.geojson", "clip_to_network": True}
+    clipped, _ = pipeline.run(
+        _write_config(tmp_path / "c.toml", QUICK, **tables), write=False, progress=False
+    )
+    assert len(clipped.units) == 5 and not clipped.units["partial_network"].any()

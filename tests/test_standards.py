@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from lifecircle_geo.errors import ProfileError
-from lifecircle_geo.facilities import classify_name, classify_tags
+from lifecircle_geo.facilities import (
+    classify_name,
+    classify_record,
+    classify_tags,
+    explain_record,
+    explain_tags,
+)
 from lifecircle_geo.standards import (
     AREA_TYPES,
     CLASSES,
@@ -89,6 +95,8 @@ def test_builtin_profile_loads_and_is_complete(name):
         for key in NUMBER_KEYS:  # every number has its source
             assert cat.sources.get(key, "").strip(), (name, cat.id, key)
         assert cat.osm_rules, f"{name}: {cat.id} has no OSM rule"
+        # what each include and exclude rests on is said
+        assert cat.sources.get("classification", "").startswith("in:"), (name, cat.id)
     t = p.table(sources=True)
     assert len(t) == len(p.categories)
     assert t[[f"source_{k}" for k in NUMBER_KEYS]].map(bool).all().all()
@@ -176,6 +184,26 @@ def test_every_osm_rule_matches_its_category(name):
             assert rule_text.startswith("osm:") and "=" in rule_text
 
 
+@pytest.mark.parametrize("name", BUILTIN)
+def test_every_amap_rule_matches_its_category(name):
+    """A record with each rule's code or type pattern (and name keyword) lands in its category."""
+    p = load_profile(name)
+    for cat in p.categories:
+        for rule in cat.amap_rules:
+            rec_name = f"示例{rule['name_any'][0]}" if rule.get("name_any") else "示例"
+            for code in rule.get("codes", ()):
+                hits = classify_record(rec_name, "", code.replace("*", "0" * 6)[:6], p)
+                assert (cat.id, rule["type"]) in {(h[0], h[1]) for h in hits}, (cat.id, code)
+            for pattern in rule.get("types", ()):
+                hits = classify_record(rec_name, pattern, "", p)
+                assert cat.id in {h[0] for h in hits}, (cat.id, pattern, hits)
+        for rule in cat.name_rules:
+            for family in rule.get("families", ()):
+                hits = classify_record(f"示例{rule['any'][0]}", family, "", p)
+                assert cat.id in {h[0] for h in hits}, (cat.id, family, rule["any"][0], hits)
+                assert all(h[2].startswith(("amap-", "type:")) for h in hits)
+
+
 @pytest.mark.parametrize(
     "keyword, category",
     [
@@ -186,6 +214,19 @@ def test_every_osm_rule_matches_its_category(name):
         ("党群服务中心", "party_service"),
         ("人民坊", "party_service"),
         ("六艺亭", "party_service"),
+        # Shanghai names (issue 9)
+        ("居委会", "party_service"),
+        ("市民驿站", "party_service"),
+        ("邻里中心", "party_service"),
+        ("邻里汇", "party_service"),
+        ("睦邻中心", "party_service"),
+        ("零工驿站", "employment"),
+        ("健身驿站", "fitness"),
+        ("长者运动健康之家", "fitness"),
+        ("长者食堂", "dining"),
+        ("老年学校", "learning"),
+        ("社区养育托管点", "childcare"),
+        ("初级中学", "middle_school"),
     ],
 )
 def test_chinese_name_keywords(keyword, category):
@@ -201,6 +242,52 @@ def test_tag_rules_win_over_name_keywords():
     p = load_profile("shanghai-2025")
     hits = classify_tags({"leisure": "playground", "name": "示例公园儿童乐园"}, p)
     assert [h[0] for h in hits] == ["playground"]
+    # a primary tag that no rule takes is never overridden by the name
+    assert classify_tags({"amenity": "restaurant", "name": "示例公园店"}, p) == []
+    assert classify_tags({"shop": "bakery", "name": "示例社区食堂"}, p) == []
+    assert classify_tags({"public_transport": "stop_position", "name": "示例公园"}, p) == []
+
+
+@pytest.mark.parametrize(
+    "category, keyword, name",
+    [
+        ("health", "口腔", "示例社区卫生服务站口腔科"),
+        ("health", "宠物", "示例宠物卫生室"),
+        ("party_service", "税务", "示例税务所党群服务站"),
+        ("party_service", "派出所", "示例派出所居委会警务室"),
+        ("employment", "有限公司", "示例就业服务有限公司"),
+        ("middle_school", "高级中学", "示例高级中学"),
+        ("park", "酒店", "示例酒店花园公园"),
+        ("dining", "职工食堂", "示例社区食堂职工食堂"),
+    ],
+)
+def test_community_categories_exclude_non_community_names(category, keyword, name):
+    p = load_profile("shanghai-2025")
+    assert classify_name(name, p.category(category)) is None
+    d = explain_record(name, "", "", p)
+    assert category not in [h[0] for h in d.hits]
+    assert (category, f"name~{keyword}") in d.excluded
+
+
+def test_shanghai_review_of_what_counts():
+    p = load_profile("shanghai-2025")
+    health = p.category("health")
+    assert "诊所" not in health.facility_types and "村卫生室" in health.facility_types
+    assert "市民驿站" not in p.category("learning").facility_types
+    assert "市民驿站" in p.category("party_service").facility_types
+    # Amap codes: 卫生院 in, 三甲 out
+    assert [h[0] for h in classify_record("示例镇卫生院", "", "090102", p)] == ["health"]
+    assert classify_record("示例医院", "", "090101", p) == []
+    assert explain_record("示例医院", "", "090101", p).rule == "exclude:health:amap-code:090101"
+    # the park keywords no longer take malls and housing estates by their names
+    assert classify_record("示例广场", "", "", p) == []
+    assert classify_record("示例花园", "", "", p) == []
+    assert [h[0] for h in classify_record("示例广场", "", "110105", p)] == ["park"]
+    # townhall of a 街道 in, of a district out
+    assert [h[0] for h in classify_tags({"amenity": "townhall", "name": "示例街道办事处"}, p)] == [
+        "party_service"
+    ]
+    assert explain_tags({"amenity": "townhall", "name": "示例区人民政府"}, p).hits == ()
 
 
 def test_valid_template_loads(tmp_path):
@@ -298,6 +385,38 @@ BROKEN = [
         "threshold_m = 300\n",
         "threshold_m = -3\n",
         ["category 'kindergarten'.threshold_m"],
+    ),
+    (
+        "exclude without condition",
+        'names = [ { any = ["幼儿园"], type = "幼儿园" } ]\n',
+        'names = [ { any = ["幼儿园"], type = "幼儿园" } ]\nexclude = [ { note = "x" } ]\n',
+        ["category 'kindergarten'.exclude[0]", "needs at least one of"],
+    ),
+    (
+        "exclude unknown key",
+        'names = [ { any = ["幼儿园"], type = "幼儿园" } ]\n',
+        'names = [ { any = ["幼儿园"], type = "幼儿园" } ]\nexclude = [ { name = ["早教"] } ]\n',
+        ["category 'kindergarten'.exclude[0]", "'name'"],
+    ),
+    (
+        "bad amap code",
+        'names = [ { any = ["幼儿园"], type = "幼儿园" } ]\n',
+        'names = [ { any = ["幼儿园"], type = "幼儿园" } ]\n'
+        'amap = [ { codes = ["14120"], type = "幼儿园" } ]\n',
+        ["category 'kindergarten'.amap[0].codes", "'14120'", "six-digit"],
+    ),
+    (
+        "unknown family",
+        'names = [ { any = ["幼儿园"], type = "幼儿园" } ]\n',
+        'names = [ { any = ["幼儿园"], type = "幼儿园", families = ["教育"] } ]\n',
+        ["category 'kindergarten'.names[0].families", "'教育'", "科教文化服务"],
+    ),
+    (
+        "bad type pattern",
+        'names = [ { any = ["幼儿园"], type = "幼儿园" } ]\n',
+        'names = [ { any = ["幼儿园"], type = "幼儿园" } ]\n'
+        'amap = [ { types = ["学校;幼儿园"], type = "幼儿园" } ]\n',
+        ["category 'kindergarten'.amap[0].types", "'学校;幼儿园'", "family"],
     ),
 ]
 

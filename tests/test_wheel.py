@@ -97,7 +97,7 @@ def test_wheel_contents_and_metadata(built: tuple[Path, Path, str]) -> None:
     assert any(n.startswith("lifecircle_geo/report/static/") for n in names)
     assert "lifecircle_geo/mock.py" in names
     # the sample's author and the test/doctest setup stay out of the runtime package
-    assert not [n for n in names if "make_sample" in n or "synth" in n or "conftest" in n]
+    assert not [n for n in names if "make_sample" in n or "conftest" in n]
     assert not [n for n in names if n.startswith(("data/", "tests/", "benchmarks/"))]
 
     assert meta["Version"] == lc.__version__

@@ -5,6 +5,14 @@
 
 from .osmxml import osmnx_way_filter, write_osm_xml
 from .rules import WalkRules
-from .walknetwork import FORMAT_VERSION, WalkNetwork
+from .walknetwork import EDGE_KINDS, FORMAT_VERSION, SNAP_KINDS, WalkNetwork
 
-__all__ = ["FORMAT_VERSION", "WalkNetwork", "WalkRules", "osmnx_way_filter", "write_osm_xml"]
+__all__ = [
+    "EDGE_KINDS",
+    "FORMAT_VERSION",
+    "SNAP_KINDS",
+    "WalkNetwork",
+    "WalkRules",
+    "osmnx_way_filter",
+    "write_osm_xml",
+]

@@ -39,10 +39,20 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FORMAT_VERSION", "WalkNetwork"]
+__all__ = ["EDGE_KINDS", "FORMAT_VERSION", "SNAP_KINDS", "WalkNetwork"]
 
 FORMAT_VERSION = 1
 _FORMAT_NAME = "lifecircle_geo.WalkNetwork"
+
+#: Every edge kind a network may hold: ``walk`` (streets, footways, paths), ``steps``,
+#: ``area`` (walks across a pedestrian square) and ``ferry`` (``route=ferry``, pier to pier).
+EDGE_KINDS = ("walk", "steps", "area", "ferry")
+
+#: The edge kinds that points are snapped to (:meth:`WalkNetwork.snap`): every kind a person
+#: walks on. A ferry is not among them: nobody boards a ferry in mid-river, so residents,
+#: facilities and candidate sites reach the nearest street, and a ferry is used only from its
+#: end nodes (the piers), like any other edge of the graph.
+SNAP_KINDS = frozenset({"walk", "steps", "area"})
 
 
 class WalkNetwork:
@@ -69,6 +79,10 @@ class WalkNetwork:
         ``length_m``. Shortest paths use the cost.
     osmid : array-like of int, optional
         Source ids of the nodes.
+    kind : array-like of str, optional
+        Kind of each edge, one of :data:`EDGE_KINDS` (``walk``, ``steps``, ``area``,
+        ``ferry``); default ``walk``. Only the kinds in :data:`SNAP_KINDS` (all but ``ferry``)
+        are snapped to; a ferry edge is walked only from its end nodes.
     meta : dict, optional
         Provenance. :meth:`from_osm` records: ``source_file``, ``source_size_bytes``,
         ``source_sha256``; ``osm_timestamp`` (newest walkable way) and
@@ -159,6 +173,12 @@ class WalkNetwork:
                 f"osmid must have one value per node and kind one per edge (got "
                 f"{len(self.osmid)} for {n} nodes, {len(self.kind)} for {m} edges)"
             )
+        if kind is not None and m:
+            unknown = sorted(set(pd.unique(self.kind).tolist()) - set(EDGE_KINDS), key=str)
+            if unknown:
+                raise InputError(
+                    f"unknown edge kind(s) {unknown}; kind must be one of {list(EDGE_KINDS)}"
+                )
         self.meta = dict(meta or {})
         if "crs" not in self.meta:
             self.meta["crs"] = self.crs.to_string()
@@ -369,7 +389,10 @@ class WalkNetwork:
         """Build a network from an osmnx/networkx MultiDiGraph (projected or not).
 
         Node attributes ``x``/``y`` are used; edges get their ``length`` (or geometry length
-        in the projected CRS); both directions are walkable.
+        in the projected CRS); both directions are walkable. An edge tagged ``route=ferry``
+        (when the graph kept the ``route`` tag) becomes a ``ferry`` edge, which points are not
+        snapped to (:data:`SNAP_KINDS`); its cost stays its length (no boarding wait: build
+        from the OSM file with :meth:`from_osm` for ferry costs).
         """
         import osmnx as ox
 
@@ -393,7 +416,7 @@ class WalkNetwork:
             shapely.length(geom),
             shapely.length(geom),
             geom,
-            np.full(len(u), "walk", dtype=object),
+            _osmnx_kinds(edges),
         )
         g, n_loops, n_dup = drop_duplicates(g)
         g, n_split = split_parallels(g)
@@ -406,6 +429,7 @@ class WalkNetwork:
             nodes.crs,
             geometry=g.geometry,
             osmid=g.osmid,
+            kind=g.kind,
             meta={
                 "source": "osmnx graph",
                 "duplicate_edges_dropped": n_dup,
@@ -591,8 +615,46 @@ class WalkNetwork:
         return csr_matrix((data[first], (rows[first], cols[first])), shape=(n, n))
 
     @cached_property
+    def snappable(self) -> np.ndarray:
+        """Per edge, whether points snap to it: its ``kind`` is in :data:`SNAP_KINDS`.
+
+        Examples
+        --------
+        >>> net = WalkNetwork.from_arrays([0, 100, 400], [0, 0, 0], [0, 1], [1, 2],
+        ...                               [100.0, 300.0], crs=32651, kind=["walk", "ferry"])
+        >>> net.snappable.tolist()
+        [True, False]
+        """
+        return np.asarray(pd.Series(self.kind, dtype=object).isin(SNAP_KINDS).to_numpy(bool))
+
+    @cached_property
+    def street_nodes(self) -> np.ndarray:
+        """Per node, whether it lies on a snappable edge (:attr:`snappable`).
+
+        A node that only ferry edges touch (a ferry's mid-river stop, a pier no path reaches)
+        is not a place to put residents or a new facility; a pier joined to a street is.
+
+        Examples
+        --------
+        >>> net = WalkNetwork.from_arrays([0, 100, 400], [0, 0, 0], [0, 1], [1, 2],
+        ...                               [100.0, 300.0], crs=32651, kind=["walk", "ferry"])
+        >>> net.street_nodes.tolist()
+        [True, True, False]
+        """
+        out = np.zeros(self.n_nodes, dtype=bool)
+        out[self.u[self.snappable]] = True
+        out[self.v[self.snappable]] = True
+        return out
+
+    @cached_property
+    def _snap_edges(self) -> np.ndarray:
+        """Positions of the snappable edges (the STR tree's items, in tree order)."""
+        return np.flatnonzero(self.snappable)
+
+    @cached_property
     def _tree(self) -> shapely.STRtree:
-        return shapely.STRtree(self.geometry)
+        # only the edges points may snap to: tree item i is edge self._snap_edges[i]
+        return shapely.STRtree(self.geometry[self._snap_edges])
 
     def to_gdfs(self) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
         """``(nodes, edges)`` GeoDataFrames."""
@@ -629,7 +691,12 @@ class WalkNetwork:
         max_snap_m: float | None = None,
         points_crs: Any = None,
     ) -> Snap:
-        """Project points onto their nearest edge.
+        """Project points onto their nearest street edge (never onto a ferry).
+
+        Only edges whose ``kind`` is in :data:`SNAP_KINDS` are candidates (every kind but
+        ``ferry``): a point beside a ferry line goes to the nearest street, and the ferry is
+        boarded at its piers (its end nodes) on the way there. The search runs on an STR tree
+        over those edges only, built once per network.
 
         Parameters
         ----------
@@ -647,12 +714,12 @@ class WalkNetwork:
         Returns
         -------
         Snap
-            One row per point: ``edge`` (position), ``along_m`` (distance from the edge's ``u``
-            end along its geometry), ``snap_m`` (perpendicular distance), ``x``/``y`` of the
-            snapped point, ``ok`` and ``reason`` (``.to_frame()`` gives a DataFrame). Every
-            input row is there: a point that is not snapped has ``ok=False`` and says why
-            (beyond ``max_snap_m``, empty or missing geometry, coordinates that are not
-            finite).
+            One row per point: ``edge`` (position in :attr:`edges`, always a snappable one),
+            ``along_m`` (distance from the edge's ``u`` end along its geometry), ``snap_m``
+            (perpendicular distance), ``x``/``y`` of the snapped point, ``ok`` and ``reason``
+            (``.to_frame()`` gives a DataFrame). Every input row is there: a point that is not
+            snapped has ``ok=False`` and says why (beyond ``max_snap_m``, empty or missing
+            geometry, coordinates that are not finite, no snappable edge at all).
 
         Examples
         --------
@@ -678,7 +745,8 @@ class WalkNetwork:
         finite = np.ones(n, dtype=bool)
         finite[~missing] = np.isfinite(xy).all(axis=1)
         valid = ~missing & finite
-        idx_in, idx_tree = self._tree.query_nearest(pts[valid], all_matches=False)
+        idx_in, idx_item = self._tree.query_nearest(pts[valid], all_matches=False)
+        idx_tree = self._snap_edges[idx_item]
         vpos = np.flatnonzero(valid)[idx_in]
         geoms = self.geometry[idx_tree]
         p = pts[vpos]
@@ -696,6 +764,8 @@ class WalkNetwork:
         ok[vpos] = dist <= max_snap_m
         reason[missing] = "empty or missing geometry"
         reason[~missing & ~finite] = "coordinates are not finite (NaN or inf)"
+        if len(self._snap_edges) == 0:
+            reason[valid] = f"the network has no edge of a snappable kind {sorted(SNAP_KINDS)}"
         far = vpos[dist > max_snap_m]
         reason[far] = [
             f"nearest street {d:.0f} m away > max_snap_m={max_snap_m:g}"
@@ -848,9 +918,18 @@ def _version() -> str:
     return __version__
 
 
+def _osmnx_kinds(edges: pd.DataFrame) -> np.ndarray:
+    """Edge kinds of an osmnx edge table: ``ferry`` where ``route`` says so, else ``walk``."""
+    kind = np.full(len(edges), "walk", dtype=object)
+    if "route" in edges.columns:
+        route = edges["route"].map(lambda r: "ferry" in r if isinstance(r, list) else r == "ferry")
+        kind[route.to_numpy(bool)] = "ferry"
+    return kind
+
+
 def _decode_kind(kind: np.ndarray) -> np.ndarray:
     """Fixed-width strings to an object array, fast for the known kinds (one str object each)."""
-    names = ("walk", "steps", "area", "ferry")
+    names = EDGE_KINDS
     out = np.empty(len(kind), dtype=object)
     done = np.zeros(len(kind), dtype=bool)
     for name in names:

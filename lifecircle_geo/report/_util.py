@@ -137,10 +137,15 @@ def categories(result: Any) -> pd.DataFrame:
 
 
 def unit_scores(result: Any) -> pd.DataFrame:
-    """Per unit: ``share_<category>`` wide columns, ``n_meets_standard`` and ``n_categories``."""
+    """Per unit: ``share_<category>`` columns, ``n_meets_standard``, ``n_categories`` (measured).
+
+    ``partial_network`` says the unit reaches beyond the street data (its rows' ``status``).
+    """
     cov = frame(result, "coverage")
     if cov.empty or not {"unit_id", "category", "share"} <= set(cov.columns):
-        return pd.DataFrame(columns=["unit_id", "n_meets_standard", "n_categories"])
+        return pd.DataFrame(
+            columns=["unit_id", "n_meets_standard", "n_categories", "partial_network"]
+        )
     order = [c for c in categories(result)["category"] if c in set(cov["category"])]
     order += [c for c in pd.unique(cov["category"]) if c not in order]
     wide = cov.pivot_table(
@@ -148,11 +153,21 @@ def unit_scores(result: Any) -> pd.DataFrame:
     )
     wide = wide.reindex(columns=order)
     wide.columns = [f"share_{c}" for c in wide.columns]
-    meets = cov.get("meets_standard", pd.Series(False, index=cov.index)).fillna(False)
+    meets = cov.get("meets_standard", pd.Series(False, index=cov.index)).astype("boolean")
+    status = cov.get("status", pd.Series("met", index=cov.index))
+    # a category without data is not counted either way: n_categories is what was measured
     counts = (
-        cov.assign(_meets=meets.astype(bool))
+        cov.assign(
+            _meets=meets.fillna(False).astype(bool),
+            _measured=(status != "no data").to_numpy(),
+            _partial=(status == "partial network").to_numpy(),
+        )
         .groupby("unit_id")
-        .agg(n_meets_standard=("_meets", "sum"), n_categories=("category", "nunique"))
+        .agg(
+            n_meets_standard=("_meets", "sum"),
+            n_categories=("_measured", "sum"),
+            partial_network=("_partial", "any"),
+        )
     )
     out = counts.join(wide).reset_index()
     out["n_meets_standard"] = out["n_meets_standard"].astype(int)

@@ -1,7 +1,9 @@
 """The bilingual project list (项目实施清单) and coverage tables as one Excel workbook.
 
 Sheets: ``项目清单 Projects``, ``缺口 Gaps``, ``单元覆盖 Unit coverage``,
-``街镇覆盖 Sub-district coverage``, ``区覆盖 District coverage``, ``全域汇总 Summary`` and
+``街镇覆盖 Sub-district coverage``, ``区覆盖 District coverage``, ``全域汇总 Summary``, the
+facility classification check (:data:`CLASSIFICATION_SHEETS`: per category, per rule, rows left
+out and suspicious rows, from :func:`lifecircle_geo.facilities.classification_report`) and
 ``说明 About``. Every header reads ``中文 / English``; shares are percentages; a share below its
 category's target is highlighted; blank 实施主体 / 资金来源 / 设计团队 cells (for the 街镇 to fill)
 are shaded.
@@ -25,10 +27,11 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from .._io import atomic_path, json_text
+from ..coverage import STATUSES
 from ..standards import AREA_TYPES
 from ._util import categories, frame, gdal_safe, run_facts
 
-__all__ = ["HEADERS", "SHEETS", "header", "write_excel", "write_tables"]
+__all__ = ["CLASSIFICATION_SHEETS", "HEADERS", "SHEETS", "header", "write_excel", "write_tables"]
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +65,10 @@ HEADERS: dict[str, tuple[str, str]] = {
     "mean_walk_min": ("平均步行时间(分钟)", "Mean walk (min)"),
     "p90_walk_min": ("90%步行时间(分钟)", "P90 walk (min)"),
     "meets_standard": ("是否达标", "Meets standard"),
+    "status": ("状态", "Status"),
+    "network_share": ("路网覆盖面积比例", "Share of area within the street data"),
+    "far_population": ("远离道路人口", "People far from any street"),
+    "partial_network": ("路网不全", "Partial network"),
     "people_left_out": ("缺口人口", "People left out"),
     "rank": ("缺口排序", "Rank"),
     "gap_rank": ("缺口排序", "Gap rank"),
@@ -92,8 +99,14 @@ SHEETS = (
     "街镇覆盖 Sub-district coverage",
     "区覆盖 District coverage",
     "全域汇总 Summary",
+    "分类汇总 summary",
+    "分类规则 by rule",
+    "未归类 left out",
+    "可疑 suspicious",
     "说明 About",
 )
+#: The facility classification sheets (names as ``ClassificationReport.to_frames`` gives them).
+CLASSIFICATION_SHEETS = SHEETS[6:10]
 
 _ORDER = {
     "projects": [
@@ -141,6 +154,7 @@ _ORDER = {
         "mean_walk_min",
         "p90_walk_min",
         "meets_standard",
+        "status",
         "category",
     ],
     "coverage": [
@@ -164,6 +178,7 @@ _ORDER = {
         "mean_walk_min",
         "p90_walk_min",
         "meets_standard",
+        "status",
     ],
 }
 
@@ -188,6 +203,11 @@ _HEADER_FONT = Font(bold=True, color="FFFFFF")
 _BELOW_FILL = PatternFill("solid", fgColor="FFC7CE")
 _BELOW_FONT = Font(color="9C0006")
 _FILL_IN = PatternFill("solid", fgColor="FFF2CC")
+#: fills of the status cells that are not a measured result
+_STATUS_FILL = {
+    "no data": PatternFill("solid", fgColor="D9D9D9"),
+    "partial network": PatternFill("solid", fgColor="FCE4D6"),
+}
 _THIN = Border(bottom=Side(style="thin", color="999999"))
 
 _NOTE_BLANK = (
@@ -200,6 +220,11 @@ _NOTE_SHARE = (
     "覆盖率 = 步行距离标准内可达该类服务的居民比例；红色单元格低于目标。"
     " / Coverage share = share of residents within the category's walking "
     "threshold; red cells are below target."
+    " 状态：达标、未达标、无数据（输入中研究范围内无该类设施，未计算，不视为缺口）、路网不全"
+    "（单元超出道路数据范围，结果不可靠，不生成项目）。"
+    " / Status: met, gap, no data (the inputs hold no facility of the category in or near "
+    "the study area: not measured, not a gap), partial network (the unit reaches beyond the "
+    "street data: not trusted, no projects)."
 )
 
 
@@ -258,6 +283,8 @@ def write_excel(result: Any, path: str | os.PathLike) -> Path:
         with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
             for name, table in tables:
                 _write_table(writer, name, table)
+            for name, table in _classification(result).items():
+                _write_table(writer, name, table)
             _write_about(writer, result)
     log.info("wrote project list %s", path)
     return path
@@ -297,6 +324,17 @@ def write_tables(path: str | os.PathLike, sheets: Sequence[tuple[str, pd.DataFra
 
 
 # ---------------------------------------------------------------------------- tables
+def _classification(result: Any) -> dict[str, pd.DataFrame]:
+    """How the facility inputs were classified (from their ``attrs``), one sheet each."""
+    from ..facilities import classification_report
+
+    fac = getattr(result, "facilities", None)
+    if fac is None or "category" not in getattr(fac, "columns", ()):
+        return {}
+    frames = classification_report(fac, getattr(result, "profile", None)).to_frames()
+    return {name: frames[name] for name in CLASSIFICATION_SHEETS if name in frames}
+
+
 def _sorted(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     by = [c for c in by if c in df.columns]
     return df.sort_values(by, kind="stable") if by and len(df) else df
@@ -315,17 +353,26 @@ def _excel_safe(df: pd.DataFrame) -> pd.DataFrame:
         dtype = out[col].dtype
         if isinstance(dtype, pd.DatetimeTZDtype):
             out[col] = out[col].dt.tz_localize(None)
-        elif pd.api.types.is_bool_dtype(dtype) or col == "meets_standard":
-            out[col] = out[col].map(_yes_no).astype(object)
+        elif pd.api.types.is_bool_dtype(dtype) or col in ("meets_standard", "partial_network"):
+            out[col] = out[col].astype(object).map(_yes_no).astype(object)
+        elif col == "status":
+            out[col] = out[col].map(_status_label).astype(object)
         elif pd.api.types.is_object_dtype(dtype):
             out[col] = out[col].map(_clean_text).astype(object)
     return out
 
 
 def _yes_no(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
         return None
     return "是 Yes" if bool(value) else "否 No"
+
+
+def _status_label(value: Any) -> Any:
+    if value in STATUSES:
+        zh, en = STATUSES[value]
+        return f"{zh} {en}"
+    return value
 
 
 def _clean_text(value: Any) -> Any:
@@ -391,10 +438,17 @@ def _highlight(ws: Worksheet, df: pd.DataFrame, head: int) -> None:
         marks = [cols.index("share") + 1]
         if "meets_standard" in cols:
             marks.append(cols.index("meets_standard") + 1)
+        if "status" in cols:  # only measured gaps are red
+            below = below & (df["status"].isin(["met", "gap"])).to_numpy()
         for i in np.flatnonzero(below):
             for j in marks:
                 cell = ws.cell(row=head + 1 + int(i), column=j)
                 cell.fill, cell.font = _BELOW_FILL, _BELOW_FONT
+    if "status" in cols:
+        j = cols.index("status") + 1
+        for value, fill in _STATUS_FILL.items():
+            for i in np.flatnonzero((df["status"] == value).to_numpy()):
+                ws.cell(row=head + 1 + int(i), column=j).fill = fill
     for name in _TO_FILL & set(cols):
         j = cols.index(name) + 1
         text = df[name].astype(str).str.strip()
@@ -409,7 +463,7 @@ def _text_width(text: str) -> int:
 
 def _width(title: str, values: pd.Series, wrap: bool) -> float:
     sample = values.head(200)
-    longest = max((_text_width(str(v)) for v in sample if v is not None and v == v), default=0)
+    longest = max((_text_width(str(v)) for v in sample[sample.notna()]), default=0)
     if pd.api.types.is_float_dtype(values.dtype):
         longest = min(longest, 12)
     head = max(_text_width(part) for part in title.split(" / ")) + 2

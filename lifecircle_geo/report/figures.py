@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 FIGURES = ("coverage_by_category.png", "unit_coverage_map.png", "jiezhen_coverage_heatmap.png")
 
 _GREEN, _RED = "#2e7d32", "#c62828"
+_GREY = "#888888"
 _MAX_LABELLED_UNITS = 80
 _MAX_HEATMAP_ROWS = 60
 _warned_no_font = False
@@ -172,13 +173,36 @@ def _coverage_by_category(result: Any, zh: bool) -> Figure:
     ax = fig.add_subplot()
     share = pd.to_numeric(data.get("share"), errors="coerce").to_numpy(dtype=float)
     target = pd.to_numeric(data.get("target_share"), errors="coerce").to_numpy(dtype=float)
-    meets = data.get("meets_standard", pd.Series(share >= target)).fillna(False).astype(bool)
+    meets = (
+        pd.Series(data.get("meets_standard", pd.Series(share >= target)))
+        .astype("boolean")
+        .fillna(False)
+        .astype(bool)
+    )
+    no_data = (
+        (data["status"] == "no data").to_numpy()
+        if "status" in data.columns
+        else np.zeros(n, dtype=bool)
+    )
     colours = np.where(meets.to_numpy(), _GREEN, _RED)
     y = np.arange(n)
     ax.barh(y, np.nan_to_num(share), color=colours, height=0.66, zorder=2)
+    if no_data.any():  # unmeasured: a hatched grey band, never a 0 % bar
+        ax.barh(y[no_data], 1.0, color="none", edgecolor=_GREY, hatch="///", height=0.66, zorder=1)
     ax.scatter(target, y, marker="|", s=260, linewidths=2.2, color="black", zorder=3)
-    for yi, s in zip(y, share, strict=True):
-        if np.isnan(s):
+    for yi, s, nd in zip(y, share, no_data, strict=True):
+        if nd:
+            ax.text(
+                0.02,
+                yi,
+                "无数据 / no data" if zh else "no data",
+                va="center",
+                fontsize=8,
+                color="#444444",
+                zorder=4,
+                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none"},
+            )
+        elif np.isnan(s):
             ax.text(0.01, yi, "—", va="center", fontsize=8, zorder=4)
         elif s >= 0.12:  # inside the bar, clear of the target marker
             ax.text(
@@ -256,6 +280,12 @@ def _coverage_by_category(result: Any, zh: bool) -> Figure:
     handles = [
         Patch(color=_GREEN, label="达标 / meets target" if zh else "meets target"),
         Patch(color=_RED, label="未达标 / below target" if zh else "below target"),
+        Patch(
+            facecolor="none",
+            edgecolor=_GREY,
+            hatch="///",
+            label="无数据 / no data" if zh else "no data",
+        ),
         Line2D(
             [],
             [],
@@ -282,12 +312,33 @@ def _unit_map(result: Any, units: gpd.GeoDataFrame, zh: bool) -> Figure:
     norm = BoundaryNorm(np.arange(-0.5, n_cat + 1.5), cmap.N)
     meets = units["n_meets_standard"].to_numpy(dtype=float)
     colours = [cmap(norm(v)) if np.isfinite(v) else "#cccccc" for v in meets]
+    partial = units.get("partial_network", pd.Series(False, index=units.index))
+    partial = partial.astype("boolean").fillna(False).to_numpy(dtype=bool)
+    if "partial_network" in scores.columns and not partial.any():
+        partial = units["unit_id"].map(scores.set_index("unit_id")["partial_network"])
+        partial = partial.astype("boolean").fillna(False).to_numpy(dtype=bool)
 
     x0, y0, x1, y1 = units.total_bounds
     aspect = (y1 - y0) / (x1 - x0) if x1 > x0 and y1 > y0 else 1.0
     fig = Figure(figsize=(9, float(np.clip(7.5 * aspect + 1.5, 4.0, 12.0))))
     ax = fig.add_subplot()
     units.plot(ax=ax, color=colours, edgecolor="white", linewidth=0.8)
+    if partial.any():  # reaches beyond the street data: not trusted
+        units[partial].plot(
+            ax=ax, facecolor="#eeeeee", edgecolor=_GREY, hatch="xx", linewidth=0.8, alpha=0.9
+        )
+        ax.legend(
+            handles=[
+                Patch(
+                    facecolor="#eeeeee",
+                    edgecolor=_GREY,
+                    hatch="xx",
+                    label="路网不全 / partial network" if zh else "partial network",
+                )
+            ],
+            loc="lower right",
+            fontsize=8,
+        )
     if "jiezhen_code" in units.columns and units["jiezhen_code"].nunique() > 1:
         try:
             units[["jiezhen_code", "geometry"]].dissolve(by="jiezhen_code").boundary.plot(
@@ -300,9 +351,9 @@ def _unit_map(result: Any, units: gpd.GeoDataFrame, zh: bool) -> Figure:
         for i, ((_, row), pt) in enumerate(zip(units.iterrows(), points, strict=True)):
             name = row.get("unit_name") if zh else None
             text = _label(zh, name, row.get("unit_id")) or f"#{i + 1}"
-            score = row.get("n_meets_standard")
+            score, measured = row.get("n_meets_standard"), row.get("n_categories")
             if pd.notna(score):
-                text += f"\n{int(score)}/{n_cat}"
+                text += f"\n{int(score)}/{int(measured) if pd.notna(measured) else n_cat}"
             ax.annotate(
                 text,
                 (pt.x, pt.y),
@@ -342,7 +393,7 @@ def _heatmap(result: Any, jiezhen: pd.DataFrame, zh: bool) -> Figure:
     order += [c for c in pd.unique(jiezhen["category"]) if c not in order]
     name_col = "jiezhen_name" if "jiezhen_name" in jiezhen.columns else "jiezhen_code"
     share = jiezhen.pivot_table(
-        index="jiezhen_code", columns="category", values="share", aggfunc="first"
+        index="jiezhen_code", columns="category", values="share", aggfunc="first", dropna=False
     ).reindex(columns=order)
     target = (
         jiezhen.pivot_table(
@@ -375,7 +426,13 @@ def _heatmap(result: Any, jiezhen: pd.DataFrame, zh: bool) -> Figure:
     n_r, n_c = share.shape
     fig = Figure(figsize=(2.5 + 0.42 * n_c, 2.2 + 0.36 * n_r))
     ax = fig.add_subplot()
-    img = ax.imshow(share.to_numpy(dtype=float), cmap="RdYlGn", vmin=0, vmax=1, aspect="auto")
+    img = ax.imshow(
+        np.ma.masked_invalid(share.to_numpy(dtype=float)),
+        cmap="RdYlGn",
+        vmin=0,
+        vmax=1,
+        aspect="auto",
+    )
     ax.set_xticks(range(n_c), cols, rotation=60, ha="right", fontsize=8)
     ax.set_yticks(range(n_r), rows, fontsize=8)
     values = share.to_numpy(dtype=float)
@@ -387,7 +444,8 @@ def _heatmap(result: Any, jiezhen: pd.DataFrame, zh: bool) -> Figure:
     for i in range(n_r):
         for j in range(n_c):
             v = values[i, j]
-            if np.isnan(v):
+            if np.isnan(v):  # no data: said, not coloured
+                ax.text(j, i, "无" if zh else "n/d", ha="center", va="center", fontsize=6)
                 continue
             if n_r * n_c <= 600:
                 ax.text(
@@ -413,9 +471,10 @@ def _heatmap(result: Any, jiezhen: pd.DataFrame, zh: bool) -> Figure:
     bar = fig.colorbar(img, ax=ax, shrink=0.8, format=PercentFormatter(1.0, decimals=0))
     bar.set_label("覆盖率 / Coverage share" if zh else "Coverage share")
     title = (
-        "街镇 × 服务类别覆盖率（黑框 = 未达标）/ Sub-district coverage (box = below target)"
+        "街镇 × 服务类别覆盖率（黑框 = 未达标，无 = 无数据）/ Sub-district coverage "
+        "(box = below target, 无 = no data)"
         if zh
-        else "Sub-district coverage by category (box = below target)"
+        else "Sub-district coverage by category (box = below target, n/d = no data)"
     )
     ax.set_title(title, fontsize=11, loc="left")
     return fig

@@ -125,7 +125,9 @@ def _layers(
     out: list[tuple[str, pd.DataFrame]] = []
     coverage = _plain(frame(result, "coverage"))
     if units is not None:
-        unit_layer = units.merge(unit_scores(result), on="unit_id", how="left")
+        scores = unit_scores(result)
+        scores = scores.drop(columns=[c for c in scores.columns if c in units and c != "unit_id"])
+        unit_layer = units.merge(scores, on="unit_id", how="left")
         out.append(("units", unit_layer))
         out.append(("coverage", _with_unit_geometry(coverage, units)))
     else:

@@ -210,6 +210,8 @@ def _units_4326(result: Any) -> gpd.GeoDataFrame:
             "district_code",
             "area_type",
             "population",
+            "network_share",
+            "far_population",
         )
         if c in units.columns
     ]
@@ -336,6 +338,7 @@ def _sites_4326(result: Any) -> gpd.GeoDataFrame:
 
 def _categories(result: Any) -> list[dict]:
     cats = categories(result)
+    no_data = set((getattr(result, "meta", None) or {}).get("no_data") or ())
     out = []
     for i, row in enumerate(cats.itertuples(index=False)):
         out.append(
@@ -346,6 +349,7 @@ def _categories(result: Any) -> list[dict]:
                 "tier": _num(getattr(row, "tier_min", None), 0),
                 "target": _num(getattr(row, "target_share", None), 4),
                 "colour": _PALETTE[i % len(_PALETTE)],
+                "nodata": row.category in no_data,
             }
         )
     return out
@@ -453,11 +457,20 @@ _JS = r"""
       esc(p.jiezhen_name) +
       "<br>人口 Population: " + num(p.population) +
       "<br>达标类别 Categories meeting standard: " + esc(p.n_meets_standard) + " / " +
-      esc(p.n_categories);
+      esc(p.n_categories) + " (有数据的类别 measured categories)";
+    if (p.partial_network) {
+      h += "<br><b style='color:#795548'>路网不全 Partial network</b>: " +
+        pct(p.network_share) + " 的面积在道路数据范围内 of the area lies within the street " +
+        "data; " + num(p.far_population) + " 人远离道路 people far from any street. " +
+        "结果不可靠，不生成项目 / not trusted, no projects";
+    }
     if (cat) {
-      h += "<hr style='margin:4px 0'><b>" + esc(cat.zh) + " " + esc(cat.en) +
-        "</b><br>覆盖率 Coverage: " + pct((p.share || {})[cat.id]) + " (目标 target " +
-        pct(cat.target) + ")";
+      h += "<hr style='margin:4px 0'><b>" + esc(cat.zh) + " " + esc(cat.en) + "</b><br>";
+      h += cat.nodata
+        ? "无数据 No data: 输入中研究范围内无该类设施 / no facility of this category in or " +
+          "near the study area in the inputs"
+        : "覆盖率 Coverage: " + pct((p.share || {})[cat.id]) + " (目标 target " +
+          pct(cat.target) + ")";
     }
     if (p.gaps && p.gaps.length) {
       h += "<hr style='margin:4px 0'><b>缺口 Gaps</b><table style='font-size:11px'>" +
@@ -482,8 +495,12 @@ _JS = r"""
     return L.geoJson(D.units, {
       style: function (f) {
         var p = f.properties, v, below = false;
+        if (p.partial_network) {
+          return {fillColor: "#d7ccc8", fillOpacity: 0.55, color: "#795548", weight: 2,
+                  dashArray: "2 4"};
+        }
         if (cat) {
-          v = (p.share || {})[cat.id];
+          v = cat.nodata ? null : (p.share || {})[cat.id];
           below = isNum(v) && isNum(cat.target) && v < cat.target;
         } else {
           v = p.n_categories ? p.n_meets_standard / p.n_categories : null;
@@ -501,7 +518,8 @@ _JS = r"""
   var countName = "达标类别数 Categories meeting standard";
   base[countName] = unitLayer(null);
   D.cats.forEach(function (c) {
-    var name = esc(c.zh) + " " + esc(c.en) + (isNum(c.tier) ? " (" + c.tier + " 分钟 min)" : "");
+    var name = esc(c.zh) + " " + esc(c.en) + (isNum(c.tier) ? " (" + c.tier + " 分钟 min)" : "") +
+      (c.nodata ? " — 无数据 no data" : "");
     base[name] = unitLayer(c);
     baseCat[name] = c.id;
   });
@@ -576,6 +594,8 @@ _JS = r"""
     });
     h += "<i style='display:inline-block;width:14px;height:10px;margin-right:6px;" +
       "background:#bdbdbd'></i>无数据 no data<br>" +
+      "<i style='display:inline-block;width:14px;height:10px;margin-right:6px;" +
+      "background:#d7ccc8;border:2px dotted #795548'></i>路网不全 partial network<br>" +
       "<i style='display:inline-block;width:14px;height:0;margin:0 6px 3px 0;" +
       "border-top:2.5px dashed #b71c1c'></i>未达标 below target<br>" +
       "<span style='color:#6a1b9a'>★</span> 建议新增设施 suggested site<br>" +

@@ -33,8 +33,10 @@ _FIELDS = ("edge", "along_m", "snap_m", "x", "y", "ok", "reason")
 class Snap:
     """Points projected onto their nearest street edge.
 
-    Every input point has a row; a point that is not snapped has ``ok=False`` and a
-    ``reason`` (beyond ``max_snap_m``, empty or missing geometry, coordinates not finite).
+    Only edges of the kinds in :data:`lifecircle_geo.network.walknetwork.SNAP_KINDS` are
+    candidates: never a ferry, which is boarded at its piers. Every input point has a row; a
+    point that is not snapped has ``ok=False`` and a ``reason`` (beyond ``max_snap_m``, empty
+    or missing geometry, coordinates not finite, no snappable edge).
 
     Attributes
     ----------

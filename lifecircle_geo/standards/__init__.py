@@ -13,6 +13,14 @@ override changes a number without giving its source, the source becomes
 ``"planner override in <file> (was ...)"`` so that no inherited source is left describing a
 number it no longer belongs to.
 
+Each category also says which facilities count, as rules (:mod:`lifecircle_geo.facilities`
+applies them): ``osm`` (tags, optionally with ``name_any`` keywords), ``amap`` (six-digit
+Amap type ``codes`` or prefixes such as ``"0907*"``, type ``types`` patterns
+``"family;…;level"``, ``any`` words of the type string, optionally ``name_any``), ``names``
+(Chinese name keywords, used for records without a type, or within the type ``families`` a
+rule lists), and ``exclude`` (``codes``, ``types``, ``any``, ``tags``, ``names``: what is out
+even when an include rule matches). ``sources.classification`` says what they rest on.
+
 Examples
 --------
 >>> from lifecircle_geo.standards import load_profile
@@ -28,6 +36,7 @@ Examples
 from __future__ import annotations
 
 import copy
+import re
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -42,13 +51,16 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "AMAP_FAMILIES",
     "AREA_TYPES",
     "CLASSES",
+    "FAMILY_ALIASES",
     "GROUPS",
     "NUMBER_KEYS",
     "TIERS_MIN",
     "Category",
     "Profile",
+    "canonical_family",
     "list_profiles",
     "load_profile",
 ]
@@ -92,10 +104,81 @@ _CATEGORY_KEYS = {
     "osm",
     "names",
     "amap",
+    "exclude",
     "sources",
     "note",
 }
 _TOP_KEYS = {"profile", "tiers", "category", "extends"}
+
+#: Amap (高德) type families (大类) by the first two digits of a six-digit type code
+AMAP_FAMILIES: dict[str, str] = {
+    "01": "汽车服务",
+    "02": "汽车销售",
+    "03": "汽车维修",
+    "04": "摩托车服务",
+    "05": "餐饮服务",
+    "06": "购物服务",
+    "07": "生活服务",
+    "08": "体育休闲服务",
+    "09": "医疗保健服务",
+    "10": "住宿服务",
+    "11": "风景名胜",
+    "12": "商务住宅",
+    "13": "政府机构及社会团体",
+    "14": "科教文化服务",
+    "15": "交通设施服务",
+    "16": "金融保险服务",
+    "17": "公司企业",
+    "18": "道路附属设施",
+    "19": "地名地址信息",
+    "20": "公共设施",
+    "22": "事件活动",
+    "97": "室内设施",
+    "99": "通行设施",
+}
+#: other names of the same families: Baidu (百度) top-level types and older Amap spellings,
+#: each mapped to the Amap family whose rules apply to it
+FAMILY_ALIASES: dict[str, str] = {
+    "美食": "餐饮服务",
+    "酒店": "住宿服务",
+    "购物": "购物服务",
+    "丽人": "生活服务",
+    "旅游景点": "风景名胜",
+    "休闲娱乐": "体育休闲服务",
+    "运动健身": "体育休闲服务",
+    "教育培训": "科教文化服务",
+    "文化传媒": "科教文化服务",
+    "医疗": "医疗保健服务",
+    "交通设施": "交通设施服务",
+    "金融": "金融保险服务",
+    "房地产": "商务住宅",
+    "政府机构": "政府机构及社会团体",
+    "政府机关及社会团体": "政府机构及社会团体",
+    "金融保险机构": "金融保险服务",
+    "出入口": "通行设施",
+    "自然地物": "地名地址信息",
+    "行政地标": "地名地址信息",
+    "门址": "地名地址信息",
+    "道路": "地名地址信息",
+}
+_FAMILIES = frozenset(AMAP_FAMILIES.values())
+
+
+def canonical_family(text: str) -> str | None:
+    """Amap family (大类) that a type's top level names, or None when it names none.
+
+    Amap families are returned as they are; Baidu's top-level types and older spellings are
+    mapped to the Amap family they correspond to (:data:`FAMILY_ALIASES`).
+
+    Examples
+    --------
+    >>> canonical_family("医疗保健服务"), canonical_family("医疗"), canonical_family("宝宝屋")
+    ('医疗保健服务', '医疗保健服务', None)
+    """
+    text = text.strip()
+    if text in _FAMILIES:
+        return text
+    return FAMILY_ALIASES.get(text)
 
 
 @dataclass(frozen=True)
@@ -122,11 +205,16 @@ class Category:
     facility_types : tuple of str
         Facility types counted in this category.
     osm_rules, name_rules, amap_rules : tuple of dict
-        Matching rules for OSM tags, Chinese names and Amap types (see ``facilities``).
+        Matching rules for OSM tags, Chinese names and Amap/Baidu types (see
+        :mod:`lifecircle_geo.facilities`): what is in.
+    exclude_rules : tuple of dict
+        What is out even when an include rule matches: Amap codes, type patterns, OSM tags or
+        name patterns (all the conditions a rule gives must hold).
     sources : dict of str to str
         Where each number comes from (``tier_min``, ``threshold_m``, ``target_share``; the
         threshold's source is the tier's when the category uses the tier default), or
-        ``"assumption"``; ``membership`` says why the category is in the profile.
+        ``"assumption"``; ``membership`` says why the category is in the profile,
+        ``classification`` what its include and exclude rules rest on.
     """
 
     id: str
@@ -142,6 +230,7 @@ class Category:
     name_rules: tuple[dict, ...] = ()
     amap_rules: tuple[dict, ...] = ()
     sources: dict[str, str] = field(default_factory=dict)
+    exclude_rules: tuple[dict, ...] = ()
 
     def threshold_for(self, area_type: str = "中心城") -> float:
         """Return the walking threshold in metres for ``area_type``.
@@ -582,6 +671,7 @@ def _validate(data: dict, label: str) -> Profile:
         osm_rules = _rules(c, "osm", where, label)
         name_rules = _rules(c, "names", where, label)
         amap_rules = _rules(c, "amap", where, label)
+        exclude_rules = _rules(c, "exclude", where, label)
         cats.append(
             Category(
                 id=cid,
@@ -597,6 +687,7 @@ def _validate(data: dict, label: str) -> Profile:
                 name_rules=name_rules,
                 amap_rules=amap_rules,
                 sources=sources,
+                exclude_rules=exclude_rules,
             )
         )
     return Profile(
@@ -614,10 +705,49 @@ def _validate(data: dict, label: str) -> Profile:
 
 
 _RULE_KEYS = {
-    "osm": {"tags", "name_any", "type"},
-    "names": {"any", "type"},
-    "amap": {"codes", "any", "type"},
+    "osm": {"tags", "name_any", "type", "note"},
+    "names": {"any", "type", "families", "note"},
+    "amap": {"codes", "types", "any", "name_any", "type", "note"},
+    "exclude": {"codes", "types", "any", "tags", "names", "note"},
 }
+#: the conditions an exclude rule may give (at least one; all that it gives must hold)
+_EXCLUDE_CONDITIONS = ("codes", "types", "any", "tags", "names")
+_CODE_PATTERN = re.compile(r"\d{6}|\d{1,5}\*")
+
+
+def _families(value: object, at: str, label: str) -> tuple[str, ...]:
+    names = _str_list(value, at, label)
+    for name in names:
+        if canonical_family(name) is None:
+            raise ProfileError(
+                f"{label}: {at}: {name!r} is not an Amap or Baidu type family; known: "
+                f"{sorted(_FAMILIES)} (and {sorted(FAMILY_ALIASES)})"
+            )
+    return names
+
+
+def _type_patterns(value: object, at: str, label: str) -> None:
+    for pattern in _str_list(value, at, label):
+        top = pattern.replace("；", ";").split(";", 1)[0]
+        if canonical_family(top) is None:
+            raise ProfileError(
+                f"{label}: {at}: type pattern {pattern!r} should start with an Amap type "
+                f"family such as '医疗保健服务' ('family;中类;小类'); known families: "
+                f"{sorted(_FAMILIES)}"
+            )
+
+
+def _tags(rule: dict, at: str, label: str) -> None:
+    tags = _need(rule, "tags", dict, at, label)
+    if not tags:
+        raise ProfileError(f"{label}: {at}.tags is empty")
+    for k, v in tags.items():
+        if not (
+            isinstance(v, str) or (isinstance(v, list) and v and all(isinstance(x, str) for x in v))
+        ):
+            raise ProfileError(
+                f"{label}: {at}.tags.{k} should be a string or a list of strings, got {v!r}"
+            )
 
 
 def _rules(c: dict, kind: str, where: str, label: str) -> tuple[dict, ...]:
@@ -629,29 +759,40 @@ def _rules(c: dict, kind: str, where: str, label: str) -> tuple[dict, ...]:
         if not isinstance(rule, dict):
             raise ProfileError(f"{label}: {at} should be a table, got {rule!r}")
         _check_keys(rule, _RULE_KEYS[kind], at, label)
-        _need(rule, "type", str, at, label)
+        if "note" in rule and not isinstance(rule["note"], str):
+            raise ProfileError(f"{label}: {at}.note should be a string, got {rule['note']!r}")
+        if kind == "exclude":
+            if not any(key in rule for key in _EXCLUDE_CONDITIONS):
+                raise ProfileError(
+                    f"{label}: {at} needs at least one of {list(_EXCLUDE_CONDITIONS)}"
+                )
+            if "tags" in rule:
+                _tags(rule, at, label)
+        else:
+            _need(rule, "type", str, at, label)
         if kind == "osm":
-            tags = _need(rule, "tags", dict, at, label)
-            if not tags:
-                raise ProfileError(f"{label}: {at}.tags is empty")
-            for k, v in tags.items():
-                if not (
-                    isinstance(v, str)
-                    or (isinstance(v, list) and v and all(isinstance(x, str) for x in v))
-                ):
-                    raise ProfileError(
-                        f"{label}: {at}.tags.{k} should be a string or a list of strings, got {v!r}"
-                    )
+            _tags(rule, at, label)
             if "name_any" in rule:
                 _str_list(rule["name_any"], f"{at}.name_any", label)
         elif kind == "names":
             _str_list(_need(rule, "any", list, at, label), f"{at}.any", label)
+            if "families" in rule:
+                _families(rule["families"], f"{at}.families", label)
         else:
-            if "codes" not in rule and "any" not in rule:
-                raise ProfileError(f"{label}: {at} needs 'codes' or 'any'")
-            for key in ("codes", "any"):
+            if kind == "amap" and not any(k in rule for k in ("codes", "types", "any")):
+                raise ProfileError(f"{label}: {at} needs 'codes', 'types' or 'any'")
+            for key in ("any", "name_any", "names"):
                 if key in rule:
                     _str_list(rule[key], f"{at}.{key}", label)
+            if "types" in rule:
+                _type_patterns(rule["types"], f"{at}.types", label)
+            if "codes" in rule:
+                for code in _str_list(rule["codes"], f"{at}.codes", label):
+                    if not _CODE_PATTERN.fullmatch(code):
+                        raise ProfileError(
+                            f"{label}: {at}.codes: {code!r} should be a six-digit Amap type "
+                            f"code such as '090102', or a prefix ending in '*' such as '0907*'"
+                        )
     return tuple(rules)
 
 
