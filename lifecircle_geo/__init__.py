@@ -66,15 +66,16 @@ __all__ = [
     "routing",
     "settings",
     "standards",
+    "synth",
     "units",
 ]
 
 # Imported on first use: the report writers pull in matplotlib and folium (about a second), which
 # a run that only measures does not need. ``lc.report`` works all the same.
-_LAZY_SUBMODULES = ("report",)
+_LAZY_SUBMODULES = ("report", "synth")
 
 if TYPE_CHECKING:
-    from . import report
+    from . import report, synth
 
 
 def __getattr__(name: str) -> Any:

@@ -32,7 +32,7 @@ from . import population as lc_population
 from . import units as lc_units
 from ._version import __version__
 from .accessibility import service_load
-from .coverage import apply_status, rollup, summarize
+from .coverage import apply_status, evaluate_indicators, rollup, summarize
 from .engine import NearestByCategory, nearest_by_category
 from .errors import InputError
 from .extent import network_extent, network_share
@@ -42,7 +42,7 @@ from .isochrones import isochrones, travel_time_raster
 from .network import WalkNetwork
 from .routing import Sites
 from .settings import settings
-from .standards import Profile, load_profile
+from .standards import Category, Profile, load_profile
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,12 @@ class AnalysisResult:
         Walking catchment per category and threshold (network CRS).
     nearest : NearestByCategory
         Distance to the nearest facility and which one, per category and street node.
+    referrals : DataFrame
+        Gaps of categories a 街镇 does not build (schools, metro, ...): referred to their
+        ``department``, never 街镇 projects.
+    indicators : DataFrame
+        The profile's policy indicators (e.g. the 2025 citywide 85 %) evaluated on the 街镇,
+        district and study-area roll-ups: value, target, met; never unit pass/fail.
     """
 
     coverage: pd.DataFrame
@@ -97,12 +103,20 @@ class AnalysisResult:
     meta: dict = field(default_factory=dict)
     isochrones: gpd.GeoDataFrame | None = None
     nearest: NearestByCategory | None = field(default=None, repr=False)
+    referrals: pd.DataFrame = field(default_factory=pd.DataFrame)
+    indicators: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def summary(self) -> pd.DataFrame:
         """Coverage per category over the whole study area (bilingual names)."""
-        long = _long_table(self.demand, self.units, self.profile, ["_all"])
+        long = _long_table(
+            self.demand, self.units, self.profile, ["_all"], self.meta["walk_speed_kmh"]
+        )
         out = summarize(long, ["_all"], self.meta["walk_speed_kmh"]).drop(columns="_all")
-        out = apply_status(out, no_data=self.meta.get("no_data", ()))
+        out = apply_status(
+            out,
+            no_data=self.meta.get("no_data", ()),
+            informational=[c.id for c in self.profile.categories if c.informational],
+        )
         return _with_names(out, self.profile)[
             [
                 "category",
@@ -188,19 +202,35 @@ def _with_names(df: pd.DataFrame, profile: Profile) -> pd.DataFrame:
 
 
 def _long_table(
-    demand: gpd.GeoDataFrame, units: gpd.GeoDataFrame, profile: Profile, keys: list[str]
+    demand: gpd.GeoDataFrame,
+    units: gpd.GeoDataFrame,
+    profile: Profile,
+    keys: list[str],
+    walk_speed_kmh: float,
 ) -> pd.DataFrame:
-    """Resident points × categories with walk distance and the unit's threshold."""
+    """Resident points × categories: walk, people served, threshold and minutes' speed.
+
+    The people a category serves are its target group's; the speed is the one its threshold's
+    mode (walk or 慢行) and its own walking speed give in the unit's area type; plain walking
+    is at the run's ``walk_speed_kmh``.
+    """
     base = pd.DataFrame(demand.drop(columns="geometry"))
     base["_all"] = "all"
-    area = base["area_type"].to_numpy()
+    area = pd.Series(base["area_type"].to_numpy())
+    std = profile.standards_table().set_index(["category", "area_type"])
     parts = []
     for cat in profile.categories:
-        thr = pd.Series(area).map(cat.thresholds_m).to_numpy(dtype=float)
-        part = base[[*keys, "population"]].copy()
+        rows = std.loc[cat.id]
+        group = cat.target_group
+        part = base[keys].copy()
+        part["population"] = base["population" if group == "all" else f"population_{group}"]
         part["category"] = cat.id
         part["walk_m"] = base[f"walk_m_{cat.id}"].to_numpy()
-        part["threshold_m"] = thr
+        part["threshold_m"] = area.map(rows["threshold_m"]).to_numpy(dtype=float)
+        speed = area.map(rows["speed_kmh"]).to_numpy(dtype=float)
+        if cat.walk_speed_kmh is None:  # the run's speed, not the profile's, for plain walking
+            speed = np.where(area.map(rows["mode"]).to_numpy() == "walk", walk_speed_kmh, speed)
+        part["speed_kmh"] = speed
         part["target_share"] = cat.target_share
         parts.append(part)
     return pd.concat(parts, ignore_index=True)
@@ -230,6 +260,39 @@ def _walk_speed(
         log.warning(msg)
         warnings.append(msg)
     return speed
+
+
+def _population_column(cat: Category) -> str:
+    """Return the demand column of the people ``cat`` serves (its target group's)."""
+    return "population" if cat.target_group == "all" else f"population_{cat.target_group}"
+
+
+def _target_groups(
+    demand: gpd.GeoDataFrame,
+    units: gpd.GeoDataFrame,
+    prof: Profile,
+    shares: pd.DataFrame | str | os.PathLike | None,
+    known: dict[str, str],
+) -> tuple[gpd.GeoDataFrame, dict[str, str]]:
+    """Add ``population_<group>`` for every target group the profile's categories name.
+
+    From the population source's own columns, else ``shares`` per unit/街镇/district, else the
+    profile's default share (its source said in the returned dict, one line per group).
+    """
+    groups = sorted({c.target_group for c in prof.categories} - {"all"})
+    if not groups:
+        return demand, {}
+    demand.attrs["group_sources"] = dict(known)  # a reader's own account is kept
+    out = lc_population.add_groups(
+        demand,
+        groups,
+        units=units,
+        shares=shares,
+        default_shares={g: prof.target_groups[g] for g in groups},
+        unmatched_rows="ignore",  # a city-wide table read for one 街镇
+    )
+    sources = dict(out.attrs.get("group_sources") or {})
+    return out, {g: sources.get(g, "") for g in groups}
 
 
 def _complete_categories(complete: bool | Collection[str], prof: Profile) -> set[str]:
@@ -345,6 +408,7 @@ def analyze(
     isochrone_polygons: bool = True,
     walk_speed_kmh: float | None = None,
     complete: bool | Collection[str] = (),
+    group_shares: pd.DataFrame | str | os.PathLike | None = None,
     progress: bool | None = None,
 ) -> AnalysisResult:
     """Coverage of every unit × category, gaps, suggested sites and the project list.
@@ -364,7 +428,8 @@ def analyze(
     profile : str or Profile
         Standards profile.
     area_type : str, optional
-        Area type (中心城, 新城, 新市镇, 乡村) for units that state none; default: the profile's.
+        Area type (中心城, 主城区, 新城, 其他地区 or 乡村; 新市镇 is read as 其他地区) for
+        units that state none; default: the profile's.
     max_snap_m : float, optional
         Residents and facilities farther from a street are reported and left out of reach.
     search_cutoff_m : float, optional
@@ -390,6 +455,11 @@ def analyze(
         study area they measure 0 % (a real gap) instead of ``no data``. ``True``: every
         category. Without the declaration, a category with no facility within the search
         cutoff of any unit has status ``no data``: no share, no gap, no project.
+    group_shares : DataFrame or path, optional
+        Shares (or counts) of each target group (60+, 0-3, ...) per unit, 街镇 or district
+        (:func:`lifecircle_geo.population.add_groups`). Groups the population source does not
+        carry and this table does not give use the profile's default shares (2020 census,
+        city-wide), and ``meta["target_groups"]`` says so.
     progress : bool, optional
         tqdm progress bars (default ``settings.progress``).
 
@@ -425,10 +495,11 @@ def analyze(
     else:
         units = lc_units.prepare(units)
     units = units.to_crs(net.crs)
-    default_area = area_type or prof.default_area_type
+    default_area = prof.area_type(area_type or prof.default_area_type)
     units["area_type"] = units["area_type"].replace("", default_area)
-    for a in units["area_type"].unique():
-        prof.categories[0].threshold_for(a)  # a clear error for an unknown area type
+    # canonical names (新市镇 → 其他地区); a clear error for an unknown area type
+    canonical = {a: prof.area_type(a) for a in units["area_type"].unique()}
+    units["area_type"] = units["area_type"].map(canonical)
     nb = shapely.box(net.x_m.min(), net.y_m.min(), net.x_m.max(), net.y_m.max())
     if not units.geometry.intersects(nb).any():
         raise InputError(
@@ -445,7 +516,10 @@ def analyze(
         demand = population
     if "population" not in demand.columns:
         raise InputError("population points need a 'population' column")
-    demand = demand.to_crs(net.crs)[["population", "geometry"]]
+    # everyone, and the target groups the source carries (population_60+, ...)
+    pop_cols = [c for c in demand.columns if c == "population" or c.startswith("population_")]
+    group_attrs = dict(demand.attrs.get("group_sources") or {})
+    demand = demand.to_crs(net.crs)[[*pop_cols, "geometry"]]
     joined = gpd.sjoin(demand, units[[*_UNIT_KEYS, "geometry"]], predicate="within", how="left")
     joined = joined[~joined.index.duplicated(keep="first")]
     outside = joined["unit_id"].isna()
@@ -477,6 +551,7 @@ def analyze(
         raise InputError(
             "no residents inside the units: check the population source and the units' CRS"
         )
+    demand, group_sources = _target_groups(demand, units, prof, group_shares, group_attrs)
 
     d_snap = net.snap(demand.geometry, max_snap_m=max_snap_m)
     n_far = int((~d_snap.ok).sum())
@@ -529,7 +604,8 @@ def analyze(
         )
         # service load: residents within the threshold, counted at their nearest facility
         thr = demand["area_type"].map(cat.thresholds_m).to_numpy(dtype=float)
-        load = service_load(nearest, walk, thr, demand["population"].to_numpy(), len(fac))
+        served = demand[_population_column(cat)].to_numpy()
+        load = service_load(nearest, walk, thr, served, len(fac))
         rows = np.flatnonzero(fac_cat == cat.id)
         fac.loc[rows, "served_population"] = load[rows]
         cat_sites = sites.for_category(cat.id)
@@ -565,7 +641,7 @@ def analyze(
         else gpd.GeoDataFrame(columns=iso_cols, geometry="geometry", crs=net.crs)
     )
 
-    unit_long = _long_table(demand, units, prof, ["unit_id"])
+    unit_long = _long_table(demand, units, prof, ["unit_id"], speed)
     coverage = summarize(unit_long, ["unit_id"], speed)
     coverage = coverage.merge(units[_UNIT_KEYS], on="unit_id", how="left")
     coverage["threshold_m"] = [
@@ -574,8 +650,18 @@ def analyze(
     ]
     coverage = _with_names(coverage, prof)
     coverage = coverage.sort_values(["unit_id"], kind="stable").reset_index(drop=True)
+    std = prof.standards_table().set_index(["category", "area_type"])
+    at = pd.MultiIndex.from_arrays([coverage["category"], coverage["area_type"]])
+    for col in ("mode", "label_zh", "target_group", "department"):
+        coverage[col] = std[col].reindex(at).to_numpy()
+    coverage = coverage.rename(columns={"label_zh": "standard_zh"})
     partial_ids = units.loc[units["partial_network"], "unit_id"].tolist()
-    coverage = apply_status(coverage, no_data=no_data, partial_units=partial_ids)
+    coverage = apply_status(
+        coverage,
+        no_data=no_data,
+        partial_units=partial_ids,
+        informational=[c.id for c in prof.categories if c.informational],
+    )
     coverage = coverage[
         [
             *_UNIT_KEYS,
@@ -586,6 +672,10 @@ def analyze(
             "class_zh",
             "tier_min",
             "threshold_m",
+            "mode",
+            "standard_zh",
+            "target_group",
+            "department",
             "target_share",
             "population",
             "covered_population",
@@ -604,26 +694,40 @@ def analyze(
         rollup(
             coverage,
             keys,
-            residents=_long_table(demand, units, prof, keys),
+            residents=_long_table(demand, units, prof, keys, speed),
             walk_speed_kmh=speed,
         )
         for keys in (["jiezhen_code", "jiezhen_name", "district_code"], ["district_code"])
     )
 
-    gaps = rank_gaps(coverage)
-    if suggest and len(gaps):
-        sites = suggest_sites(net, gaps, demand, d_snap, units, max_sites=max_sites_per_gap)
+    indicators = evaluate_indicators(
+        prof,
+        {
+            "jiezhen": jiezhen,
+            "district": district,
+            "study_area": apply_status(
+                summarize(_long_table(demand, units, prof, ["_all"], speed), ["_all"], speed),
+                no_data=no_data,
+            ),
+        },
+    )
+    gaps = rank_gaps(coverage, prof)
+    # a 街镇 builds what its area type prioritises; departments build schools, metro, ...
+    to_build = gaps[gaps["action"] == "project"]
+    referrals = gaps[gaps["action"] == "referral"].reset_index(drop=True)
+    if suggest and len(to_build):
+        sites = suggest_sites(net, to_build, demand, d_snap, units, max_sites=max_sites_per_gap)
     else:
-        sites = suggest_sites(net, gaps.iloc[:0], demand, d_snap, units)
+        sites = suggest_sites(net, to_build.iloc[:0], demand, d_snap, units)
     names = {c.id: c.name_zh for c in prof.categories}
     sites["name_zh"] = sites["category"].map(names)
     sites = sites.merge(units[["unit_id", "jiezhen_code"]], on="unit_id", how="left")
     sites = gpd.GeoDataFrame(sites, geometry="geometry", crs=net.crs)
-    projects = project_list(gaps, sites, prof, year=year)
+    projects = project_list(to_build, sites, prof, year=year)
 
-    unit_pop = demand.groupby("unit_id")["population"].sum()
     units = units.copy()
-    units["population"] = units["unit_id"].map(unit_pop).fillna(0.0)
+    for col in ["population", *(f"population_{g}" for g in group_sources)]:
+        units[col] = units["unit_id"].map(demand.groupby("unit_id")[col].sum()).fillna(0.0)
     meta = {
         "lifecircle_geo_version": __version__,
         "profile": prof.id,
@@ -643,6 +747,8 @@ def analyze(
         "complete": sorted(declared),
         "no_data": [c for c in prof.category_ids if c in no_data],
         "partial_network_units": partial_ids,
+        "target_groups": group_sources,
+        "mode_speeds_kmh": {m: prof.mode_speed_kmh(m) for m in prof.modes},
         "min_network_share": settings.min_network_share,
         "warnings": warnings,
         "created": t0.isoformat(timespec="seconds"),
@@ -665,4 +771,6 @@ def analyze(
         meta=meta,
         isochrones=iso_gdf,
         nearest=near,
+        referrals=referrals,
+        indicators=indicators,
     )

@@ -19,7 +19,7 @@ import sys
 import time
 import unicodedata
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -88,10 +88,22 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print()
     print(summary_table(result))
     print()
+    action = result.gaps["action"].value_counts() if len(result.gaps) else {}
     print(
-        f"缺口 gaps: {len(result.gaps)} · 建议选址 suggested sites: {len(result.sites)} · "
+        f"单元缺口 unit gaps: {len(result.gaps)} (街镇项目 sub-district projects "
+        f"{action.get('project', 0)} · 转交主管部门 referred to departments "
+        f"{action.get('referral', 0)} · 非优先 not a priority here "
+        f"{action.get('not a priority', 0)}) · 建议选址 suggested sites: {len(result.sites)} · "
         f"项目 projects: {len(result.projects)}"
     )
+    ind = result.indicators
+    if len(ind):
+        area = ind[ind["level"] == "study_area"]
+        met = area["met"].astype("boolean")
+        print(
+            f"指标 indicators (研究范围 study area): {int(met.sum())} of {int(met.notna().sum())} "
+            f"category values at target ({', '.join(sorted(set(area['indicator'])))})"
+        )
     _print_files(files)
     print(f"({time.perf_counter() - t0:.1f} s)")
     return 0
@@ -143,19 +155,158 @@ def _cmd_profiles(args: argparse.Namespace) -> int:
     return 0
 
 
+#: how ``lifecircle profile show`` marks a number whose source says it is an assumption
+ASSUMPTION_MARK = "[假设 assumption]"
+
+
+def _sourced(source: str) -> str:
+    """``source``, marked when it says it is an assumption."""
+    from .standards import _is_assumption
+
+    return f"{source} {ASSUMPTION_MARK}" if _is_assumption(source) else source
+
+
+def _pct(share: float) -> str:
+    return f"{share * 100:.4g} %"
+
+
+def _profile_lines(p: Any, area_type: str | None = None) -> list[str]:
+    """Return the text of ``lifecircle profile show``: every number with its source."""
+    from .standards import AREA_ALIASES, _is_assumption, threshold_label
+
+    areas = [p.area_type(area_type)] if area_type else list(p.area_types)
+    mark = f" {ASSUMPTION_MARK}"
+    out = [f"{p.id}: {p.name_zh}", p.name_en, f"文件 file: {p.path}"]
+    if p.source:
+        out.append(f"来源 source: {p.source}")
+    out.append(f"{ASSUMPTION_MARK}: the source says the number is an assumption (edit it)")
+
+    out += ["", "地区类型 area types (项目优先 classes that make projects, in order):"]
+    for a in p.area_types.values():
+        pri = " > ".join(a.priorities) or "— (no projects)"
+        out.append(f"  {a.name} {a.name_en}: {pri} — {_sourced(a.source)}")
+    aliases = ", ".join(f"{k} = {v}" for k, v in AREA_ALIASES.items())
+    out.append(f"  别名 aliases: {aliases}")
+
+    out += ["", "出行方式 modes:"]
+    for m in p.modes.values():
+        out.append(
+            f"  {m.name} {m.name_zh} {m.name_en}: {m.speed_kmh:g} km/h — {_sourced(m.source)}"
+        )
+
+    std = p.standards_table()
+    out += [
+        "",
+        "档位 tiers (default thresholds by area type; a category may set its own; minutes at "
+        "the mode's speed):",
+    ]
+    tiers = p.raw.get("tiers", {})
+    for key in sorted(tiers, key=int):
+        out.append(f"  {key} min:")
+        thr, modes, src = (
+            tiers[key]["threshold_m"],
+            tiers[key].get("mode", {}),
+            tiers[key]["source"],
+        )
+        for area in areas:
+            label = threshold_label(thr[area], p.modes[modes.get(area, "walk")])
+            text = src[area] if isinstance(src, dict) else src
+            out.append(f"      {area}: {label} — {_sourced(text)}")
+
+    out += ["", "目标人群 target groups (默认比例 default share of residents):"]
+    out.append("  all 全体居民 every resident: 100 %")
+    for g in p.target_groups.values():
+        out.append(
+            f"  {g.id} {g.name_zh} {g.name_en}: {_pct(g.default_share)} — {_sourced(g.source)}"
+        )
+
+    unit = p.unit_standard
+    if unit is not None:
+        out += ["", "单元标准 unit standard (default of every category):"]
+        out.append(f"  target_share {_pct(unit.target_share)} — {_sourced(unit.source)}")
+        if unit.informational_tiers:
+            tiers_text = ", ".join(f"{t} min" for t in unit.informational_tiers)
+            out.append(
+                f"  informational tiers {tiers_text} (reported, no gaps or projects) — "
+                f"{_sourced(unit.informational_source)}"
+            )
+
+    out += ["", f"类别 categories ({len(p.categories)}):"]
+    for c in p.categories:
+        bits = [c.group, c.class_zh, f"{c.tier_min} min", f"人群 group {c.target_group}"]
+        if c.department:
+            bits.append(f"主管部门 department {c.department} (referral, no 街镇 project)")
+        if c.informational:
+            bits.append("仅供参考 informational")
+        out.append(f"  {c.id} {c.name_zh} {c.name_en} · {' · '.join(bits)}")
+        out.append(f"      tier_min {c.tier_min} — {_sourced(c.sources.get('tier_min', ''))}")
+        rows = std[(std["category"] == c.id) & std["area_type"].isin(areas)]
+        own: dict[str, list[str]] = {}
+        default = []
+        for r in rows.itertuples(index=False):
+            if r.source_threshold_m.startswith("[tiers."):
+                flag = mark if r.assumption_threshold_m else ""
+                default.append(f"{r.area_type} {r.threshold_m:.0f}米 {r.mode_zh}{flag}")
+            else:
+                own.setdefault(r.source_threshold_m, []).append(f"{r.area_type} {r.label_zh}")
+        for text, labels in own.items():
+            out.append(f"      {', '.join(labels)} — {_sourced(text)}")
+        if default:
+            out.append(f"      [tiers.{c.tier_min}] default: {' · '.join(default)}")
+        if c.sources.get("mode"):
+            out.append(f"      mode — {_sourced(c.sources['mode'])}")
+        src = c.sources.get("target_share", "")
+        if src.startswith("[unit_standard] default"):
+            flag = mark if _is_assumption(src) else ""
+            out.append(f"      target_share {_pct(c.target_share)} — [unit_standard] default{flag}")
+        else:
+            out.append(f"      target_share {_pct(c.target_share)} — {_sourced(src)}")
+        extra = [
+            ("walk_speed_kmh", c.walk_speed_kmh, lambda v: f"{v:g} km/h"),
+            ("target_group", None if c.target_group == "all" else c.target_group, str),
+            ("department", c.department, str),
+        ]
+        for key, value, fmt in extra:
+            if value is not None:
+                text = _sourced(c.sources.get(key, "not stated"))
+                out.append(f"      {key} {fmt(value)} — {text}")
+        if c.informational and c.sources.get("informational"):
+            out.append(f"      informational — {_sourced(c.sources['informational'])}")
+        if c.sources.get("membership"):
+            out.append(f"      membership — {_sourced(c.sources['membership'])}")
+
+    if p.indicators:
+        out += ["", "指标 indicators (targets for an area as a whole, never a unit's pass mark):"]
+        for ind in p.indicators:
+            out.append(
+                f"  {ind.id} {ind.name_zh}: {_pct(ind.target)} by {ind.year} ({ind.level}) — "
+                f"{_sourced(ind.source)}"
+            )
+            cats = ", ".join(ind.categories)
+            src = f" — {_sourced(ind.categories_source)}" if ind.categories_source else ""
+            out.append(f"      categories {cats}{src}")
+
+    table = p.sources_table()
+    n = int(table["assumption"].sum())
+    out += [
+        "",
+        f"假设 assumptions: {n} of {len(table)} numbers and settings rest on an assumption "
+        f"(marked {ASSUMPTION_MARK}; `--assumptions` lists them)",
+    ]
+    return out
+
+
 def _cmd_profile_show(args: argparse.Namespace) -> int:
     from .standards import load_profile
 
     p = load_profile(args.name)
-    t = p.table(args.area_type)
-    t["target_share"] = (t["target_share"] * 100).map(lambda x: f"{x:.0f}%")
-    t["threshold_m"] = t["threshold_m"].map(lambda x: f"{x:.0f}")
-    print(f"{p.id}: {p.name_zh}\n{p.name_en}\n")
-    print(
-        format_table(
-            t.drop(columns=["facility_types"]), right={"tier_min", "threshold_m", "target_share"}
-        )
-    )
+    if args.assumptions:
+        t = p.assumptions()
+        print(f"{p.id}: {len(t)} assumptions {ASSUMPTION_MARK}")
+        for r in t.itertuples(index=False):
+            print(f"  {r.where} · {r.key} = {r.value}: {r.source}")
+        return 0
+    print("\n".join(_profile_lines(p, args.area_type)))
     return 0
 
 
@@ -243,9 +394,23 @@ def build_parser() -> argparse.ArgumentParser:
     pl.set_defaults(func=_cmd_profiles)
     ps = sub.add_parser("profile", help="show a profile")
     ps_sub = ps.add_subparsers(dest="action", required=True)
-    show = ps_sub.add_parser("show", help="print a profile as a table")
-    show.add_argument("name")
-    show.add_argument("--area-type", default=None, help="中心城, 新城, 新市镇 or 乡村")
+    show = ps_sub.add_parser(
+        "show",
+        help="print a profile: every number with its source, assumptions marked",
+        description="Print a profile: area types and their project priorities, modes, target "
+        "groups, the unit standard, each category's numbers per area type and the indicators, "
+        "every number with its source; numbers whose source is an assumption are marked "
+        f"{ASSUMPTION_MARK}, and the last line counts them.",
+    )
+    show.add_argument("name", help="built-in profile name or .toml file")
+    show.add_argument(
+        "--area-type",
+        default=None,
+        help="thresholds of one area type only: 中心城, 主城区, 新城, 其他地区 (新市镇) or 乡村",
+    )
+    show.add_argument(
+        "--assumptions", action="store_true", help="list only the numbers that are assumptions"
+    )
     show.set_defaults(func=_cmd_profile_show)
     fa = sub.add_parser("facilities", help="check how a facility table is classified")
     fa_sub = fa.add_subparsers(dest="action", required=True)

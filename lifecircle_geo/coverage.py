@@ -18,16 +18,21 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
+
+if TYPE_CHECKING:
+    from .standards import Profile
 
 __all__ = [
     "MEASURES",
     "NAME_COLUMNS",
     "STATUSES",
     "apply_status",
+    "evaluate_indicators",
     "rollup",
     "summarize",
     "weighted_quantile",
@@ -44,7 +49,9 @@ MEASURES = [
 ]
 #: Per-category columns a roll-up carries over from its unit rows (when present).
 NAME_COLUMNS = ["name_zh", "name_en", "group", "class_zh", "tier_min"]
-#: What a coverage row says, with its Chinese and English labels. ``no data``: the inputs hold
+#: What a coverage row says, with its Chinese and English labels. ``informational``: measured and
+#: reported, but the profile does not judge units on it (5-minute items by default). ``no data``:
+#: the inputs hold
 #: no facility of the category in or near the study area (and nobody declared them complete),
 #: so nothing was measured. ``partial network``: the unit reaches beyond the street data, so
 #: its measure is not trusted (and not turned into projects).
@@ -53,6 +60,7 @@ STATUSES: dict[str, tuple[str, str]] = {
     "gap": ("未达标", "gap"),
     "no data": ("无数据", "no data"),
     "partial network": ("路网不全", "partial network"),
+    "informational": ("仅供参考", "informational"),
 }
 #: a roll-up row is ``partial network`` when more than this share of its people live in
 #: ``partial network`` units
@@ -84,11 +92,13 @@ def summarize(long: pd.DataFrame, keys: list[str], walk_speed_kmh: float) -> pd.
     long : DataFrame
         One row per resident point × category: ``category``, ``population``, ``walk_m``
         (``inf`` when not reached within the search cutoff), ``threshold_m``, ``target_share``,
-        and the ``keys`` columns.
+        and the ``keys`` columns; optionally ``speed_kmh`` per row (a category's own speed, or
+        慢行 where its threshold is a slow-travel one), else ``walk_speed_kmh`` for all.
+        ``population`` is the people the category serves (its target group's).
     keys : list of str
         Grouping columns, e.g. ``["unit_id"]`` or ``["jiezhen_code"]``.
     walk_speed_kmh : float
-        Converts metres to minutes.
+        Converts metres to minutes (rows without their own ``speed_kmh``).
 
     Returns
     -------
@@ -98,12 +108,17 @@ def summarize(long: pd.DataFrame, keys: list[str], walk_speed_kmh: float) -> pd.
         cutoff; ``p90_walk_min`` is NaN when more than 10 % are not reached; ``meets_standard``
         is ``share >= target_share`` (True for a group with no residents).
     """
-    m_per_min = walk_speed_kmh * 1000.0 / 60.0
     df = long[[*keys, "category", "population", "walk_m", "threshold_m", "target_share"]].copy()
+    speed = (
+        long["speed_kmh"].to_numpy(dtype=float)
+        if "speed_kmh" in long.columns
+        else np.full(len(long), float(walk_speed_kmh))
+    )
+    df["walk_min"] = df["walk_m"].to_numpy(dtype=float) / (speed * 1000.0 / 60.0)
     df["covered"] = np.where(df["walk_m"] <= df["threshold_m"], df["population"], 0.0)
     reached = np.isfinite(df["walk_m"].to_numpy())
     df["reached"] = np.where(reached, df["population"], 0.0)
-    df["walk_x_pop"] = np.where(reached, df["walk_m"] * df["population"], 0.0)
+    df["walk_x_pop"] = np.where(reached, df["walk_min"] * df["population"], 0.0)
     gkeys = [*keys, "category"]
     g = df.groupby(gkeys, sort=False, dropna=False)
     out = g.agg(
@@ -113,25 +128,22 @@ def summarize(long: pd.DataFrame, keys: list[str], walk_speed_kmh: float) -> pd.
         walk_x_pop=("walk_x_pop", "sum"),
         target_share=("target_share", "first"),
     ).reset_index()
-    out["mean_walk_min"] = (
-        np.divide(
-            out["walk_x_pop"],
-            out["reached_population"],
-            out=np.full(len(out), np.nan),
-            where=out["reached_population"] > 0,
-        )
-        / m_per_min
+    out["mean_walk_min"] = np.divide(
+        out["walk_x_pop"],
+        out["reached_population"],
+        out=np.full(len(out), np.nan),
+        where=out["reached_population"] > 0,
     )
     # vectorized weighted p90: sort within groups, first row where the cumulative weight passes
     df["_gid"] = g.ngroup()
-    s = df.sort_values(["_gid", "walk_m"], kind="stable")
+    s = df.sort_values(["_gid", "walk_min"], kind="stable")
     cw = s.groupby("_gid")["population"].cumsum()
     total = s.groupby("_gid")["population"].transform("sum")
     hit = s[(cw >= 0.9 * total - 1e-9 * total) & (total > 0)]
-    p90 = hit.groupby("_gid")["walk_m"].first()
+    p90 = hit.groupby("_gid")["walk_min"].first()
     gid_of_row = out.index.to_numpy()  # groups come out in ngroup order when sort=False
-    p90_m = p90.reindex(gid_of_row).to_numpy()
-    out["p90_walk_min"] = np.where(np.isfinite(p90_m), p90_m, np.nan) / m_per_min
+    p90_min = p90.reindex(gid_of_row).to_numpy()
+    out["p90_walk_min"] = np.where(np.isfinite(p90_min), p90_min, np.nan)
     _share_and_meets(out)
     return out[[*gkeys, "target_share", *MEASURES]]
 
@@ -151,6 +163,7 @@ def apply_status(
     *,
     no_data: Collection[str] = (),
     partial_units: Collection[object] = (),
+    informational: Collection[str] = (),
 ) -> pd.DataFrame:
     """Give each coverage row its ``status`` (see :data:`STATUSES`); a new frame.
 
@@ -169,6 +182,9 @@ def apply_status(
         Categories with no facility in or near the study area.
     partial_units : collection
         Units that reach beyond the street network.
+    informational : collection of str
+        Categories reported without a judgement: ``informational`` (after ``no data`` and
+        ``partial network``), never a gap.
 
     Returns
     -------
@@ -191,6 +207,7 @@ def apply_status(
     )
     meets = out["meets_standard"].astype("boolean")
     status = np.where(meets.fillna(False).to_numpy(dtype=bool), "met", "gap").astype(object)
+    status[out["category"].isin(list(informational)).to_numpy()] = "informational"
     status[part] = "partial network"
     status[cat_nd] = "no data"
     for col in _MEASURED:
@@ -202,7 +219,9 @@ def apply_status(
     return out
 
 
-def _rollup_status(out: pd.DataFrame, measured: np.ndarray, partial: np.ndarray) -> None:
+def _rollup_status(
+    out: pd.DataFrame, measured: np.ndarray, partial: np.ndarray, informational: np.ndarray
+) -> None:
     """Statuses of rolled-up rows, in place: ``no data`` when none of its rows was measured."""
     nd = ~measured
     for col in _MEASURED:
@@ -212,6 +231,7 @@ def _rollup_status(out: pd.DataFrame, measured: np.ndarray, partial: np.ndarray)
     meets[nd] = pd.NA
     out["meets_standard"] = meets
     status = np.where(meets.fillna(False).to_numpy(dtype=bool), "met", "gap").astype(object)
+    status[informational] = "informational"
     status[partial & ~nd] = "partial network"
     status[nd] = "no data"
     out["status"] = status
@@ -298,6 +318,7 @@ def rollup(
     # rows without data add their people, never their (unknown) measures
     measured = status != "no data"
     df["_measured"] = measured
+    df["_informational"] = status == "informational"
     df["_partial_pop"] = np.where(
         status == "partial network", df["population"].to_numpy(dtype=float), 0.0
     )
@@ -318,6 +339,7 @@ def rollup(
             _measured_pop=("_measured_pop", "sum"),
             _measured=("_measured", "any"),
             _partial_pop=("_partial_pop", "sum"),
+            _informational=("_informational", "any"),
             target_share=("target_share", "first"),
             **{c: (c, "first") for c in carry},
         )
@@ -340,7 +362,9 @@ def rollup(
         out = out.merge(p90, on=gkeys, how="left")
         measures = MEASURES
     partial = out["_partial_pop"].to_numpy(float) > PARTIAL_ROLLUP_SHARE * pop
-    _rollup_status(out, out["_measured"].to_numpy(bool), partial)
+    _rollup_status(
+        out, out["_measured"].to_numpy(bool), partial, out["_informational"].to_numpy(bool)
+    )
     measures = [*measures, "status"]
     order = {c: i for i, c in enumerate(pd.unique(df["category"]))}
     out = out.sort_values(
@@ -349,3 +373,80 @@ def rollup(
         kind="stable",
     )
     return out[[*gkeys, "target_share", *measures, *carry]].reset_index(drop=True)
+
+
+def evaluate_indicators(profile: Profile, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Evaluate the profile's indicators (policy targets) on rolled-up coverage.
+
+    An indicator such as "15-minute coverage of community health, elderly care, culture and
+    sports ≈ 85 % by 2025 (citywide)" is a target for an area as a whole, never a pass mark
+    for a unit: it is evaluated on each row of the roll-ups given (街镇, district, the whole
+    study area), one row per indicator × category × area, with its value, target and whether
+    it is met. Rows without data say so (``value`` NaN, ``met`` NA).
+
+    Parameters
+    ----------
+    profile : Profile
+        Whose ``indicators`` are evaluated.
+    tables : dict of str to DataFrame
+        Level name (e.g. ``"jiezhen"``) → roll-up rows (:func:`rollup`) with ``category``,
+        ``share`` and ``status``; key columns are carried over.
+
+    Returns
+    -------
+    DataFrame
+        ``level``, the key columns, ``indicator``, ``name_zh``, ``name_en``,
+        ``indicator_level`` (where the target is set: city, district), ``year``, ``category``,
+        ``target_share`` (the indicator's target), ``share`` (its value here), ``met``,
+        ``status`` and ``source``.
+    """
+    keys_all = ["district_code", "jiezhen_code", "jiezhen_name"]
+    cols = [
+        "level",
+        *keys_all,
+        "indicator",
+        "name_zh",
+        "name_en",
+        "indicator_level",
+        "year",
+        "category",
+        "target_share",
+        "share",
+        "met",
+        "status",
+        "source",
+    ]
+    rows = []
+    for level, table in tables.items():
+        if table is None or table.empty:
+            continue
+        for ind in profile.indicators:
+            part = table[table["category"].isin(list(ind.categories))]
+            for rec in part.to_dict("records"):
+                value = rec.get("share")
+                measured = rec.get("status") != "no data" and value == value
+                rows.append(
+                    {
+                        "level": level,
+                        **{k: rec.get(k, "") for k in keys_all},
+                        "indicator": ind.id,
+                        "name_zh": ind.name_zh,
+                        "name_en": ind.name_en,
+                        "indicator_level": ind.level,
+                        "year": ind.year,
+                        "category": rec["category"],
+                        "target_share": ind.target,
+                        "share": value if measured else np.nan,
+                        "met": (value >= ind.target - 1e-12) if measured else pd.NA,
+                        "status": "no data" if not measured else None,
+                        "source": ind.source,
+                    }
+                )
+    out = pd.DataFrame(rows, columns=cols)
+    if len(out):
+        met = out["met"].astype("boolean")
+        out["met"] = met
+        out["status"] = out["status"].fillna(
+            pd.Series(np.where(met.fillna(False), "met", "gap"), index=out.index)
+        )
+    return out

@@ -26,30 +26,72 @@ from .routing import Seeds, Snap, reach_at_points, reach_matrix
 if TYPE_CHECKING:
     from .standards import Profile
 
-__all__ = ["project_list", "rank_gaps", "suggest_sites"]
+__all__ = ["ACTIONS", "project_list", "rank_gaps", "suggest_sites"]
 
 log = logging.getLogger(__name__)
 
 
-def rank_gaps(coverage: pd.DataFrame) -> pd.DataFrame:
-    """Rows that miss their standard, ranked by people left out (most first).
+#: What becomes of a gap: a 街镇 project, a referral to the department that builds such
+#: facilities, or nothing this year (its class is not a priority of the unit's area type).
+ACTIONS = {
+    "project": ("街镇项目", "sub-district project"),
+    "referral": ("转交主管部门", "referral to the department"),
+    "not a priority": ("非本地区优先类别", "not a priority of this area type"),
+}
+
+
+def rank_gaps(coverage: pd.DataFrame, profile: Profile | None = None) -> pd.DataFrame:
+    """Rows that miss their standard, ranked by class priority, then by people left out.
 
     Only measured rows are gaps: with a ``status`` column (:func:`~lifecircle_geo.coverage.
-    apply_status`), rows that are ``no data`` or ``partial network`` never are.
+    apply_status`), rows that are ``no data``, ``partial network`` or ``informational`` never
+    are.
+
+    Parameters
+    ----------
+    coverage : DataFrame
+        Unit × category rows (``result.coverage``).
+    profile : Profile, optional
+        Gives each gap its ``priority`` (the rank of its class among the classes the unit's
+        area type builds, 2025 action plan 任务4: 0 first; NaN when the class makes no projects
+        there), ``department`` and ``action`` (:data:`ACTIONS`: a category with a responsible
+        department is referred to it; a class the area type does not prioritise makes no
+        project). Without it every gap is a ``project`` ranked by people left out.
 
     Returns
     -------
     DataFrame
-        The failing rows with ``people_left_out`` (population − covered) and ``rank`` (1..).
+        The failing rows with ``people_left_out`` (population − covered), ``priority``,
+        ``action``, ``department`` and ``rank`` (1..).
     """
     if "status" in coverage.columns:
         gaps = coverage[coverage["status"] == "gap"].copy()
     else:
         gaps = coverage[~coverage["meets_standard"].astype("boolean").fillna(True)].copy()
     gaps["people_left_out"] = gaps["population"] - gaps["covered_population"]
+    if profile is not None and len(gaps):
+        cats = {c.id: c for c in profile.categories}
+        gaps["priority"] = [
+            profile.class_priority(a, k)
+            for a, k in zip(gaps["area_type"], gaps["class_zh"], strict=True)
+        ]
+        gaps["priority"] = gaps["priority"].astype(float)
+        gaps["department"] = [cats[c].department for c in gaps["category"]]
+        gaps["action"] = np.where(
+            gaps["department"].notna(),
+            "referral",
+            np.where(gaps["priority"].notna(), "project", "not a priority"),
+        )
+    else:
+        gaps["priority"] = 0.0 if profile is None else np.nan
+        gaps["department"] = None
+        gaps["action"] = "project"
+    gaps["_p"] = gaps["priority"].fillna(np.inf)
     gaps = gaps.sort_values(
-        ["people_left_out", "unit_id", "category"], ascending=[False, True, True], kind="stable"
-    )
+        ["_p", "people_left_out", "unit_id", "category"],
+        ascending=[True, False, True, True],
+        kind="stable",
+    ).drop(columns="_p")
     gaps["rank"] = np.arange(1, len(gaps) + 1)
     return gaps.reset_index(drop=True)
 
@@ -119,8 +161,10 @@ def suggest_sites(
     cache: dict[tuple[str, float], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     unit_geom = dict(zip(units["unit_id"], units.geometry, strict=True))
     unit_of = demand["unit_id"].to_numpy()
-    pop = demand["population"].to_numpy(dtype=float)
     for gap in gaps.itertuples(index=False):
+        group = getattr(gap, "target_group", "all") or "all"
+        # the people the category serves: its target group's
+        pop = demand["population" if group == "all" else f"population_{group}"].to_numpy(float)
         thr = float(gap.threshold_m)
         key = (gap.unit_id, thr)
         if key not in cache:
@@ -192,6 +236,12 @@ def project_list(
     for gap in gaps.itertuples(index=False):
         cat = profile.category(gap.category)
         ftype = cat.facility_types[0] if cat.facility_types else cat.name_zh
+        standard = getattr(gap, "standard_zh", None) or (
+            f"步行{cat.tier_min}分钟（{gap.threshold_m:.0f}米）"
+        )
+        group = profile.target_groups.get(cat.target_group) if cat.target_group != "all" else None
+        who_zh = group.name_zh if group is not None else "居民"
+        who_en = group.name_en if group is not None else "residents"
         common = {
             "jiezhen_code": gap.jiezhen_code,
             "jiezhen_name": gap.jiezhen_name,
@@ -216,13 +266,12 @@ def project_list(
                     **common,
                     "content_zh": (
                         f"在{gap.unit_name}补充{ftype}（{cat.name_zh}）1处，"
-                        f"可使约{s.newly_covered_population:.0f}名居民步行"
-                        f"{cat.tier_min}分钟（{gap.threshold_m:.0f}米）内可达"
+                        f"可使约{s.newly_covered_population:.0f}名{who_zh}{standard}内可达"
                     ),
                     "content_en": (
                         f"Add one {cat.name_en.lower()} facility in "
                         f"{gap.unit_id}: about {s.newly_covered_population:.0f} "
-                        f"more residents within {gap.threshold_m:.0f} m"
+                        f"more {who_en} within {gap.threshold_m:.0f} m"
                     ),
                     "newly_covered_population": float(s.newly_covered_population),
                     "lon": s.geometry.x,
@@ -235,12 +284,11 @@ def project_list(
                     **common,
                     "content_zh": (
                         f"研究在{gap.unit_name}补充{ftype}（{cat.name_zh}），"
-                        f"现有约{gap.people_left_out:.0f}名居民步行"
-                        f"{gap.threshold_m:.0f}米内不可达"
+                        f"现有约{gap.people_left_out:.0f}名{who_zh}{standard}内不可达"
                     ),
                     "content_en": (
                         f"Study how to add {cat.name_en.lower()} in "
-                        f"{gap.unit_id}: {gap.people_left_out:.0f} residents "
+                        f"{gap.unit_id}: {gap.people_left_out:.0f} {who_en} "
                         f"beyond {gap.threshold_m:.0f} m"
                     ),
                     "newly_covered_population": 0.0,

@@ -44,6 +44,8 @@ A config, with every key (paths relative to the file)::
     [population]
     raster = "worldpop_100m.tif"       # or points = "compounds.gpkg" (+ column), or
     band = 1                           # totals = "人口" (a column of the units)
+    groups = {"60+" = "pop60.tif"}     # target groups of the source (files or columns)
+    group_shares = "年龄结构.xlsx"      # or shares/counts per unit, 街镇 or district
 
     [batch]
     by = "jiezhen_code"
@@ -83,7 +85,7 @@ from .analysis import AnalysisResult, analyze
 from .errors import InputError, ProfileError
 from .extent import clip_units
 from .network import WalkNetwork, WalkRules
-from .standards import AREA_TYPES, list_profiles, load_profile
+from .standards import AREA_ALIASES, AREA_TYPES, list_profiles, load_profile
 
 __all__ = [
     "ANALYZE_KEYS",
@@ -140,7 +142,11 @@ SCHEMA: dict[str, tuple[Key, ...]] = {
             "standards profile: a built-in name (shanghai-2025, gb50180-2018) or a .toml file",
         ),
         Key("out", "path", 'output folder (default "out")'),
-        Key("area_type", "str", "area type of units that state none: 中心城, 新城, 新市镇 or 乡村"),
+        Key(
+            "area_type",
+            "str",
+            "area type of units that state none: 中心城, 主城区, 新城, 其他地区 or 乡村",
+        ),
         Key("walk_speed_kmh", "float", "walking speed in km/h (default: the profile's)"),
         Key("year", "int", "year of the project list (default: next year)"),
         Key(
@@ -200,6 +206,18 @@ SCHEMA: dict[str, tuple[Key, ...]] = {
         Key("points", "path", "vector file of resident points or compounds, instead of raster"),
         Key("column", "str", "population column of points (default population)"),
         Key("totals", "str", "spread this column of the units over their streets instead"),
+        Key(
+            "groups",
+            "mapping",
+            "target groups the source carries: raster files or point/unit columns per group, "
+            "e.g. {'60+' = 'pop60.tif'}",
+        ),
+        Key(
+            "group_shares",
+            "path",
+            "CSV/XLSX of target-group shares or counts per unit, 街镇 or district "
+            "(else the profile's census defaults)",
+        ),
     ),
     "batch": (
         Key("by", "str", "split by jiezhen_code (default) or district_code"),
@@ -466,7 +484,9 @@ def load_config(config: str | os.PathLike | dict) -> dict:
             kind = next(k.kind for k in SCHEMA[""] if k.name == name)
             cfg[name] = float(value) if kind == "float" else value
     if "area_type" in cfg:
-        _choice(cfg["area_type"], AREA_TYPES, "area_type", "the top level", source)
+        _choice(
+            cfg["area_type"], [*AREA_TYPES, *AREA_ALIASES], "area_type", "the top level", source
+        )
     for name in ("walk_speed_kmh", "max_snap_m", "search_cutoff_m"):
         if name in cfg and not cfg[name] > 0:
             raise InputError(f"{source}: {name} = {cfg[name]!r} should be positive")
@@ -575,6 +595,13 @@ def load_config(config: str | os.PathLike | dict) -> dict:
         population["column"] = p_doc.get("column", "population")
     elif "totals" in p_doc:
         population["totals"] = p_doc["totals"]
+    if "groups" in p_doc:
+        groups = dict(p_doc["groups"])
+        if "raster" in population:
+            groups = {g: str(existing(v, where, f"groups.{g}")) for g, v in groups.items()}
+        population["groups"] = groups
+    if "group_shares" in p_doc:
+        population["group_shares"] = existing(p_doc["group_shares"], where, "group_shares")
     cfg["population"] = population
 
     # [batch]
@@ -877,8 +904,9 @@ def build_inputs(config: str | os.PathLike | dict, *, area: Area | None = None) 
     fac = lc_facilities.merge(*tables)
     p_cfg = cfg["population"]
     pop = None
+    groups = p_cfg.get("groups")
     if "raster" in p_cfg:
-        pop = lc_population.from_raster(p_cfg["raster"], band=p_cfg.get("band", 1))
+        pop = lc_population.from_raster(p_cfg["raster"], band=p_cfg.get("band", 1), groups=groups)
     elif "points" in p_cfg:
         try:
             points = gpd.read_file(p_cfg["points"])
@@ -887,12 +915,12 @@ def build_inputs(config: str | os.PathLike | dict, *, area: Area | None = None) 
                 f"{p_cfg['points']}: could not be read as a vector file ({exc})"
             ) from None
         try:
-            pop = lc_population.from_points(points, column=p_cfg["column"])
+            pop = lc_population.from_points(points, column=p_cfg["column"], groups=groups)
         except InputError as exc:
             raise InputError(f"{p_cfg['points']}: {exc}") from None
     elif "totals" in p_cfg:
         try:
-            pop = lc_population.from_totals(units, net, column=p_cfg["totals"])
+            pop = lc_population.from_totals(units, net, column=p_cfg["totals"], groups=groups)
         except InputError as exc:
             raise InputError(f"{cfg['units']['path']}: [population] totals: {exc}") from None
     if area is not None and pop is not None and "totals" not in p_cfg:
@@ -924,6 +952,9 @@ def analyze_inputs(
     complete = (cfg.get("facilities") or {}).get("complete")
     if complete is not None:
         options["complete"] = complete
+    shares = (cfg.get("population") or {}).get("group_shares")
+    if shares is not None:
+        options["group_shares"] = shares
     return analyze(
         inputs.network,
         inputs.facilities,

@@ -24,6 +24,7 @@ import numpy as np
 import shapely
 
 from .errors import InputError
+from .standards import AREA_ALIASES
 
 if TYPE_CHECKING:
     from pyproj import Transformer
@@ -69,8 +70,8 @@ def load(
     -------
     GeoDataFrame
         With :data:`UNIT_COLUMNS` (``unit_name`` defaults to ``unit_id``; missing hierarchy
-        fields are empty text; ``area_type`` empty means the profile's default) plus every
-        other column of the file.
+        fields are empty text; ``area_type`` empty means the profile's default, 新市镇 is read
+        as 其他地区) plus every other column of the file.
 
     Raises
     ------
@@ -127,6 +128,8 @@ def prepare(
         if field not in gdf.columns:
             gdf[field] = ""
         gdf[field] = gdf[field].fillna("").astype(str)
+    # an older area-type name (新市镇) means its area type (其他地区)
+    gdf["area_type"] = gdf["area_type"].str.strip().replace(AREA_ALIASES)
     invalid = ~gdf.geometry.is_valid
     if invalid.any():
         log.warning("%s: repaired %d invalid unit geometries", source, int(invalid.sum()))

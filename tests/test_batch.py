@@ -122,8 +122,14 @@ def test_local_run_writes_tasks_manifest_and_city_rollup(case, local_run):
     dist = city[city.level == "district"]
     jz = city[city.level == "jiezhen"]
     assert sorted(jz["jiezhen_code"].unique()) == KEYS
-    assert np.allclose(dist.groupby("category")["population"].sum(), task_pop)
-    assert np.allclose(jz.groupby("category")["population"].sum(), task_pop)
+    # categories that count everyone sum to the residents (the others count their group)
+    everyone = [
+        c.id for c in lc.load_profile("shanghai-2025").categories if c.target_group == "all"
+    ]
+    for level in (dist, jz):
+        sums = level.groupby("category")["population"].sum()
+        assert np.allclose(sums[everyone], task_pop)
+        assert (sums.drop(everyone) < task_pop).all()
     assert np.allclose(dist["share"], dist["covered_population"] / dist["population"])
     sheets = openpyxl.load_workbook(out / "city_coverage.xlsx", read_only=True).sheetnames
     assert sheets[:2] == ["街镇覆盖 Sub-district coverage", "区覆盖 District coverage"]

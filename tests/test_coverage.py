@@ -1,13 +1,13 @@
 """Coverage on a hand-built case whose answer is known by hand.
 
-A 3×3 street grid, 100 m blocks, two units, five resident points and one kindergarten at the
-south-west corner (kindergarten threshold 300 m):
+A 3×3 street grid, 100 m blocks, two units, five resident points and one 托育 (childcare) at the
+south-west corner (childcare threshold 300 m):
 
     (0,200) 50p ---- (100,200) ---- (200,200) 20p
         |               |               |
     (0,100) -------- (100,100) -- 10p -- (200,100)
         |               |               |
-    (0,0) 100p + 幼 -- (100,0) ----- (200,0) 30p
+    (0,0) 100p + 托 -- (100,0) ----- (200,0) 30p
 
 Unit A (x < 100): 150 residents, walks 0 m and 200 m → 150 covered, share 1.
 Unit B (x > 100): walks 200 m (30p), 250 m (10p, mid-edge), 400 m (20p) → 40 of 60 covered.
@@ -58,9 +58,9 @@ def _grid_case(**kwargs):
     fac = gpd.GeoDataFrame(
         {
             "facility_id": ["k1"],
-            "name": ["测试幼儿园"],
-            "category": ["kindergarten"],
-            "facility_type": ["幼儿园"],
+            "name": ["测试托育园"],
+            "category": ["childcare"],
+            "facility_type": ["托育"],
             "source": ["test"],
             "rule": ["hand"],
             "capacity": [np.nan],
@@ -68,12 +68,29 @@ def _grid_case(**kwargs):
         geometry=[shapely.Point(X0, Y0)],
         crs=CRS,
     )
-    return lc.analyze(net, fac, units, population=pop, progress=False, **kwargs)
+    return lc.analyze(net, fac, units, population=pop, profile=PROFILE, progress=False, **kwargs)
+
+
+#: shanghai-2025 with 托育 (a 街镇 project, no department) at 300 m in every area type and
+#: judged on everyone, so the hand counts above stay whole people
+PROFILE = lc.load_profile(
+    "shanghai-2025",
+    overrides={
+        "category": [
+            {
+                "id": "childcare",
+                "target_group": "all",
+                "target_share": 0.85,
+                "threshold_m": dict.fromkeys(lc.standards.AREA_TYPES, 300),
+            }
+        ]
+    },
+)
 
 
 @pytest.fixture(scope="module")
 def grid_case():
-    """Only a kindergarten in the inputs: the other 19 categories have no data."""
+    """Only a childcare in the inputs: the other 19 categories have no data."""
     return _grid_case()
 
 
@@ -85,8 +102,8 @@ def grid_complete():
 
 def test_unit_coverage_by_hand(grid_case):
     cov = grid_case.coverage.set_index(["unit_id", "category"])
-    a = cov.loc[("A", "kindergarten")]
-    b = cov.loc[("B", "kindergarten")]
+    a = cov.loc[("A", "childcare")]
+    b = cov.loc[("B", "childcare")]
     assert a.threshold_m == 300.0
     assert (a.population, a.covered_population, a.share) == (150.0, 150.0, 1.0)
     assert (b.population, b.covered_population) == (60.0, 40.0)
@@ -103,7 +120,7 @@ def test_unit_coverage_by_hand(grid_case):
     assert np.isnan(park.covered_population) and np.isnan(park.share)
     assert park.meets_standard is pd.NA and np.isnan(park.mean_walk_min)
     assert grid_case.demand["walk_m_park"].isna().all()
-    assert "park" in grid_case.meta["no_data"] and "kindergarten" not in grid_case.meta["no_data"]
+    assert "park" in grid_case.meta["no_data"] and "childcare" not in grid_case.meta["no_data"]
     assert any("complete=" in w for w in grid_case.meta["warnings"])
 
 
@@ -117,43 +134,46 @@ def test_declared_complete_measures_zero(grid_complete):
 
 def test_no_data_is_not_a_gap(grid_case):
     # the one measured category is the only gap; no project for a category without data
-    assert set(grid_case.gaps["category"]) == {"kindergarten"}
-    assert set(grid_case.projects["category"]) <= {"kindergarten"}
+    assert set(grid_case.gaps["category"]) == {"childcare"}
+    assert set(grid_case.projects["category"]) <= {"childcare"}
     summary = grid_case.summary().set_index("category")
     assert summary.loc["park", "status"] == "no data" and np.isnan(summary.loc["park", "share"])
     jz = grid_case.jiezhen.set_index("category")
     assert jz.loc["park", "status"] == "no data" and np.isnan(jz.loc["park", "share"])
-    assert jz.loc["kindergarten", "status"] == "met"  # 190 of 210 ≥ 85 %
+    assert jz.loc["childcare", "status"] == "met"  # 190 of 210 ≥ 85 %
 
 
 def test_walks_per_resident(grid_case):
-    walk = grid_case.demand.sort_values("population", ascending=False)["walk_m_kindergarten"]
+    walk = grid_case.demand.sort_values("population", ascending=False)["walk_m_childcare"]
     np.testing.assert_allclose(walk.to_numpy(), [0, 50 * 0 + 200, 200, 400, 250])
 
 
 def test_gap_ranking_and_site(grid_complete):
     grid_case = grid_complete
     gaps = grid_case.gaps
-    kg = gaps[gaps.category == "kindergarten"]
+    kg = gaps[gaps.category == "childcare"]
     assert kg.unit_id.tolist() == ["B"] and kg.people_left_out.iloc[0] == 20.0
-    # ranked by people left out: unit A's gaps (150 people) come before unit B's (60)
-    assert gaps.people_left_out.is_monotonic_decreasing
-    assert gaps.iloc[0].people_left_out == 150.0
-    site = grid_case.sites.query("unit_id == 'B' and category == 'kindergarten'")
+    # ranked by class priority (基础保障 before 品质提升 in 中心城), then by people left out:
+    # unit A's gaps (150 people) come before unit B's (60) within a class
+    assert gaps.priority.is_monotonic_increasing
+    for _, same in gaps.groupby("priority"):
+        assert same.people_left_out.is_monotonic_decreasing
+    assert gaps.iloc[0].people_left_out == 150.0 and gaps.iloc[0].class_zh == "基础保障"
+    site = grid_case.sites.query("unit_id == 'B' and category == 'childcare'")
     assert len(site) == 1
     assert site.newly_covered_population.iloc[0] == 20.0
     assert site.share_after.iloc[0] == 1.0
-    proj = grid_case.projects.query("unit_id == 'B' and category == 'kindergarten'")
-    assert len(proj) == 1 and "幼儿园" in proj.content_zh.iloc[0]
+    proj = grid_case.projects.query("unit_id == 'B' and category == 'childcare'")
+    assert len(proj) == 1 and "托育" in proj.content_zh.iloc[0]
     assert 121 < proj.lon.iloc[0] < 122 and 31 < proj.lat.iloc[0] < 32
 
 
 def test_rollup_to_jiezhen(grid_case):
-    jz = grid_case.jiezhen.set_index("category").loc["kindergarten"]
+    jz = grid_case.jiezhen.set_index("category").loc["childcare"]
     assert (jz.population, jz.covered_population) == (210.0, 190.0)
-    s = grid_case.summary().set_index("category").loc["kindergarten"]
+    s = grid_case.summary().set_index("category").loc["childcare"]
     assert s.share == pytest.approx(190 / 210)
-    assert s.name_zh == "幼儿园"
+    assert s.name_zh == "托育"
 
 
 def test_summarize_and_quantile_edge_cases():
@@ -181,7 +201,7 @@ def test_service_load_equals_covered_people(grid_case):
 
 
 def test_catchment_polygon_by_hand(grid_case):
-    iso = grid_case.isochrones.query("category == 'kindergarten'")
+    iso = grid_case.isochrones.query("category == 'childcare'")
     assert iso.threshold_m.tolist() == [300.0]
     poly = iso.geometry.iloc[0]
     inside = [(0, 0), (100, 0), (200, 0), (0, 100), (100, 100), (0, 200), (200, 100)]
@@ -193,7 +213,7 @@ def test_catchment_polygon_by_hand(grid_case):
 def test_travel_time_raster_by_hand(grid_case, tmp_path):
     import rasterio
 
-    path = grid_case.travel_time_raster("kindergarten", tmp_path / "kg.tif", resolution_m=10)
+    path = grid_case.travel_time_raster("childcare", tmp_path / "kg.tif", resolution_m=10)
     with rasterio.open(path) as ds:
         assert ds.crs.to_epsg() == CRS
         at = {
@@ -202,7 +222,7 @@ def test_travel_time_raster_by_hand(grid_case, tmp_path):
         }
         nodata = ds.nodata
     m_per_min = 4000 / 60
-    # cell centre (5, 5): 5 m off the street, 5 m along it to the kindergarten's corner
+    # cell centre (5, 5): 5 m off the street, 5 m along it to the childcare's corner
     assert at[(5, 5)] == pytest.approx(10 / m_per_min, abs=1e-4)
     # (195, 5): 5 m off, then 95 m + 100 m along the bottom street
     assert at[(195, 5)] == pytest.approx(200 / m_per_min, abs=1e-4)

@@ -163,3 +163,29 @@ def test_table_without_coordinates(tmp_path, capsys):
 def test_missing_units_file(tmp_path, capsys):
     cfg = _config(tmp_path, units={"path": str(tmp_path / "units.gpkg")})
     _expect_error(tmp_path, capsys, cfg, "units.gpkg", "does not exist")
+
+
+def test_standards_indicators_and_referrals_in_the_outputs(demo_run):
+    """The Standards sheet and table match the profile; indicators and referrals are there."""
+    import lifecircle_geo as lc
+
+    out, _ = demo_run
+    profile = lc.load_profile("shanghai-2025")
+    expected = profile.standards_table()
+    wb = openpyxl.load_workbook(out / "project_list.xlsx", read_only=True)
+    assert {"标准说明 Standards", "指标 Indicators", "转办 Referrals"} <= set(wb.sheetnames)
+    rows = list(wb["标准说明 Standards"].iter_rows(values_only=True))
+    assert len(rows) == 1 + len(expected) == 1 + 20 * 5
+    gpkg = out / "project_database.gpkg"
+    table = pyogrio.read_dataframe(gpkg, layer="standards", read_geometry=False)
+    assert table[["category", "area_type", "threshold_m"]].values.tolist() == (
+        expected[["category", "area_type", "threshold_m"]].values.tolist()
+    )
+    sources = pyogrio.read_dataframe(gpkg, layer="standard_sources", read_geometry=False)
+    assert sources["assumption"].astype(bool).sum() == len(profile.assumptions())
+    ind = pyogrio.read_dataframe(gpkg, layer="indicators", read_geometry=False)
+    assert set(ind["level"]) == {"jiezhen", "district", "study_area"} and "unit_id" not in ind
+    ref = pyogrio.read_dataframe(gpkg, layer="referrals", read_geometry=False)
+    assert len(ref) and ref["department"].notna().all()
+    projects = pyogrio.read_dataframe(gpkg, layer="projects", read_geometry=False)
+    assert not set(projects["category"]) & set(ref["category"])

@@ -131,9 +131,10 @@ def test_partial_units_make_no_gap_and_no_project(half_outside):
     cov = half_outside.coverage
     assert set(cov.loc[cov.unit_id == "B", "status"]) == {"partial network"}
     assert "partial network" not in set(cov.loc[cov.unit_id == "A", "status"])
-    # B's kindergarten share is measured (40+10 of 110 within 300 m) but not trusted
+    # B's kindergarten share is measured (children 3-6 of its 110 residents) but not trusted
     kb = cov.set_index(["unit_id", "category"]).loc[("B", "kindergarten")]
-    assert kb.population == 110.0 and np.isfinite(kb.share)
+    share_3_6 = half_outside.profile.target_groups["3-6"].default_share
+    assert kb.population == pytest.approx(110.0 * share_3_6) and np.isfinite(kb.share)
     assert "B" not in set(half_outside.gaps["unit_id"])
     assert "B" not in set(half_outside.projects.get("unit_id", []))
     assert "B" not in set(half_outside.sites.get("unit_id", []))

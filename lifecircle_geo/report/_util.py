@@ -99,6 +99,23 @@ def run_facts(result: Any) -> list[tuple[str, Any]]:
 
 
 # ---------------------------------------------------------------------------- categories
+def _assumed(result: Any, category_id: str) -> bool:
+    """Whether the category's distance, in an area type the result's units have, is assumed."""
+    profile = getattr(result, "profile", None)
+    table = getattr(profile, "standards_table", None)
+    if not callable(table):
+        return False
+    rows = table()
+    if rows.empty or "assumption_threshold_m" not in rows.columns:
+        return False
+    units = getattr(result, "units", None)
+    areas = set(units["area_type"]) if units is not None and "area_type" in units else None
+    mine = rows["category"] == category_id
+    if areas:
+        mine &= rows["area_type"].isin(areas)
+    return bool(rows.loc[mine, "assumption_threshold_m"].any())
+
+
 def categories(result: Any) -> pd.DataFrame:
     """One row per category in profile order: category, name_zh, name_en, group, class_zh,
     tier_min, target_share, plus ``threshold_<area type>`` columns when the profile gives them.
@@ -116,6 +133,10 @@ def categories(result: Any) -> pd.DataFrame:
             "class_zh": cat.class_zh,
             "tier_min": cat.tier_min,
             "target_share": cat.target_share,
+            "target_group": getattr(cat, "target_group", "all"),
+            "informational": bool(getattr(cat, "informational", False)),
+            "department": getattr(cat, "department", None),
+            "assumed": _assumed(result, cat.id),
         }
         for area in AREA_TYPES:
             try:
@@ -134,6 +155,25 @@ def categories(result: Any) -> pd.DataFrame:
     if "category" not in cols:
         return pd.DataFrame(columns=["category", "name_zh", "name_en"])
     return cov[cols].drop_duplicates("category").reset_index(drop=True)
+
+
+def standards(result: Any) -> pd.DataFrame:
+    """The profile's standards, one row per category × area type, each number with its source.
+
+    ``Profile.standards_table`` (threshold, mode, speed, label, unit target share, target group,
+    informational, department, and their sources with an ``assumption`` flag); empty without a
+    profile.
+    """
+    profile = getattr(result, "profile", None)
+    table = getattr(profile, "standards_table", None)
+    return table() if callable(table) else pd.DataFrame()
+
+
+def provenance(result: Any) -> pd.DataFrame:
+    """Every number of the profile with its source and whether it is an assumption."""
+    profile = getattr(result, "profile", None)
+    table = getattr(profile, "sources_table", None)
+    return table() if callable(table) else pd.DataFrame()
 
 
 def unit_scores(result: Any) -> pd.DataFrame:

@@ -28,8 +28,9 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from .._io import atomic_path, json_text
 from ..coverage import STATUSES
+from ..gaps import ACTIONS
 from ..standards import AREA_TYPES
-from ._util import categories, frame, gdal_safe, run_facts
+from ._util import categories, frame, gdal_safe, run_facts, standards
 
 __all__ = ["CLASSIFICATION_SHEETS", "HEADERS", "SHEETS", "header", "write_excel", "write_tables"]
 
@@ -37,8 +38,9 @@ log = logging.getLogger(__name__)
 
 _AREA_EN = {
     "中心城": "central city",
+    "主城区": "main city",
     "新城": "new town",
-    "新市镇": "new market town",
+    "其他地区": "other areas",
     "乡村": "rural",
 }
 
@@ -66,6 +68,24 @@ HEADERS: dict[str, tuple[str, str]] = {
     "p90_walk_min": ("90%步行时间(分钟)", "P90 walk (min)"),
     "meets_standard": ("是否达标", "Meets standard"),
     "status": ("状态", "Status"),
+    "action": ("处理方式", "Action"),
+    "department": ("主管部门", "Responsible department"),
+    "priority": ("类别优先级", "Class priority"),
+    "mode": ("出行方式", "Mode"),
+    "standard_zh": ("可达标准", "Standard"),
+    "label_zh": ("可达标准", "Standard"),
+    "target_group": ("服务人群", "Target group"),
+    "speed_kmh": ("速度(公里/小时)", "Speed (km/h)"),
+    "informational": ("仅供参考", "Informational"),
+    "assumption": ("假设", "Assumption"),
+    "indicator": ("指标", "Indicator"),
+    "indicator_level": ("指标层级", "Indicator level"),
+    "level": ("统计层级", "Level"),
+    "year": ("年份", "Year"),
+    "value": ("内容", "Value"),
+    "met": ("是否达到", "Met"),
+    "where": ("位置", "Where"),
+    "key": ("项", "Key"),
     "network_share": ("路网覆盖面积比例", "Share of area within the street data"),
     "far_population": ("远离道路人口", "People far from any street"),
     "partial_network": ("路网不全", "Partial network"),
@@ -87,26 +107,30 @@ HEADERS: dict[str, tuple[str, str]] = {
     "facility_types": ("设施类型", "Facility types"),
     "source": ("来源", "Source"),
     "item": ("项目", "Item"),
-    "value": ("内容", "Value"),
-    **{f"threshold_{a}": (f"{a}步行距离(米)", f"Threshold {_AREA_EN[a]} (m)") for a in AREA_TYPES},
+    **{f"threshold_{a}": (f"{a}距离标准(米)", f"Threshold {_AREA_EN[a]} (m)") for a in AREA_TYPES},
 }
 
-#: Sheet names in workbook order.
-SHEETS = (
-    "项目清单 Projects",
-    "缺口 Gaps",
-    "单元覆盖 Unit coverage",
-    "街镇覆盖 Sub-district coverage",
-    "区覆盖 District coverage",
-    "全域汇总 Summary",
+#: The facility classification sheets (names as ``ClassificationReport.to_frames`` gives them).
+CLASSIFICATION_SHEETS = (
     "分类汇总 summary",
     "分类规则 by rule",
     "未归类 left out",
     "可疑 suspicious",
+)
+#: Sheet names in workbook order.
+SHEETS = (
+    "项目清单 Projects",
+    "缺口 Gaps",
+    "转办 Referrals",
+    "指标 Indicators",
+    "单元覆盖 Unit coverage",
+    "街镇覆盖 Sub-district coverage",
+    "区覆盖 District coverage",
+    "全域汇总 Summary",
+    *CLASSIFICATION_SHEETS,
+    "标准说明 Standards",
     "说明 About",
 )
-#: The facility classification sheets (names as ``ClassificationReport.to_frames`` gives them).
-CLASSIFICATION_SHEETS = SHEETS[6:10]
 
 _ORDER = {
     "projects": [
@@ -144,8 +168,13 @@ _ORDER = {
         "name_en",
         "group",
         "class_zh",
+        "action",
+        "department",
+        "priority",
         "tier_min",
+        "standard_zh",
         "threshold_m",
+        "target_group",
         "target_share",
         "share",
         "population",
@@ -183,7 +212,7 @@ _ORDER = {
 }
 
 _INTEGER_PREFIX = ("threshold_",)
-_PERCENT = {"share", "target_share", "share_after"}
+_PERCENT = {"share", "target_share", "share_after", "default_share"}
 _INTEGER = {
     "population",
     "covered_population",
@@ -272,18 +301,20 @@ def write_excel(result: Any, path: str | os.PathLike) -> Path:
     path = Path(path)
     summary = result.summary() if callable(getattr(result, "summary", None)) else pd.DataFrame()
     tables = [
-        (SHEETS[0], _ordered(frame(result, "projects"), "projects")),
-        (SHEETS[1], _ordered(_sorted(frame(result, "gaps"), ["rank"]), "gaps")),
-        (SHEETS[2], _ordered(frame(result, "coverage"), "coverage")),
-        (SHEETS[3], _ordered(frame(result, "jiezhen"), "coverage")),
-        (SHEETS[4], _ordered(frame(result, "district"), "coverage")),
-        (SHEETS[5], _ordered(pd.DataFrame(summary), "coverage")),
+        ("项目清单 Projects", _ordered(frame(result, "projects"), "projects")),
+        ("缺口 Gaps", _ordered(_sorted(frame(result, "gaps"), ["rank"]), "gaps")),
+        ("转办 Referrals", _ordered(_sorted(frame(result, "referrals"), ["rank"]), "gaps")),
+        ("指标 Indicators", pd.DataFrame(frame(result, "indicators"))),
+        ("单元覆盖 Unit coverage", _ordered(frame(result, "coverage"), "coverage")),
+        ("街镇覆盖 Sub-district coverage", _ordered(frame(result, "jiezhen"), "coverage")),
+        ("区覆盖 District coverage", _ordered(frame(result, "district"), "coverage")),
+        ("全域汇总 Summary", _ordered(pd.DataFrame(summary), "coverage")),
+        *_classification(result).items(),
+        ("标准说明 Standards", standards(result)),
     ]
     with atomic_path(path) as tmp:
         with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
             for name, table in tables:
-                _write_table(writer, name, table)
-            for name, table in _classification(result).items():
                 _write_table(writer, name, table)
             _write_about(writer, result)
     log.info("wrote project list %s", path)
@@ -357,6 +388,8 @@ def _excel_safe(df: pd.DataFrame) -> pd.DataFrame:
             out[col] = out[col].astype(object).map(_yes_no).astype(object)
         elif col == "status":
             out[col] = out[col].map(_status_label).astype(object)
+        elif col == "action":
+            out[col] = out[col].map(lambda v: " ".join(ACTIONS.get(v, (v,)))).astype(object)
         elif pd.api.types.is_object_dtype(dtype):
             out[col] = out[col].map(_clean_text).astype(object)
     return out

@@ -17,6 +17,11 @@ Layers (ASCII names, UTF-8 values, all in the units' projected CRS):
 ``demand``                resident points, ``walk_m_<category>`` (NULL when not reached)
 ``network_edges``         the walking network
 ``categories``            the profile's categories and thresholds (attribute table)
+``standards``             category × area type: threshold, mode, unit target, target
+                          group, department, each with its source (attribute table)
+``standard_sources``      every number of the profile, its source, ``assumption``
+``indicators``            policy indicators on the 街镇/district/study-area roll-ups
+``referrals``             gaps referred to a department (schools, metro, ...)
 ``summary``               whole-area coverage per category (attribute table)
 ``run_metadata``          ``key`` / ``value`` (JSON text) facts of the run (attribute table)
 ========================  =============================================================
@@ -36,7 +41,7 @@ import pyogrio
 import shapely
 
 from .._io import atomic_path, json_text
-from ._util import categories, frame, gdal_safe, run_facts, unit_scores
+from ._util import categories, frame, gdal_safe, provenance, run_facts, standards, unit_scores
 
 __all__ = ["LAYERS", "write_gpkg"]
 
@@ -58,6 +63,10 @@ LAYERS = (
     "demand",
     "network_edges",
     "categories",
+    "standards",
+    "standard_sources",
+    "indicators",
+    "referrals",
     "summary",
     "run_metadata",
 )
@@ -169,6 +178,14 @@ def _layers(
     if network is not None and getattr(network, "edges", None) is not None:
         out.append(("network_edges", _to_crs(network.edges, crs)))
     out.append(("categories", categories(result)))
+    for name, table in (
+        ("standards", standards(result)),
+        ("standard_sources", provenance(result)),
+        ("indicators", _plain(frame(result, "indicators"))),
+        ("referrals", _plain(frame(result, "referrals"))),
+    ):
+        if len(table.columns):
+            out.append((name, table))
     summary = getattr(result, "summary", None)
     if callable(summary):
         out.append(("summary", _plain(summary())))

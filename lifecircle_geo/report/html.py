@@ -350,6 +350,8 @@ def _categories(result: Any) -> list[dict]:
                 "target": _num(getattr(row, "target_share", None), 4),
                 "colour": _PALETTE[i % len(_PALETTE)],
                 "nodata": row.category in no_data,
+                "assumed": bool(getattr(row, "assumed", False)),
+                "info": bool(getattr(row, "informational", False)),
             }
         )
     return out
@@ -519,7 +521,8 @@ _JS = r"""
   base[countName] = unitLayer(null);
   D.cats.forEach(function (c) {
     var name = esc(c.zh) + " " + esc(c.en) + (isNum(c.tier) ? " (" + c.tier + " 分钟 min)" : "") +
-      (c.nodata ? " — 无数据 no data" : "");
+      (c.nodata ? " — 无数据 no data" : "") + (c.info ? " — 仅供参考 informational" : "") +
+      (c.assumed ? " ※" : "");
     base[name] = unitLayer(c);
     baseCat[name] = c.id;
   });
@@ -599,6 +602,8 @@ _JS = r"""
       "<i style='display:inline-block;width:14px;height:0;margin:0 6px 3px 0;" +
       "border-top:2.5px dashed #b71c1c'></i>未达标 below target<br>" +
       "<span style='color:#6a1b9a'>★</span> 建议新增设施 suggested site<br>" +
+      "※ 该类标准含假设值 the category's standard rests on an assumption " +
+      "(见 see 标准说明 Standards)<br>" +
       "<b>设施 Facilities</b><br><span style='font-size:11px'>";
     var present = {};
     D.facilities.features.forEach(function (f) { present[f.properties.category] = true; });
