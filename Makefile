@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # what the editable install's metadata is made from: reinstall when one of them changes
 META   := pyproject.toml setup.py lifecircle_geo/_version.py
 
-.PHONY: demo test lint format bench sample clean
+.PHONY: demo test lint format bench sample clean notebook
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,15 @@ $(VENV)/.runtime: $(META) | $(BIN)/python
 $(VENV)/.installed: $(META) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $@ $(VENV)/.runtime
+
+# runtime + notebook extra (JupyterLab, widgets for the progress bars, the Dask dashboard)
+$(VENV)/.notebook: $(META) | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[notebook]"
+	touch $@ $(VENV)/.runtime
+
+# JupyterLab on notebooks/ (01_quickstart, 02_my_jiezhen, 03_city_batch); outputs go to out/
+notebook: $(VENV)/.notebook
+	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks
 
 demo: $(VENV)/.runtime
 	$(BIN)/lifecircle demo --out out/demo

@@ -22,6 +22,7 @@ from . import (  # noqa: E402
     accessibility,
     batch,
     crs,
+    cycle,
     datasets,
     engine,
     extent,
@@ -30,12 +31,14 @@ from . import (  # noqa: E402
     offset,
     population,
     routing,
+    scenarios,
     standards,
     units,
 )
 from .analysis import AnalysisResult, analyze  # noqa: E402
 from .errors import InputError, LifecircleError, NetworkError, ProfileError  # noqa: E402
 from .network import WalkNetwork, WalkRules  # noqa: E402
+from .scenarios import compare, scenario  # noqa: E402
 from .settings import configure, settings  # noqa: E402
 from .standards import list_profiles, load_profile  # noqa: E402
 
@@ -51,9 +54,12 @@ __all__ = [
     "accessibility",
     "analyze",
     "batch",
+    "compare",
     "configure",
     "crs",
+    "cycle",
     "datasets",
+    "display",
     "engine",
     "extent",
     "facilities",
@@ -61,9 +67,12 @@ __all__ = [
     "list_profiles",
     "load_profile",
     "offset",
+    "packages",
     "population",
     "report",
     "routing",
+    "scenario",
+    "scenarios",
     "settings",
     "standards",
     "synth",
@@ -72,10 +81,10 @@ __all__ = [
 
 # Imported on first use: the report writers pull in matplotlib and folium (about a second), which
 # a run that only measures does not need. ``lc.report`` works all the same.
-_LAZY_SUBMODULES = ("report", "synth")
+_LAZY_SUBMODULES = ("display", "packages", "report", "synth")
 
 if TYPE_CHECKING:
-    from . import report, synth
+    from . import display, packages, report, synth
 
 
 def __getattr__(name: str) -> Any:

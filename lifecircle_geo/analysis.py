@@ -28,6 +28,7 @@ import pandas as pd
 import shapely
 from tqdm.auto import tqdm
 
+from . import cycle as lc_cycle
 from . import population as lc_population
 from . import units as lc_units
 from ._version import __version__
@@ -37,7 +38,7 @@ from .engine import NearestByCategory, nearest_by_category
 from .errors import InputError
 from .extent import network_extent, network_share
 from .facilities import to_crs as facilities_to_crs
-from .gaps import project_list, rank_gaps, suggest_sites
+from .gaps import annex_table, package_projects, rank_gaps
 from .isochrones import isochrones, travel_time_raster
 from .network import WalkNetwork
 from .routing import Sites
@@ -65,9 +66,10 @@ class AnalysisResult:
     jiezhen, district : DataFrame
         The same measures rolled up to 街镇 and district.
     sites : GeoDataFrame
-        Suggested new sites (greedy maximal coverage), network CRS.
+        The packages' sites, one row per package × function (network CRS), for maps.
     projects : DataFrame
-        The project list (项目实施清单).
+        The project list (项目实施清单): one project per package, then last year's unfinished
+        projects carried over.
     units, demand : GeoDataFrame
         Units with population, and resident points with ``walk_m_<category>``, network CRS.
     facilities : GeoDataFrame
@@ -87,6 +89,16 @@ class AnalysisResult:
     indicators : DataFrame
         The profile's policy indicators (e.g. the 2025 citywide 85 %) evaluated on the 街镇,
         district and study-area roll-ups: value, target, met; never unit pass/fail.
+    carried : DataFrame
+        Last year's unfinished projects carried over with their status (``previous=``).
+    packages : GeoDataFrame
+        Project packages (项目包, network CRS): one site each with its functions, the people
+        newly covered per function and whether it is a 人民坊 hub or a 六艺亭 point.
+    package_functions : DataFrame
+        Package × function: people newly covered.
+    annex : DataFrame
+        The action plan's annex table per district and in total: 项目总数, 年内完成数量, and of
+        them 人民坊 and 六艺亭, with the indicators met (:func:`lifecircle_geo.gaps.annex_table`).
     """
 
     coverage: pd.DataFrame
@@ -105,6 +117,10 @@ class AnalysisResult:
     nearest: NearestByCategory | None = field(default=None, repr=False)
     referrals: pd.DataFrame = field(default_factory=pd.DataFrame)
     indicators: pd.DataFrame = field(default_factory=pd.DataFrame)
+    carried: pd.DataFrame = field(default_factory=pd.DataFrame)
+    packages: gpd.GeoDataFrame = field(default_factory=gpd.GeoDataFrame)
+    package_functions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    annex: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def summary(self) -> pd.DataFrame:
         """Coverage per category over the whole study area (bilingual names)."""
@@ -164,15 +180,36 @@ class AnalysisResult:
             walk_speed_kmh=self.meta["walk_speed_kmh"],
         )
 
-    def write(self, folder: str | os.PathLike) -> dict[str, Any]:
+    def write(
+        self, folder: str | os.PathLike, *, outputs: Collection[str] | None = None
+    ) -> dict[str, Any]:
         """Write the project database (.gpkg), project list (.xlsx), map (.html) and figures.
 
         Files are written to a temporary folder and moved into place, so a failed run leaves
-        nothing half-written.
+        nothing half-written. ``outputs`` picks some of ``lifecircle_geo.report.OUTPUTS``
+        (``"gpkg"``, ``"xlsx"``, ``"map"``, ``"figures"``, ``"summaries"``); default all.
         """
         from .report import write_result
 
-        return write_result(self, Path(folder))
+        return write_result(self, Path(folder), outputs=outputs)
+
+    def _repr_html_(self) -> str:
+        """Show a compact HTML summary in Jupyter (:func:`lifecircle_geo.display.result_html`)."""
+        from .display import result_html
+
+        return result_html(self)
+
+    def explore(self, category: str | None = None, **kwargs: Any) -> Any:
+        """Return an interactive map shown inline (:func:`lifecircle_geo.display.explore`)."""
+        from .display import explore
+
+        return explore(self, category, **kwargs)
+
+    def plot(self, kind: str = "coverage") -> Any:
+        """Draw a figure of the run that displays inline (:func:`lifecircle_geo.display.plot`)."""
+        from .display import plot
+
+        return plot(self, kind)
 
     def __repr__(self) -> str:
         """Say how many units, categories, gaps and projects the result holds."""
@@ -262,6 +299,54 @@ def _walk_speed(
     return speed
 
 
+def _packages(
+    net: WalkNetwork,
+    gaps: pd.DataFrame,
+    demand: gpd.GeoDataFrame,
+    d_snap: Any,
+    units: gpd.GeoDataFrame,
+    prof: Profile,
+    *,
+    spaces: gpd.GeoDataFrame | None,
+    budget: int | dict[str, int] | None,
+    solver: str,
+) -> Any:
+    """Select the packages of the gaps a 街镇 builds (:mod:`lifecircle_geo.packages`)."""
+    from .packages import candidates, select_packages
+
+    cand = candidates(net, units, spaces=spaces) if spaces is not None else None
+    return select_packages(
+        net, gaps, demand, d_snap, units, prof, candidates=cand, budget=budget, solver=solver
+    )
+
+
+def _package_sites(packages: Any, prof: Profile, net: WalkNetwork) -> gpd.GeoDataFrame:
+    """One row per package × function at the package's site (what the map and outputs show)."""
+    cols = [
+        "site_id",
+        "package_id",
+        "unit_id",
+        "jiezhen_code",
+        "category",
+        "name_zh",
+        "package_type",
+        "order",
+        "newly_covered_population",
+        "node",
+        "geometry",
+    ]
+    pk, fn = packages.packages, packages.functions
+    if not len(pk) or not len(fn):
+        return gpd.GeoDataFrame(columns=cols, geometry="geometry", crs=net.crs)
+    site = pk[["package_id", "unit_id", "package_type", "order", "node", "geometry"]]
+    out = fn[["package_id", "jiezhen_code", "category", "newly_covered_population"]].merge(
+        site, on="package_id", how="left"
+    )
+    out["site_id"] = out["package_id"] + "-" + out["category"]
+    out["name_zh"] = out["category"].map({c.id: c.name_zh for c in prof.categories})
+    return gpd.GeoDataFrame(out[cols], geometry="geometry", crs=net.crs)
+
+
 def _population_column(cat: Category) -> str:
     """Return the demand column of the people ``cat`` serves (its target group's)."""
     return "population" if cat.target_group == "all" else f"population_{cat.target_group}"
@@ -293,6 +378,30 @@ def _target_groups(
     )
     sources = dict(out.attrs.get("group_sources") or {})
     return out, {g: sources.get(g, "") for g in groups}
+
+
+def _warn_dropped_islands(net: WalkNetwork, fac: gpd.GeoDataFrame, warnings: list[str]) -> None:
+    """Say which facilities stand on street islands the build dropped (they snap across)."""
+    if not len(fac) or not net.meta.get("dropped_islands"):
+        return
+    pts = shapely.get_coordinates(fac.geometry.representative_point().to_numpy())
+    isl = net.dropped_island_near(pts, fac["snap_m"].to_numpy(dtype=float))
+    hit = np.flatnonzero(isl >= 0)
+    if not len(hit):
+        return
+    islands = net.meta["dropped_islands"]
+    said = ", ".join(
+        f"{fac['facility_id'].iloc[i]} ({fac['snap_m'].iloc[i]:.0f} m to the street it uses; "
+        f"island at {islands[isl[i]].get('lon', float('nan')):.5f}, "
+        f"{islands[isl[i]].get('lat', float('nan')):.5f})"
+        for i in hit[:10]
+    )
+    msg = (
+        f"{len(hit)} facilities stand on street islands the network dropped (not joined to the "
+        f"main network) and are reached from the nearest kept street instead: {said}"
+    )
+    log.warning(msg)
+    warnings.append(msg)
 
 
 def _complete_categories(complete: bool | Collection[str], prof: Profile) -> set[str]:
@@ -402,13 +511,17 @@ def analyze(
     max_snap_m: float | None = None,
     search_cutoff_m: float | None = None,
     suggest: bool = True,
-    max_sites_per_gap: int = 3,
+    packages_per_jiezhen: int | dict[str, int] | None = None,
+    spaces: gpd.GeoDataFrame | None = None,
+    package_solver: str = "greedy",
     year: int | None = None,
     assign_within_m: float = 100.0,
     isochrone_polygons: bool = True,
     walk_speed_kmh: float | None = None,
     complete: bool | Collection[str] = (),
     group_shares: pd.DataFrame | str | os.PathLike | None = None,
+    previous: pd.DataFrame | str | os.PathLike | None = None,
+    needs: pd.DataFrame | str | os.PathLike | None = None,
     progress: bool | None = None,
 ) -> AnalysisResult:
     """Coverage of every unit × category, gaps, suggested sites and the project list.
@@ -433,11 +546,23 @@ def analyze(
     max_snap_m : float, optional
         Residents and facilities farther from a street are reported and left out of reach.
     search_cutoff_m : float, optional
-        Search radius; default ``max(settings.search_cutoff_m, 1.5 × largest threshold)``.
+        Search radius; default ``max(settings.search_cutoff_m, 1.5 × largest threshold)``. A
+        radius below the largest threshold of the units' area types is raised to it, with a
+        warning; zero or a negative radius is an error (so is a non-positive ``max_snap_m``).
     suggest : bool
-        Suggest new sites for each gap (greedy maximal coverage).
-    max_sites_per_gap : int
-        At most this many sites per gap.
+        Choose project packages (项目包) for the gaps a 街镇 builds: a small set of sites per
+        街镇, each hosting several functions, that closes the most weighted gap
+        (:func:`lifecircle_geo.packages.select_packages`); one project per package.
+    packages_per_jiezhen : int or dict, optional
+        Budget: packages per 街镇 (a dict by 街镇 code); default ``min(11, 2 × units)``, the
+        range the 2025 action plan's annex implies (2,454 projects for about 215 街镇).
+    spaces : GeoDataFrame, optional
+        The planner's candidate spaces (parcels, vacant buildings, 附属空间 of institutions
+        opening to the public) with optional ``floor_area_m2``, ``kind`` and ``name``; street
+        nodes remain the fallback and are labelled as such.
+    package_solver : str
+        ``"greedy"`` (lazy greedy plus swaps; within a few % of the optimum on tests) or
+        ``"milp"`` (exact, ``scipy.optimize.milp``; small cases).
     year : int, optional
         Year of the project list (default: next year).
     assign_within_m : float
@@ -460,6 +585,13 @@ def analyze(
         (:func:`lifecircle_geo.population.add_groups`). Groups the population source does not
         carry and this table does not give use the profile's default shares (2020 census,
         city-wide), and ``meta["target_groups"]`` says so.
+    previous : DataFrame or path, optional
+        Last year's project database (:func:`lifecircle_geo.cycle.read_previous`): unfinished
+        projects are carried over with their status (``result.carried``) and their functions
+        count as planned facilities, so they are not proposed again.
+    needs : DataFrame or path, optional
+        The 需求清单 (:func:`lifecircle_geo.cycle.read_needs`): requested gaps rank first in
+        their class and the request is cited in the project's 缺口说明.
     progress : bool, optional
         tqdm progress bars (default ``settings.progress``).
 
@@ -486,14 +618,43 @@ def analyze(
     prof = load_profile(profile)
     show = settings.progress if progress is None else progress
     max_snap_m = settings.max_snap_m if max_snap_m is None else max_snap_m
+    for name, value in (("max_snap_m", max_snap_m), ("search_cutoff_m", search_cutoff_m)):
+        ok = (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and np.isfinite(value)
+            and value > 0
+        )
+        if value is not None and not ok:
+            raise InputError(f"{name} must be a positive number of metres, got {value!r}")
     warnings: list[str] = []
     speed = _walk_speed(prof, net, walk_speed_kmh, warnings)
     declared = _complete_categories(complete, prof)
+    carried = pd.DataFrame()
+    if previous is not None:
+        prev = previous if isinstance(previous, pd.DataFrame) else lc_cycle.read_previous(previous)
+        planned, carried = lc_cycle.carry_over(prev, year=year)
+        if len(planned):
+            facilities = gpd.GeoDataFrame(
+                pd.concat([facilities, planned.to_crs(facilities.crs)], ignore_index=True),
+                geometry=facilities.geometry.name,
+                crs=facilities.crs,
+            )
+        msg = (
+            f"last year's list: {len(carried)} unfinished project(s) carried over, "
+            f"{len(planned)} of them placed and counted as planned facilities"
+        )
+        log.info(msg)
+        warnings.append(msg)
+    need_table = None
+    if needs is not None:
+        need_table = lc_cycle.read_needs(needs, prof)
 
     if isinstance(units, (str, os.PathLike)):
         units = lc_units.load(units)
     else:
         units = lc_units.prepare(units)
+    warnings.extend(units.attrs.get("unit_checks", []))  # overlaps, repairs, ... named
     units = units.to_crs(net.crs)
     default_area = prof.area_type(area_type or prof.default_area_type)
     units["area_type"] = units["area_type"].replace("", default_area)
@@ -574,6 +735,7 @@ def analyze(
         warnings.append(msg)
     fac["snap_m"] = sites.snap_m_by_label(len(fac))
     fac["reachable"] = fac["snap_m"] <= max_snap_m
+    _warn_dropped_islands(net, fac, warnings)
     if (~fac["reachable"]).any():
         bad = fac.loc[~fac["reachable"], ["facility_id", "name", "snap_m"]]
         msg = (
@@ -584,7 +746,18 @@ def analyze(
         warnings.append(msg)
 
     largest = max(c.threshold_for(a) for c in prof.categories for a in units["area_type"].unique())
-    cutoff = search_cutoff_m or max(settings.search_cutoff_m, 1.5 * largest)
+    cutoff = max(settings.search_cutoff_m, 1.5 * largest)
+    if search_cutoff_m is not None:
+        cutoff = float(search_cutoff_m)
+        if cutoff < largest:  # residents within a threshold would read as not reached
+            msg = (
+                f"search_cutoff_m={cutoff:g} is below the largest threshold of the profile in "
+                f"these area types ({largest:g} m): raised to {largest:g} m so no one within a "
+                f"threshold reads as not reached"
+            )
+            log.warning(msg)
+            warnings.append(msg)
+            cutoff = float(largest)
     no_data = _no_data_categories(fac, units, prof, cutoff, declared, warnings)
     fac_cat = fac["category"].to_numpy()
     # one bounded multi-source search per category, all categories in one call
@@ -599,8 +772,11 @@ def analyze(
             continue
         walk, nearest = near.at_points(net, d_snap, cat.id)
         demand[f"walk_m_{cat.id}"] = walk
-        demand[f"nearest_{cat.id}"] = np.where(
-            nearest >= 0, fac["facility_id"].to_numpy()[np.maximum(nearest, 0)], None
+        ids = fac["facility_id"].to_numpy(dtype=object)
+        demand[f"nearest_{cat.id}"] = (
+            np.where(nearest >= 0, ids[np.maximum(nearest, 0)], None)
+            if len(ids)
+            else np.full(len(demand), None, dtype=object)
         )
         # service load: residents within the threshold, counted at their nearest facility
         thr = demand["area_type"].map(cat.thresholds_m).to_numpy(dtype=float)
@@ -643,6 +819,28 @@ def analyze(
 
     unit_long = _long_table(demand, units, prof, ["unit_id"], speed)
     coverage = summarize(unit_long, ["unit_id"], speed)
+    # units without residents (parks, water, industry) stay in every table: 0 people
+    empty_units = sorted(set(units["unit_id"]) - set(coverage["unit_id"]))
+    if empty_units:
+        empty = pd.DataFrame(
+            [
+                {"unit_id": u, "category": c.id, "target_share": c.target_share}
+                for u in empty_units
+                for c in prof.categories
+            ]
+        )
+        for col in ("population", "covered_population", "reached_population"):
+            empty[col] = 0.0
+        for col in ("share", "mean_walk_min", "p90_walk_min"):
+            empty[col] = np.nan
+        empty["meets_standard"] = pd.NA
+        coverage = pd.concat([coverage, empty[coverage.columns]], ignore_index=True)
+        msg = (
+            f"{len(empty_units)} unit(s) have no residents: {empty_units[:20]}; they are kept "
+            f"in every table with status 'no residents' (no gap, no project)"
+        )
+        log.info(msg)
+        warnings.append(msg)
     coverage = coverage.merge(units[_UNIT_KEYS], on="unit_id", how="left")
     coverage["threshold_m"] = [
         prof.category(c).threshold_for(a)
@@ -661,6 +859,7 @@ def analyze(
         no_data=no_data,
         partial_units=partial_ids,
         informational=[c.id for c in prof.categories if c.informational],
+        empty_units=empty_units,
     )
     coverage = coverage[
         [
@@ -711,19 +910,23 @@ def analyze(
             ),
         },
     )
-    gaps = rank_gaps(coverage, prof)
-    # a 街镇 builds what its area type prioritises; departments build schools, metro, ...
-    to_build = gaps[gaps["action"] == "project"]
+    gaps = rank_gaps(coverage, prof, needs=need_table)
+    # a 街镇 builds what its area type prioritises (packages take action == "project" gaps);
+    # departments build schools, metro, ...: referred
     referrals = gaps[gaps["action"] == "referral"].reset_index(drop=True)
-    if suggest and len(to_build):
-        sites = suggest_sites(net, to_build, demand, d_snap, units, max_sites=max_sites_per_gap)
-    else:
-        sites = suggest_sites(net, to_build.iloc[:0], demand, d_snap, units)
-    names = {c.id: c.name_zh for c in prof.categories}
-    sites["name_zh"] = sites["category"].map(names)
-    sites = sites.merge(units[["unit_id", "jiezhen_code"]], on="unit_id", how="left")
-    sites = gpd.GeoDataFrame(sites, geometry="geometry", crs=net.crs)
-    projects = project_list(to_build, sites, prof, year=year)
+    packages = _packages(
+        net,
+        gaps if suggest else gaps.iloc[:0],
+        demand,
+        d_snap,
+        units,
+        prof,
+        spaces=spaces,
+        budget=packages_per_jiezhen,
+        solver=package_solver,
+    )
+    sites = _package_sites(packages, prof, net)
+    projects = package_projects(packages, gaps, units, prof, year=year, carried=carried)
 
     units = units.copy()
     for col in ["population", *(f"population_{g}" for g in group_sources)]:
@@ -743,12 +946,15 @@ def analyze(
         "population": float(demand["population"].sum()),
         "n_facilities": int(fac["facility_id"].nunique()),
         "n_facility_rows": len(fac),
-        "facility_sources": sorted(set(fac["source"])) if "source" in fac else [],
+        "facility_sources": sorted({str(v) for v in fac["source"].dropna()})
+        if "source" in fac
+        else [],
         "complete": sorted(declared),
         "no_data": [c for c in prof.category_ids if c in no_data],
         "partial_network_units": partial_ids,
         "target_groups": group_sources,
         "mode_speeds_kmh": {m: prof.mode_speed_kmh(m) for m in prof.modes},
+        "packages": packages.meta,
         "min_network_share": settings.min_network_share,
         "warnings": warnings,
         "created": t0.isoformat(timespec="seconds"),
@@ -773,4 +979,8 @@ def analyze(
         nearest=near,
         referrals=referrals,
         indicators=indicators,
+        carried=carried,
+        packages=packages.packages,
+        package_functions=packages.functions,
+        annex=annex_table(projects, units, indicators),
     )

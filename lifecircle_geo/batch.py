@@ -1,20 +1,30 @@
 """Batch runs: the same pipeline over many 街镇 (or districts), resumable, local or on Dask.
 
 A batch run splits the units of a run config (see :mod:`lifecircle_geo.pipeline`) by
-``jiezhen_code`` (or ``district_code``) into :class:`Task` s. Each task runs the config through
-:func:`lifecircle_geo.pipeline.run` for its units only: a walk network clipped to its units plus
-a buffer (1,000 m by default, so walks that cross the boundary and facilities just outside it
-still count), writing the usual outputs to ``out/<by>/<key>/`` plus a small ``coverage.csv``
-and ``summary.json``. Tasks run in-process (``"sync"``), in local processes
+``jiezhen_code`` (or ``district_code``) into :class:`Task` s. Each task analyses the config's
+inputs for its units only, as :func:`lifecircle_geo.pipeline.run` would: a walk network
+clipped to its units plus a buffer (by default the largest threshold of its units' area types
+plus the snap distance, so walks that cross the boundary and facilities just outside it count
+as in one run), writing the usual outputs to ``out/<by>/<key>/`` plus a small
+``coverage.csv`` and ``summary.json``. Tasks run in-process (``"sync"``), in local processes
 (``"local"``, :class:`concurrent.futures.ProcessPoolExecutor`) or on Dask distributed
 (``"dask"`` for a :class:`dask.distributed.LocalCluster`, or a scheduler address).
 
+Inputs are read once per batch run: the parent reads the units, the walkable ways of the OSM
+extract, the OSM facilities and the residents (:class:`CityInputs`, cached in ``out/_cache/``
+keyed by the input files' sizes and times), and each task receives only its part (ways and
+facilities within its buffered boundary, the residents of its units). Killing the batch
+process (SIGTERM, SIGINT, even SIGKILL) stops its worker processes or its Dask cluster.
+
 Resuming: ``out/manifest.json`` records every task's status (``done`` / ``failed``), error
-text, seconds and an input fingerprint (a hash of the task's config, its units, the sizes and
-modification times of the shared input files, the settings that change results and the
-package version). It is rewritten atomically after each task. A rerun skips tasks that are
-done with the same fingerprint and whose output files are still there, and runs failed,
-changed or missing ones; ``restart=True`` ignores the manifest.
+text, seconds and an input fingerprint (a hash of the task's config, its units, its part of
+the shared inputs (clipped ways, facilities, residents), the sizes and modification times of
+the other input files (facility tables, profile, rules), the settings that change results and
+the package version): fixing one 街镇's part of a shared file reruns that 街镇 only. It is
+rewritten atomically after each task. A rerun skips tasks that are done with the same
+fingerprint and whose output files are still there, and runs failed, changed or missing
+ones; ``restart=True`` ignores the manifest. A task that fails is retried unit by unit (up
+to 60 units) so its error names the unit(s) it fails on.
 
 After the tasks, the coverage of every finished task is rolled up into
 ``out/city_coverage.xlsx`` (bilingual headers) and ``out/city_summary.csv`` (UTF-8): per 街镇 ×
@@ -25,7 +35,9 @@ Config: the run TOML plus an optional ``[batch]`` table::
 
     [batch]
     by = "jiezhen_code"      # or "district_code"
-    buffer_m = 1000          # network and facilities clipped to the units + this buffer
+    buffer_m = 2500          # network and facilities clipped to the units + this buffer
+                             # (default, per task: the largest threshold of its units'
+                             # area types + max_snap_m)
     keys = ["310105099"]     # optional subset of keys
 
 Only ``[network] osm = ...`` is clipped per task; a ``saved`` network is used whole.
@@ -48,13 +60,18 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as _dt
 import hashlib
 import json
 import logging
 import os
-import re
+import pickle
+import signal
+import sys
+import threading
 import time
+import tomllib
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -62,22 +79,42 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 from tqdm.auto import tqdm
 
+from . import _io
+from . import crs as lc_crs
+from . import facilities as lc_facilities
+from . import population as lc_population
 from ._io import atomic_path, json_text
 from ._version import __version__
 from .coverage import rollup as coverage_rollup
-from .errors import InputError, LifecircleError
-from .pipeline import BATCH_BY, Area, input_files, load_config, read_units
-from .pipeline import run as pipeline_run
+from .errors import InputError, LifecircleError, NetworkError
+from .extent import clip_units
+from .gaps import annex_table
+from .network import WalkNetwork, WalkRules
+from .network import walknetwork as _wn
+from .network.osm import file_provenance, read_walk_ways
+from .pipeline import (
+    BATCH_BY,
+    Area,
+    Inputs,
+    _assign_within_m,
+    analyze_inputs,
+    input_files,
+    load_config,
+    read_units,
+)
 from .settings import settings
+from .standards import load_profile
 
 __all__ = [
     "BY",
     "OUTPUT_FILES",
     "BatchResult",
+    "CityInputs",
     "Task",
     "TaskResult",
     "plan",
@@ -96,8 +133,11 @@ OUTPUT_FILES = (
     "project_list.xlsx",
     "map.html",
     "coverage.csv",
+    "projects.csv",
     "summary.json",
 )
+#: The file each choosable output (``[batch] outputs``) leaves in a task folder.
+_OUTPUT_FILE = {"gpkg": "project_database.gpkg", "xlsx": "project_list.xlsx", "map": "map.html"}
 #: Settings that change results; a task carries them to its worker.
 _SETTINGS = ("walk_speed_kmh", "search_cutoff_m", "max_snap_m")
 _MANIFEST = "manifest.json"
@@ -125,6 +165,10 @@ class Task:
     units_hash : str
         Hash of its units' rows and of every unit's geometry (resident points near a unit edge
         may belong to a neighbour), so an edit elsewhere does not rerun this task.
+    data : dict or None
+        Its part of the city's inputs (:meth:`CityInputs.for_task`: the clipped walkable ways,
+        OSM facilities and residents, and a fingerprint of them); :func:`run` fills it in,
+        :func:`run_task` reads the inputs itself when it is None.
 
     Examples
     --------
@@ -139,6 +183,7 @@ class Task:
     boundary: Any
     inputs: dict
     units_hash: str = ""
+    data: dict | None = field(default=None, compare=False, repr=False)
 
     def folder(self, out_root: str | os.PathLike) -> Path:
         """Return the task's output folder ``out_root/<by>/<key>``."""
@@ -150,7 +195,13 @@ class Task:
         return Area(self.unit_ids, self.boundary, float(self.inputs["buffer_m"]))
 
     def fingerprint(self) -> str:
-        """Hash of everything the task's result depends on (see the module docstring)."""
+        """Hash of everything the task's result depends on (see the module docstring).
+
+        With :attr:`data`, the shared files read whole (OSM extract, resident points, units)
+        count by the task's part of them only; without, by their sizes and times.
+        """
+        if self.data is not None:
+            return self.data["fingerprint"]
         cfg = self.inputs["config"]
         units_file = Path(cfg["units"]["path"])
         stats = {}
@@ -200,8 +251,8 @@ class TaskResult:
 
 
 def _safe_name(key: str) -> str:
-    name = re.sub(r"[\\/:*?\"<>|\s]+", "_", str(key)).strip("._")
-    return name or "_"
+    """Return a folder name for a key that stays in its folder (:func:`_io.safe_name`)."""
+    return _io.safe_name(str(key))
 
 
 def _plain(obj: Any) -> Any:
@@ -237,7 +288,11 @@ def plan(
     config : str, path-like or dict
         Run config (see :func:`lifecircle_geo.pipeline.load_config`).
     by, keys, buffer_m : optional
-        Override the config's ``[batch]`` table.
+        Override the config's ``[batch]`` table. ``buffer_m`` defaults to ``[batch]
+        buffer_m``, else, per task, to the largest threshold of the area types of its units
+        (their ``area_type``, else the config's or the profile's default) plus the snap
+        distance (``max_snap_m``), so a resident near a task's edge counts the same
+        facilities as in one run over the whole area.
 
     Returns
     -------
@@ -262,8 +317,12 @@ def plan(
     if by not in BY:
         raise InputError(f"by={by!r}; expected one of {list(BY)}")
     keys = keys if keys is not None else b.get("keys")
-    buffer_m = float(buffer_m if buffer_m is not None else b["buffer_m"])
     units = read_units(cfg).to_crs(4326)
+    if buffer_m is None:
+        buffer_m = _config_buffer_m(config) if b.get("buffer_m") is not None else None
+    auto = buffer_m is None  # then per task: its area types' largest threshold + snap
+    buffer_m = None if auto else float(buffer_m)
+    prof = load_profile(cfg["profile"]) if auto else None
     units_file = cfg["units"]["path"]
     codes = units[by].astype(str).str.strip()
     if (codes == "").any():
@@ -283,6 +342,8 @@ def plan(
         "config": {k: v for k, v in cfg.items() if k not in ("out", "batch")},
         "buffer_m": buffer_m,
         "settings": {k: getattr(settings, k) for k in _SETTINGS},
+        # which files a task writes ([batch] outputs; None: all)
+        "outputs": (cfg.get("batch") or {}).get("outputs"),
     }
     all_geom = hashlib.sha256(b"".join(shapely.to_wkb(g) for g in units.geometry)).hexdigest()
     tasks = []
@@ -294,11 +355,16 @@ def plan(
                 by=by,
                 unit_ids=tuple(rows["unit_id"].astype(str)),
                 boundary=shapely.union_all(rows.geometry.to_numpy()),
-                inputs=inputs,
+                inputs={**inputs, "buffer_m": _auto_buffer_m(cfg, rows, prof)} if auto else inputs,
                 units_hash=_units_hash(units, rows, all_geom),
             )
         )
-    log.info("planned %d tasks by %s", len(tasks), by)
+    log.info(
+        "planned %d tasks by %s, buffer %s m",
+        len(tasks),
+        by,
+        sorted({t.inputs["buffer_m"] for t in tasks}) if auto else buffer_m,
+    )
     return tasks
 
 
@@ -316,20 +382,26 @@ def _task_settings(values: dict) -> Iterator[None]:
             setattr(settings, k, v)
 
 
-def run_task(task: Task, out_root: str | os.PathLike) -> TaskResult:
+def run_task(
+    task: Task, out_root: str | os.PathLike, *, city: CityInputs | None = None
+) -> TaskResult:
     """Run one task and write its outputs to ``out_root/<by>/<key>/``.
 
-    Runs the config with :func:`lifecircle_geo.pipeline.run` for the task's :attr:`Task.area`
-    (the walk network clipped to the task's boundary plus ``buffer_m``, the facilities within the
-    same area, the task's units and residents), which writes the project database, project list,
-    map and figures; then writes ``coverage.csv`` (unit × category, UTF-8) and ``summary.json``
-    (written last: it marks the folder complete). A pure function of its inputs.
+    Builds the task's inputs as :func:`lifecircle_geo.pipeline.build_inputs` does for its
+    :attr:`Task.area` (the walk network clipped to the task's boundary plus ``buffer_m``, the
+    facilities within the same area, the task's units and residents), from :attr:`Task.data`
+    (the part of the city inputs :func:`run` cut out for it) or, without, from ``city`` or the
+    files; analyses them and writes the project database, project list, map and figures;
+    then ``coverage.csv`` (unit × category, UTF-8) and ``summary.json`` (written last: it marks
+    the folder complete). A pure function of its inputs.
 
     Parameters
     ----------
     task : Task
     out_root : str or path-like
         The batch's output folder.
+    city : CityInputs, optional
+        The city inputs, when the task has no :attr:`Task.data` (default: read the files).
 
     Returns
     -------
@@ -339,7 +411,7 @@ def run_task(task: Task, out_root: str | os.PathLike) -> TaskResult:
     Raises
     ------
     LifecircleError
-        Bad input; the message names the file.
+        Bad input; the message names the file (and the unit, when one unit fails).
 
     Examples
     --------
@@ -350,11 +422,35 @@ def run_task(task: Task, out_root: str | os.PathLike) -> TaskResult:
     t0 = time.perf_counter()
     inp = task.inputs
     folder = task.folder(out_root)
+    if task.data is None:
+        city = city or CityInputs(inp["config"])
+        task = dataclasses.replace(task, data=city.for_task(task))
+    cfg = inp["config"]
     with _task_settings(inp["settings"]):
-        result, files = pipeline_run(inp["config"], folder, area=task.area, progress=False)
+        inputs = _task_inputs(task, task.data)
+        try:
+            result = analyze_inputs(cfg, inputs, progress=False)
+        except Exception as exc:
+            bad = _failing_units(cfg, inputs, task.data.get("owner"))
+            if bad:
+                text = f"{exc} [fails on unit(s): {', '.join(bad)}]"
+                try:
+                    named = type(exc)(text)
+                except Exception:  # an exception type with another signature
+                    named = LifecircleError(f"{type(exc).__name__}: {text}")
+                raise named from exc
+            raise
+        files = result.write(folder, outputs=inp.get("outputs"))
         cov = pd.DataFrame(result.coverage)
         with atomic_path(folder / "coverage.csv") as tmp:
-            cov.to_csv(tmp, index=False, encoding="utf-8")
+            _write_csv(cov, tmp)
+        # the projects (without per-target-group columns) for the city's annex table
+        proj = pd.DataFrame(result.projects)
+        proj["district_code"] = proj["unit_id"].map(
+            dict(zip(result.units["unit_id"], result.units["district_code"], strict=False))
+        )
+        with atomic_path(folder / "projects.csv") as tmp:
+            _write_csv(proj, tmp)
         seconds = round(time.perf_counter() - t0, 3)
         summary = {
             "key": task.key,
@@ -379,8 +475,42 @@ def run_task(task: Task, out_root: str | os.PathLike) -> TaskResult:
     return TaskResult(task.key, "done", seconds, folder, summary=summary)
 
 
-def _run_task_safe(task: Task, out_root: str | os.PathLike) -> TaskResult:
+def _write_csv(df: pd.DataFrame, path: Path, encoding: str = "utf-8") -> None:
+    """Write a CSV whose formula-like text cells are inert (:func:`_io.safe_csv_frame`)."""
+    _io.safe_csv_frame(df).to_csv(path, index=False, encoding=encoding)
+
+
+#: At most this many units are tried one by one to name the unit a failing task fails on.
+_MAX_UNITS_TRIED = 60
+
+
+def _failing_units(cfg: dict, inputs: Inputs, owner: pd.Series | None) -> list[str]:
+    """Return the units that fail on their own (when the task has several), for the error."""
+    units = inputs.units
+    if len(units) < 2 or len(units) > _MAX_UNITS_TRIED:
+        return []
+    bad = []
+    pop = inputs.population
+    for uid in units["unit_id"].astype(str):
+        one = units[units["unit_id"].astype(str) == uid]
+        p = pop
+        if pop is not None and owner is not None and len(owner) == len(pop):
+            p = pop[(owner == uid).to_numpy()]
+        try:
+            analyze_inputs(
+                cfg, dataclasses.replace(inputs, units=one, population=p), progress=False
+            )
+        except Exception:
+            bad.append(uid)
+    return bad if len(bad) < len(units) else []
+
+
+def _run_task_safe(
+    task: Task, out_root: str | os.PathLike, watch_pid: int | None = None
+) -> TaskResult:
     """:func:`run_task`, with any error turned into a failed :class:`TaskResult`."""
+    if watch_pid is not None:
+        _watch_parent(watch_pid)
     t0 = time.perf_counter()
     try:
         return run_task(task, out_root)
@@ -396,8 +526,394 @@ def _run_task_safe(task: Task, out_root: str | os.PathLike) -> TaskResult:
         )
 
 
+_WATCHING: set[int] = set()
+
+
+def _watch_parent(pid: int, interval_s: float = 0.5) -> None:
+    """Exit this worker process when the batch parent ``pid`` is gone.
+
+    Killed, even by SIGKILL: no orphan keeps running queued tasks nobody records.
+    """
+    if pid in _WATCHING or pid == os.getpid():
+        return
+    _WATCHING.add(pid)
+    ppid = os.getppid()
+
+    def alive() -> bool:
+        if ppid == pid:
+            return os.getppid() == pid
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def watch() -> None:
+        while alive():
+            time.sleep(interval_s)
+        log.error("the batch process %d is gone: this worker stops", pid)
+        if ppid != pid and ppid > 1:
+            with contextlib.suppress(OSError):  # a Dask nanny: it would restart us
+                os.kill(ppid, signal.SIGKILL)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="lifecircle-watch-parent", daemon=True).start()
+
+
 def _error_text(task: Task, exc: BaseException) -> str:
     return f"{task.by}={task.key}: {type(exc).__name__}: {exc}"
+
+
+# ---------------------------------------------------------------------------- city inputs
+_CACHE_DIR = "_cache"
+_CACHE_VERSION = 1
+
+
+def _auto_buffer_m(cfg: dict, units: gpd.GeoDataFrame, prof: Any = None) -> float:
+    """Return the largest threshold of the area types present plus the snap distance.
+
+    A resident near a task's edge then keeps every facility (and every street to it) that a
+    single run over the whole city would count.
+    """
+    prof = prof or load_profile(cfg["profile"])
+    default = prof.area_type(cfg.get("area_type") or prof.default_area_type)
+    names = units["area_type"].fillna("").astype(str).str.strip() if "area_type" in units else []
+    present = set()
+    for a in set(names):
+        try:
+            present.add(prof.area_type(a) if a else default)
+        except LifecircleError:  # an unknown area type: the task's analysis names it
+            continue
+    present = present or {default}
+    largest = max(c.threshold_for(a) for c in prof.categories for a in present)
+    snap = cfg.get("max_snap_m")
+    snap = float(settings.max_snap_m if snap is None else snap)
+    return float(largest) + snap
+
+
+def _config_buffer_m(config: str | os.PathLike | dict) -> float | None:
+    """``[batch] buffer_m`` when the config sets it, else None (the default is computed)."""
+    if isinstance(config, dict):
+        doc = config.get("batch") or {}
+        return None if doc.get("buffer_m") is None or doc.get("_buffer_auto") else doc["buffer_m"]
+    try:
+        with open(config, "rb") as fh:
+            doc = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError):  # load_config already reported it
+        return None
+    value = (doc.get("batch") or {}).get("buffer_m")
+    return None if value is None else float(value)
+
+
+def _file_stats(paths: list[Path]) -> dict:
+    stats = {}
+    for p in paths:
+        try:
+            st = Path(p).stat()
+            stats[str(p)] = [st.st_size, st.st_mtime_ns]
+        except OSError:
+            stats[str(p)] = None
+    return stats
+
+
+def _digest(*parts: Any) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, np.ndarray):
+            h.update(np.ascontiguousarray(part).tobytes())
+        elif isinstance(part, bytes):
+            h.update(part)
+        else:
+            h.update(json.dumps(_plain(part), sort_keys=True, default=str).encode())
+        h.update(b"\x1f")
+    return h.hexdigest()[:20]
+
+
+def _frame_digest(df: pd.DataFrame | None) -> str:
+    if df is None:
+        return "none"
+    geom = [shapely.to_wkb(g) if g is not None else b"" for g in df.geometry]
+    rest = pd.DataFrame(df.drop(columns=df.geometry.name)).astype(str).to_csv(index=False)
+    return _digest(b"".join(geom), rest.encode(), len(df))
+
+
+def _ways_digest(raw: Any) -> str:
+    if raw is None:
+        return "none"
+    return _digest(raw.ref, raw.way, raw.lon, raw.lat, raw.way_osmid, list(raw.kind))
+
+
+class CityInputs:
+    """A batch's shared inputs, read once: units, walkable ways, OSM facilities, residents.
+
+    Built by the batch parent (or loaded from ``out/_cache/``, keyed by the input files' sizes
+    and times, the config and the package version); :meth:`for_task` cuts out one task's
+    part, which is all a worker receives.
+    """
+
+    def __init__(self, cfg: dict) -> None:
+        self.cfg = cfg
+        self.units = read_units(cfg)
+        net_cfg = cfg["network"]
+        self.rules = WalkRules.coerce(net_cfg.get("rules"))
+        self.raw = None
+        self.net_meta: dict = {}
+        if "osm" in net_cfg:
+            path = Path(net_cfg["osm"])
+            raw = read_walk_ways(path, self.rules)
+            if raw.n_ways == 0:
+                raise NetworkError(f"{path}: no walkable way in this file (dropped: {raw.dropped})")
+            self.raw = raw
+            self.net_meta = file_provenance(path)
+        profile = cfg["profile"]
+        self.osm_facilities = [
+            lc_facilities.from_osm(p, profile=profile) for p in cfg["facilities"]["osm"]
+        ]
+        p_cfg = cfg["population"]
+        self.population = None
+        groups = p_cfg.get("groups")
+        if "raster" in p_cfg:
+            self.population = lc_population.from_raster(
+                p_cfg["raster"], band=p_cfg.get("band", 1), groups=groups
+            )
+        elif "points" in p_cfg:
+            try:
+                points = gpd.read_file(p_cfg["points"])
+            except Exception as exc:
+                raise InputError(
+                    f"{p_cfg['points']}: could not be read as a vector file ({exc})"
+                ) from None
+            try:
+                self.population = lc_population.from_points(
+                    points, column=p_cfg["column"], groups=groups
+                )
+            except InputError as exc:
+                raise InputError(f"{p_cfg['points']}: {exc}") from None
+        self._owners: dict[str, pd.Series] = {}
+        self._trees: list = [None] * len(self.osm_facilities)
+
+    # --------------------------------------------------------------- cache
+    @classmethod
+    def load(cls, cfg: dict, cache_dir: Path | None) -> CityInputs:
+        """Read the inputs, or load them from ``cache_dir`` when the same inputs were read."""
+        if cache_dir is None:
+            return cls(cfg)
+        files = [p for p in input_files(cfg)]
+        key = _digest(
+            _CACHE_VERSION, __version__, _plain(cfg), _file_stats(files), sys.version_info[:2]
+        )
+        path = cache_dir / f"city-{key}.pkl"
+        if path.exists():
+            try:
+                with open(path, "rb") as fh:
+                    city = pickle.load(fh)
+                if isinstance(city, cls):
+                    log.info("city inputs from the cache %s", path)
+                    return city
+            except Exception as exc:  # a stale or broken cache is read again
+                log.warning("ignoring the unreadable cache %s (%s)", path, exc)
+        t0 = time.perf_counter()
+        city = cls(cfg)
+        log.info("read the city inputs in %.1f s", time.perf_counter() - t0)
+        try:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            for old in cache_dir.glob("city-*.pkl"):
+                old.unlink(missing_ok=True)
+            with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+                pickle.dump(city, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        except OSError as exc:
+            log.warning("could not write the cache %s (%s)", path, exc)
+        return city
+
+    def __getstate__(self) -> dict:  # noqa: D105
+        state = dict(self.__dict__)
+        state["_trees"] = [None] * len(self.osm_facilities)  # rebuilt on demand
+        return state
+
+    # --------------------------------------------------------------- per task
+    def _owner(self, boundary: Any) -> pd.Series:
+        """Return the unit of every resident point, as ``pipeline.build_inputs`` assigns it.
+
+        Inside a unit, else the nearest within ``assign_within_m``.
+        """
+        c = boundary.centroid
+        metric = lc_crs.local_utm_crs(c.x, c.y)
+        key = metric.to_string()
+        if key not in self._owners:
+            within_m = _assign_within_m(self.cfg)
+            units = self.units.to_crs(metric)
+            pts = self.population.to_crs(metric)
+            owner = gpd.sjoin(
+                pts[["geometry"]], units[["unit_id", "geometry"]], predicate="within", how="left"
+            )
+            owner = owner[~owner.index.duplicated(keep="first")]["unit_id"]
+            outside = owner.isna()
+            if outside.any() and within_m > 0:
+                near = gpd.sjoin_nearest(
+                    pts.loc[outside, ["geometry"]],
+                    units[["unit_id", "geometry"]],
+                    how="left",
+                    max_distance=within_m,
+                )
+                near = near[~near.index.duplicated(keep="first")]["unit_id"]
+                owner.loc[near.index] = near
+            self._owners[key] = owner.reindex(self.population.index)
+        return self._owners[key]
+
+    def _ways_of(self, task: Task, keep: Any) -> Any:
+        """Return the ways clipped as ``WalkNetwork.from_osm(boundary=..., buffer_m=...)``."""
+        raw = self.raw
+        minx, miny, maxx, maxy = keep.bounds
+        pad = 1e-6
+        near = (
+            (raw.lon >= minx - pad)
+            & (raw.lon <= maxx + pad)
+            & (raw.lat >= miny - pad)
+            & (raw.lat <= maxy + pad)
+        )
+        sub = raw
+        if near.any():
+            # whole ways with a vertex near the area: the clip's runs stay the same
+            hit = np.zeros(len(raw.way_osmid), dtype=bool)
+            hit[raw.way[near]] = True
+            v = hit[raw.way]
+            sub = dataclasses.replace(
+                raw, ref=raw.ref[v], way=raw.way[v], lon=raw.lon[v], lat=raw.lat[v]
+            )
+        path = self.cfg["network"]["osm"]
+        clipped = _wn._clip(sub, task.boundary, 4326, task.area.buffer_m, path)
+        if clipped.n_ways == 0:
+            raise NetworkError(
+                f"{path}: the boundary (buffered by {task.area.buffer_m:g} m) holds no "
+                f"walkable way, only single points of ways"
+            )
+        return clipped
+
+    def _facilities_of(self, i: int, keep: Any) -> gpd.GeoDataFrame:
+        t = self.osm_facilities[i]
+        if self._trees[i] is None:
+            self._trees[i] = shapely.STRtree(t.geometry.to_numpy())
+        idx = np.sort(self._trees[i].query(keep, predicate="intersects"))
+        return t.iloc[idx]
+
+    def for_task(self, task: Task) -> dict:
+        """Return the task's part of the inputs and its fingerprint.
+
+        Raises
+        ------
+        LifecircleError
+            The task's area holds no street (the message names the file).
+        """
+        ids = set(task.unit_ids)
+        units = self.units[self.units["unit_id"].astype(str).isin(ids)]
+        if units.empty:
+            raise InputError(f"{self.cfg['units']['path']}: none of the units {task.unit_ids[:10]}")
+        keep = task.area.buffered()
+        ways = self._ways_of(task, keep) if self.raw is not None else None
+        fac = [self._facilities_of(i, keep) for i in range(len(self.osm_facilities))]
+        pop = owner = None
+        p_cfg = self.cfg["population"]
+        if self.population is not None and "totals" not in p_cfg:
+            all_owner = self._owner(task.boundary)
+            mask = all_owner.isin(ids).to_numpy()
+            pop = self.population[mask]
+            owner = all_owner[mask].astype(str)
+        data = {
+            "units": units,
+            "ways": ways,
+            "net_meta": self.net_meta,
+            "osm_facilities": fac,
+            "population": pop,
+            "owner": owner,
+        }
+        # what the task's result depends on; shared files read whole (the OSM extract, the
+        # resident points, the units) count by their part only, so editing one 街镇 reruns it
+        shared = {str(self.cfg["units"]["path"])}
+        if "osm" in self.cfg["network"]:
+            shared.add(str(self.cfg["network"]["osm"]))
+        shared.update(str(p) for p in self.cfg["facilities"]["osm"])
+        for k in ("raster", "points"):
+            if k in p_cfg:
+                shared.add(str(p_cfg[k]))
+        other = {k: v for k, v in _file_stats(input_files(self.cfg)).items() if k not in shared}
+        data["fingerprint"] = _digest(
+            task.key,
+            task.by,
+            list(task.unit_ids),
+            task.units_hash,
+            shapely.to_wkb(task.boundary),
+            task.inputs,
+            other,
+            _ways_digest(ways),
+            [_frame_digest(f) for f in fac],
+            _frame_digest(pop),
+            __version__,
+        )
+        return data
+
+
+def _task_inputs(task: Task, data: dict) -> Inputs:
+    """Build a task's :class:`~lifecircle_geo.pipeline.Inputs` from its part of the city.
+
+    Exactly as :func:`lifecircle_geo.pipeline.build_inputs` builds them for its area.
+    """
+    cfg = task.inputs["config"]
+    area = task.area
+    units = data["units"]
+    net_cfg = cfg["network"]
+    if "osm" in net_cfg:
+        t0 = time.perf_counter()
+        speed = cfg.get("walk_speed_kmh", load_profile(cfg["profile"]).walk_speed_kmh)
+        raw = data["ways"]
+        bounds = task.boundary.bounds
+        meta = dict(data["net_meta"])
+        meta.update(
+            boundary_bounds_wgs84=[round(b, 6) for b in bounds],
+            boundary_buffer_m=area.buffer_m,
+        )
+        meta.update(
+            osm_timestamp=raw.timestamp,
+            osm_header_timestamp=raw.header_timestamp,
+            dropped_ways=raw.dropped,
+            missing_node_refs=raw.missing_nodes,
+        )
+        rules = WalkRules.coerce(net_cfg.get("rules"))
+        net = WalkNetwork._from_raw(
+            raw, rules, net_cfg.get("crs"), "largest", meta, t0, float(speed)
+        )
+    else:
+        net = WalkNetwork.load(net_cfg["saved"])
+    if cfg["units"].get("clip_to_network"):
+        units = clip_units(units, net)
+        if units.empty:
+            raise InputError(f"{cfg['units']['path']}: no unit overlaps the street data")
+    profile = cfg["profile"]
+    tables = list(data["osm_facilities"])
+    if cfg["facilities"]["tables"]:
+        keep = area.buffered()
+        for t in cfg["facilities"]["tables"]:
+            tab = lc_facilities.from_table(
+                t["path"],
+                coords=t["coords"],
+                profile=profile,
+                columns=t.get("columns"),
+                sheet=t.get("sheet", 0),
+                net=net,
+            )
+            tables.append(tab[tab.geometry.intersects(keep)])
+    fac = lc_facilities.merge(*tables)
+    p_cfg = cfg["population"]
+    pop = data["population"]
+    if "totals" in p_cfg:
+        try:
+            pop = lc_population.from_totals(
+                units, net, column=p_cfg["totals"], groups=p_cfg.get("groups")
+            )
+        except InputError as exc:
+            raise InputError(f"{cfg['units']['path']}: [population] totals: {exc}") from None
+    return Inputs(network=net, facilities=fac, units=units, population=pop)
 
 
 # ---------------------------------------------------------------------------- manifest
@@ -433,7 +949,9 @@ def _is_done(task: Task, entry: dict | None, out: Path) -> bool:
     if entry.get("fingerprint") != task.fingerprint():
         return False
     folder = task.folder(out)
-    return all((folder / name).exists() for name in OUTPUT_FILES)
+    chosen = task.inputs.get("outputs")
+    skipped = {f for k, f in _OUTPUT_FILE.items() if chosen is not None and k not in chosen}
+    return all((folder / name).exists() for name in OUTPUT_FILES if name not in skipped)
 
 
 # ---------------------------------------------------------------------------- run
@@ -525,7 +1043,23 @@ def run(
     entries = {} if restart else _read_manifest(manifest_path)
     results: dict[str, TaskResult] = {}
     todo: list[Task] = []
-    for t in tasks:
+    # the city inputs are read once (or loaded from out/_cache); each task gets its part
+    t0 = time.perf_counter()
+    prepared: list[Task] = []
+    if tasks:
+        city = CityInputs.load(tasks[0].inputs["config"], out / _CACHE_DIR)
+        for t in tasks:
+            try:
+                prepared.append(
+                    t if t.data is not None else dataclasses.replace(t, data=city.for_task(t))
+                )
+            except LifecircleError as exc:
+                results[t.key] = TaskResult(
+                    t.key, "failed", 0.0, t.folder(out), error=_error_text(t, exc)
+                )
+        del city
+        log.info("city inputs split into %d tasks in %.1f s", len(tasks), time.perf_counter() - t0)
+    for t in prepared:
         if not restart and _is_done(t, entries.get(t.key), out):
             e = entries[t.key]
             results[t.key] = TaskResult(
@@ -533,13 +1067,25 @@ def run(
             )
         else:
             todo.append(t)
+    for t in tasks:
+        if t.key in results and results[t.key].status == "failed":
+            entries[t.key] = {
+                "status": "failed",
+                "error": results[t.key].error,
+                "seconds": 0.0,
+                "fingerprint": None,
+                "started": _now(),
+                "finished": _now(),
+                "folder": str(t.folder(out).relative_to(out)),
+            }
+            log.error("task failed: %s", results[t.key].error)
     skipped = [k for k, r in results.items() if r.status == "skipped"]
     if skipped:
         log.info("%d tasks already done with the same inputs: skipped", len(skipped))
     show = settings.progress if progress is None else progress
     bar = tqdm(
         total=len(tasks),
-        initial=len(skipped),
+        initial=len(tasks) - len(todo),
         desc=f"tasks ({by})",
         unit="task",
         disable=not show or not todo,
@@ -615,15 +1161,34 @@ def _execute(
 
         # spawn: no fork of a process that may hold threads (numba, tqdm, dask)
         ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
-            futs = {pool.submit(_run_task_safe, t, out): t for t in todo}
-            for f in as_completed(futs):
-                t = futs[f]
-                try:
-                    res = f.result()
-                except Exception as exc:  # a worker died (BrokenProcessPool, memory)
-                    res = TaskResult(t.key, "failed", 0.0, t.folder(out), error=_error_text(t, exc))
-                record(t, res, started)
+        pool = ProcessPoolExecutor(
+            max_workers=n, mp_context=ctx, initializer=_watch_parent, initargs=(os.getpid(),)
+        )
+        try:
+            with _stop_on_signals():
+                futs = {pool.submit(_run_task_safe, t, out): t for t in todo}
+                for f in as_completed(futs):
+                    t = futs[f]
+                    try:
+                        res = f.result()
+                    except Exception as exc:  # a worker died (BrokenProcessPool, memory)
+                        res = TaskResult(
+                            t.key, "failed", 0.0, t.folder(out), error=_error_text(t, exc)
+                        )
+                    record(t, res, started)
+        except BaseException:
+            # interrupted: stop the workers now, queued tasks are not started
+            procs = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for proc in procs:
+                with contextlib.suppress(Exception):
+                    proc.terminate()
+            for proc in procs:
+                with contextlib.suppress(Exception):
+                    proc.join(5)
+            raise
+        else:
+            pool.shutdown(wait=True)
     else:
         _require_dask(scheduler)
         try:
@@ -642,28 +1207,65 @@ def _execute(
             client = Client(cluster)
         else:
             client = Client(scheduler)
-        try:
-            futs = {}
-            for t in todo:
-                f = client.submit(
-                    _run_task_safe,
-                    t,
-                    out,
-                    pure=False,
-                    key=f"lifecircle-{t.by}-{_safe_name(t.key)}-{time.time_ns()}",
-                )
-                futs[f] = t
-            for f in as_completed(list(futs)):
-                t = futs[f]
-                try:
-                    res = f.result()
-                except Exception as exc:  # worker lost, killed, unpicklable result
-                    res = TaskResult(t.key, "failed", 0.0, t.folder(out), error=_error_text(t, exc))
-                record(t, res, started)
-        finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
+        watch = os.getpid() if cluster is not None else None
+        with _stop_on_signals():
+            try:
+                futs = {}
+                for t in todo:
+                    f = client.submit(
+                        _run_task_safe,
+                        t,
+                        out,
+                        watch,
+                        pure=False,
+                        key=f"lifecircle-{t.by}-{_safe_name(t.key)}-{time.time_ns()}",
+                    )
+                    futs[f] = t
+                for f in as_completed(list(futs)):
+                    t = futs[f]
+                    try:
+                        res = f.result()
+                    except Exception as exc:  # worker lost, killed, unpicklable result
+                        res = TaskResult(
+                            t.key, "failed", 0.0, t.folder(out), error=_error_text(t, exc)
+                        )
+                    record(t, res, started)
+            finally:
+                client.close()
+                if cluster is not None:
+                    cluster.close()
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """The batch process got SIGTERM or SIGINT.
+
+    The workers are stopped; the manifest keeps the tasks finished so far (a rerun resumes).
+    """
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """Turn SIGTERM (and SIGINT) into :class:`BatchInterrupted` while tasks run.
+
+    The worker processes or the Dask cluster are then shut down instead of left running.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise BatchInterrupted(f"batch interrupted by {signal.Signals(signum).name}")
+
+    old = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(ValueError, OSError):
+            old[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, h in old.items():
+            with contextlib.suppress(ValueError, OSError):
+                signal.signal(sig, h)
 
 
 # ---------------------------------------------------------------------------- roll-up
@@ -787,7 +1389,7 @@ def rollup(
     ).reset_index(drop=True)
     csv_path = out / "city_summary.csv"
     with atomic_path(csv_path) as tmp:
-        summary.to_csv(tmp, index=False, encoding="utf-8-sig")
+        _write_csv(summary, tmp, encoding="utf-8-sig")
     task_rows = [
         {
             "key": t.key,
@@ -811,11 +1413,31 @@ def rollup(
         for k, r in status.items()
         if r.status == "failed"
     ]
+    projects = []
+    for t in tasks:
+        p = t.folder(out) / "projects.csv"
+        if p.exists():
+            projects.append(
+                pd.read_csv(p, encoding="utf-8", dtype=str, keep_default_na=False, na_values=[""])
+            )
+    units = (
+        cov[["unit_id", "district_code"]].drop_duplicates("unit_id")
+        if len(cov)
+        else pd.DataFrame(columns=["unit_id", "district_code"])
+    )
+    annex = annex_table(
+        pd.concat(projects, ignore_index=True) if projects else pd.DataFrame(columns=["unit_id"]),
+        units,
+    )
+    annex_path = out / "city_annex.csv"
+    with atomic_path(annex_path) as tmp:
+        _write_csv(annex, tmp, encoding="utf-8-sig")
     xlsx_path = out / "city_coverage.xlsx"
     sheets = [
         ("街镇覆盖 Sub-district coverage", jz.drop(columns="level")),
         ("区覆盖 District coverage", dist.drop(columns=["level", "jiezhen_code", "jiezhen_name"])),
         ("单元覆盖 Unit coverage", cov),
+        ("附件汇总 Annex", annex),
         (
             "任务 Tasks",
             pd.DataFrame(task_rows, columns=["key", "by", "n_units", "status", "seconds", "error"]),
@@ -823,4 +1445,8 @@ def rollup(
     ]
     write_tables(xlsx_path, sheets)
     log.info("wrote %s and %s", csv_path, xlsx_path)
-    return summary, {"city_summary": csv_path, "city_coverage": xlsx_path}
+    return summary, {
+        "city_summary": csv_path,
+        "city_coverage": xlsx_path,
+        "city_annex": annex_path,
+    }

@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import tempfile
 import time
+import traceback
 import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -93,7 +96,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         f"单元缺口 unit gaps: {len(result.gaps)} (街镇项目 sub-district projects "
         f"{action.get('project', 0)} · 转交主管部门 referred to departments "
         f"{action.get('referral', 0)} · 非优先 not a priority here "
-        f"{action.get('not a priority', 0)}) · 建议选址 suggested sites: {len(result.sites)} · "
+        f"{action.get('not a priority', 0)}) · 项目包 packages: {len(result.packages)} · "
         f"项目 projects: {len(result.projects)}"
     )
     ind = result.indicators
@@ -324,7 +327,9 @@ def _cmd_facilities_check(args: argparse.Namespace) -> int:
     if path.name.lower().endswith(_OSM_SUFFIXES):
         fac = lc_facilities.from_osm(path, profile=args.profile)
     else:
-        sheet: str | int = int(args.sheet) if str(args.sheet).isdigit() else args.sheet
+        sheet = args.sheet
+        if sheet is not None and str(sheet).isdigit():
+            sheet = int(sheet)
         fac = lc_facilities.from_table(path, coords=args.coords, profile=args.profile, sheet=sheet)
     rep = lc_facilities.classification_report(fac, profile=args.profile)
     n = max(0, int(args.rows))
@@ -346,6 +351,36 @@ def _cmd_facilities_check(args: argparse.Namespace) -> int:
         more = f" (first {n} of {len(table)})" if len(table) > n else ""
         print(f"\n{title}{more}:")
         print(format_table(shown, right=right))
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from .scenarios import compare
+
+    diff = compare(args.before, args.after)
+    s = diff.summary
+    show = pd.DataFrame(
+        {
+            "类别": s["name_zh"],
+            "Category": s["category"],
+            "之前 Before": (s["share_before"] * 100).map(lambda x: "—" if x != x else f"{x:.1f}%"),
+            "之后 After": (s["share_after"] * 100).map(lambda x: "—" if x != x else f"{x:.1f}%"),
+            "新增覆盖 Newly covered": s["newly_covered"].map(lambda x: f"{x:,.0f}"),
+            "缺口 Gaps": s["gaps_before"].astype(str) + " → " + s["gaps_after"].astype(str),
+        }
+    )
+    print(format_table(show, right={"之前 Before", "之后 After", "新增覆盖 Newly covered"}))
+    closed = int(diff.coverage["closed"].sum())
+    opened = int(diff.coverage["opened"].sum())
+    print(f"\n补上缺口 gaps closed: {closed} · 新出现缺口 gaps opened: {opened}")
+    if args.out is not None:
+        from .report import write_tables
+
+        path = write_tables(
+            args.out,
+            [("对比汇总 Summary", diff.summary), ("单元对比 Unit coverage", diff.coverage)],
+        )
+        print(f"写入 written: {path}")
     return 0
 
 
@@ -428,22 +463,148 @@ def build_parser() -> argparse.ArgumentParser:
         help="coordinate system of the table: wgs84 (default), gcj02 (Amap, Tencent), bd09 (Baidu)",
     )
     check.add_argument("--profile", default="shanghai-2025", help="profile name or .toml file")
-    check.add_argument("--sheet", default="0", help="Excel sheet (name or number, default 0)")
+    check.add_argument(
+        "--sheet",
+        default=None,
+        help="Excel sheet (name or number; default: the sheet(s) holding the facility columns)",
+    )
     check.add_argument("--rows", default=20, type=int, help="rows shown per table (default 20)")
     check.set_defaults(func=_cmd_facilities_check)
+    cmp_ = sub.add_parser(
+        "compare",
+        help="coverage before and after: two output folders (or project_database.gpkg files)",
+        description="Compare two runs unit × category (e.g. last year's and this year's, or "
+        "a scenario with the proposed packages): shares before and after, people newly "
+        "covered, gaps closed and opened.",
+    )
+    cmp_.add_argument("before", help="output folder or project_database.gpkg of the first run")
+    cmp_.add_argument("after", help="output folder or project_database.gpkg of the second run")
+    cmp_.add_argument("--out", default=None, help="also write the comparison to this .xlsx")
+    cmp_.set_defaults(func=_cmd_compare)
     return ap
 
 
+def _out_folder(args: argparse.Namespace) -> Path | None:
+    """Find the output folder a command will write (``--out`` or the config's ``out``)."""
+    if getattr(args, "out", None) is not None:
+        return Path(args.out)
+    if getattr(args, "config", None) is not None:
+        from .pipeline import load_config
+
+        return Path(load_config(Path(args.config))["out"])
+    return None
+
+
+def check_out_folder(out: str | os.PathLike) -> Path:
+    """Check, before any work, that an output folder can be created and written.
+
+    Parameters
+    ----------
+    out : str or path-like
+        The folder; it need not exist yet.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    InputError
+        When ``out`` is an existing file, lies under a file, or cannot be written (the cause
+        named): found before an analysis runs, not after.
+    """
+    from .errors import InputError
+
+    p = Path(out)
+    if p.exists() and not p.is_dir():
+        raise InputError(f"output folder {p} is an existing file; name a folder with --out")
+    probe = p
+    while not probe.exists():  # the nearest folder that exists must let us create ours
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise InputError(f"output folder {p} cannot be created: {probe} is a file")
+    try:
+        with tempfile.TemporaryFile(dir=probe, prefix=".lifecircle-write-test-"):
+            pass
+    except OSError as exc:
+        raise InputError(
+            f"output folder {p} cannot be written ({exc.strerror or exc} in {probe}); "
+            f"choose another folder with --out"
+        ) from None
+    return p
+
+
+def _check_scheduler(args: argparse.Namespace) -> None:
+    from .errors import InputError
+
+    scheduler = getattr(args, "scheduler", None)
+    if scheduler is None or scheduler in ("local", "sync", "dask"):
+        return
+    if "://" not in scheduler and ":" not in scheduler:
+        raise InputError(
+            f"--scheduler {scheduler!r} is not one of local, sync, dask, or a Dask scheduler "
+            f"address such as tcp://host:8786"
+        )
+
+
+def _log_traceback(out: Path | None) -> str:
+    """Write the current exception's traceback to a log file; return where it went."""
+    text = traceback.format_exc()
+    if out is not None:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            path = out / "lifecircle-error.log"
+            path.write_text(text, encoding="utf-8")
+            return str(path)
+        except OSError:
+            pass
+    fd, name = tempfile.mkstemp(prefix="lifecircle-error-", suffix=".log")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    return name
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``lifecircle`` command."""
+    """Entry point of the ``lifecircle`` command.
+
+    A user's mistake never ends in a traceback: the library's own errors, file-system errors
+    (a missing or read-only folder, ``--out`` naming a file), a Dask address that does not
+    answer and an interrupt print one ``error:`` line with the cause and exit with code 2;
+    anything unexpected prints a short message and where its full traceback was logged
+    (``lifecircle-error.log`` in the output folder, or a temporary file), and exits with 1.
+    """
     args = build_parser().parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    out = None
     try:
+        if args.func in (_cmd_run, _cmd_batch, _cmd_demo):
+            _check_scheduler(args)
+            out = _out_folder(args)
+            if out is not None:
+                check_out_folder(out)
         return args.func(args)
     except LifecircleError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("error: interrupted (Ctrl-C); outputs already finished are kept", file=sys.stderr)
+        return 2
+    except OSError as exc:  # file system, network (a Dask address that does not answer)
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        cause = exc.strerror or str(exc) or type(exc).__name__
+        print(f"error: {type(exc).__name__}: {cause}{where}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        logged = _log_traceback(out)
+        print(
+            f"error: unexpected {type(exc).__name__}: {exc}\n"
+            f"(a bug in lifecircle_geo; the full traceback is in {logged} — please report it)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ __all__ = [
     "MEASURES",
     "NAME_COLUMNS",
     "STATUSES",
+    "TOLERANCE_M",
     "apply_status",
     "evaluate_indicators",
     "rollup",
@@ -61,7 +62,11 @@ STATUSES: dict[str, tuple[str, str]] = {
     "no data": ("无数据", "no data"),
     "partial network": ("路网不全", "partial network"),
     "informational": ("仅供参考", "informational"),
+    "no residents": ("无居住人口", "no residents"),
 }
+#: A walk this much longer than a threshold still counts as within it: a place stored as
+#: lon/lat and read back (last year's project) lands a few nanometres off its street node.
+TOLERANCE_M = 1e-6
 #: a roll-up row is ``partial network`` when more than this share of its people live in
 #: ``partial network`` units
 PARTIAL_ROLLUP_SHARE = 0.1
@@ -115,7 +120,8 @@ def summarize(long: pd.DataFrame, keys: list[str], walk_speed_kmh: float) -> pd.
         else np.full(len(long), float(walk_speed_kmh))
     )
     df["walk_min"] = df["walk_m"].to_numpy(dtype=float) / (speed * 1000.0 / 60.0)
-    df["covered"] = np.where(df["walk_m"] <= df["threshold_m"], df["population"], 0.0)
+    within = df["walk_m"].to_numpy(dtype=float) <= df["threshold_m"].to_numpy(float) + TOLERANCE_M
+    df["covered"] = np.where(within, df["population"], 0.0)
     reached = np.isfinite(df["walk_m"].to_numpy())
     df["reached"] = np.where(reached, df["population"], 0.0)
     df["walk_x_pop"] = np.where(reached, df["walk_min"] * df["population"], 0.0)
@@ -164,6 +170,7 @@ def apply_status(
     no_data: Collection[str] = (),
     partial_units: Collection[object] = (),
     informational: Collection[str] = (),
+    empty_units: Collection[object] = (),
 ) -> pd.DataFrame:
     """Give each coverage row its ``status`` (see :data:`STATUSES`); a new frame.
 
@@ -185,6 +192,8 @@ def apply_status(
     informational : collection of str
         Categories reported without a judgement: ``informational`` (after ``no data`` and
         ``partial network``), never a gap.
+    empty_units : collection
+        Units without residents (parks, water, industry): ``no residents``, never a gap.
 
     Returns
     -------
@@ -210,6 +219,10 @@ def apply_status(
     status[out["category"].isin(list(informational)).to_numpy()] = "informational"
     status[part] = "partial network"
     status[cat_nd] = "no data"
+    if len(empty_units) and "unit_id" in out.columns:
+        empty = out["unit_id"].isin(list(empty_units)).to_numpy()
+        status[empty] = "no residents"
+        meets[empty] = pd.NA
     for col in _MEASURED:
         if col in out.columns:
             out[col] = out[col].astype(float).where(~cat_nd, np.nan)

@@ -424,7 +424,7 @@ def canonical_system(name: object) -> str:
     >>> canonical_system("GCJ-02"), canonical_system("EPSG:4326")
     ('gcj02', 'wgs84')
     """
-    return _system(name, "the")
+    return _system(name, "")
 
 
 def _system(name: object, role: str) -> str:
@@ -434,7 +434,8 @@ def _system(name: object, role: str) -> str:
         key = name.strip().lower().replace("-", "").replace("_", "").replace(" ", "")
     if key is None or key not in _ALIASES:
         raise InputError(
-            f"unknown {role} coordinate system {name!r}: expected one of 'wgs84' "
+            f"unknown {role + ' ' if role else ''}coordinate system {name!r}: expected one of "
+            "'wgs84' "
             "(aliases 'wgs-84', 'epsg:4326'), 'gcj02' ('gcj-02') or 'bd09' ('bd-09')"
         )
     return _ALIASES[key]

@@ -436,10 +436,16 @@ def distance_to_nearest(
     source_nodes: ArrayLike,
     cutoff_m: float,
     source_offset_m: ArrayLike | None = None,
+    *,
+    backend: str = "auto",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Network distance to the nearest source node and which source it is, for every node.
 
-    One bounded multi-source search (``scipy.sparse.csgraph.dijkstra``), never one per source.
+    One bounded multi-source search, never one per source: on the compiled (numba) kernel
+    when it is loaded or the network is large enough to repay loading it (``backend="auto"``,
+    as :func:`nearest_by_category` chooses), else ``scipy.sparse.csgraph.dijkstra``. Both give
+    the same distances (rounded to :data:`~lifecircle_geo.routing.COST_QUANTUM_M`) and the
+    same tie rule.
 
     Parameters
     ----------
@@ -450,6 +456,8 @@ def distance_to_nearest(
         Search radius in metres.
     source_offset_m : array-like of float, optional
         Extra distance at each source (e.g. a facility's walk to the street).
+    backend : {"auto", "numba", "scipy"}
+        Search backend (see :func:`nearest_by_category`).
 
     Returns
     -------
@@ -479,4 +487,12 @@ def distance_to_nearest(
     )
     if len(off) != len(src):
         raise InputError("source_offset_m needs one value per source node")
-    return multi_source(net, Seeds(src, off, np.arange(len(src), dtype=np.int64)), cutoff_m)
+    if backend == "pandana":
+        raise InputError("distance_to_nearest: backend must be 'auto', 'numba' or 'scipy'")
+    if not src.size:
+        return np.full(net.n_nodes, np.inf), np.full(net.n_nodes, -1, dtype=np.int64)
+    seeds = Seeds(src, off, np.arange(len(src), dtype=np.int64))
+    dist, label, _ = search_nearest(
+        net, [seeds], np.array([float(cutoff_m)]), backend=backend, names=("sources",)
+    )
+    return dist[0], label[0].astype(np.int64)

@@ -934,10 +934,18 @@ def from_osm(
     rows: list[dict] = []
     geoms: list = []
     entrances: list[tuple[float, float]] = []
+    node_xy: list[tuple[float, float]] = []
     unmatched: list[dict] = _Records()
     n_classified = 0
     wkb = osmium.geom.WKBFactory()
-    proc = osmium.FileProcessor(str(p)).with_locations().with_areas()
+    # osmium drops in C++ every object with none of the keys read below (the untagged nodes
+    # of streets are most of a file); locations and areas are assembled before the filter
+    proc = (
+        osmium.FileProcessor(str(p))
+        .with_locations()
+        .with_areas()
+        .with_filter(osmium.filter.KeyFilter(*POI_KEYS, "entrance"))
+    )
     try:
         for obj in proc:
             tags = obj.tags
@@ -951,9 +959,9 @@ def from_osm(
                     continue  # polygons come through the area assembly
             elif not obj.is_area():
                 continue  # relations: multipolygons come through the area assembly
-            if not any(k in tags for k in POI_KEYS):
-                continue
             tag_d = dict(tags)
+            if not any(k in tag_d for k in POI_KEYS):
+                continue
             if obj.is_node():
                 fid = f"osm/node/{obj.id}"
             elif obj.is_way():
@@ -976,7 +984,13 @@ def from_osm(
                         }
                     )
                 continue
-            geom = _osm_geometry(obj, wkb)
+            if obj.is_node():  # points are made in one call after the loop
+                loc = obj.location
+                geom = len(node_xy) if loc.valid() else None
+                if geom is not None:
+                    node_xy.append((loc.lon, loc.lat))
+            else:
+                geom = _osm_geometry(obj, wkb)
             if geom is None:
                 log.warning("%s: %s has no usable geometry (missing nodes?): left out", p.name, fid)
                 unmatched.append(
@@ -1008,6 +1022,9 @@ def from_osm(
                 geoms.append(geom)
     except (RuntimeError, ValueError, OSError) as exc:
         raise InputError(f"{p}: could not be read as OSM data ({exc})") from None
+    if node_xy:
+        points = shapely.points(np.asarray(node_xy, dtype=np.float64))
+        geoms = [points[g] if isinstance(g, int) else g for g in geoms]
     gdf = gpd.GeoDataFrame(rows, columns=COLUMNS, geometry=geoms, crs=4326)
     gdf["entrances"] = _entrances_for(gdf.geometry.to_numpy(), entrances)
     by_tag: dict[str, int] = {}
@@ -1102,6 +1119,17 @@ def _decode(raw: bytes, path: Path) -> tuple[str, str]:
             return raw.decode("utf-16"), "UTF-16"
         except UnicodeDecodeError:
             pass
+    head = raw[:4000]
+    if head.count(b"\x00") > len(head) // 8:  # text has no NUL bytes; UTF-16 without a BOM does
+        codec = (
+            "utf-16-le" if head[1::2].count(b"\x00") > head[0::2].count(b"\x00") else "utf-16-be"
+        )
+        try:
+            return raw.decode(codec), f"{codec.upper()} (no byte-order mark)"
+        except UnicodeDecodeError:
+            raise InputError(
+                f"{path}: holds NUL bytes: not a text table (a binary file renamed .csv?)"
+            ) from None
     for codec, label in _ENCODINGS:
         try:
             return raw.decode(codec), label
@@ -1177,7 +1205,7 @@ def _coordinates(
         parts = clean(df[cols["lonlat"]]).str.split(
             r"\s*[,，;；\s]\s*", n=1, expand=True, regex=True
         )
-        parts = parts.reindex(columns=[0, 1]).fillna("")
+        parts = parts.reindex(columns=[0, 1]).astype(object).fillna("")
         lon_raw, lat_raw = parts[0], parts[1]
         shown = str(cols["lonlat"])
     lon = pd.to_numeric(clean(lon_raw), errors="coerce").to_numpy(dtype=np.float64)
@@ -1268,7 +1296,7 @@ def from_table(
     coords: str = "wgs84",
     profile: str | Profile = "shanghai-2025",
     columns: dict | None = None,
-    sheet: str | int | None = 0,
+    sheet: str | int | None = None,
     *,
     net: Any = None,
 ) -> gpd.GeoDataFrame:
@@ -1294,12 +1322,16 @@ def from_table(
         those of :data:`HEADER_ALIASES`: ``name``, ``type``, ``typecode``, ``lon``, ``lat``,
         ``lonlat`` (one "lon,lat" column), ``address``, ``capacity``, ``id``.
     sheet : str or int, optional
-        Excel sheet.
+        Excel sheet (name, or number from 0). By default every sheet is considered: the sheet
+        holding coordinate and name/type columns is read, a cover page or notes sheet is
+        skipped, sheets with the same header are read together (a table split over sheets;
+        facility ids then name the sheet), and the choice is logged.
     net : WalkNetwork, optional
         When given, the coordinates are checked against the street network with
         :func:`lifecircle_geo.offset.detect_offset`; a table whose points fit another system
         better logs a WARNING naming the likely system and the evidence. The result is kept in
-        ``attrs["offset_check"]``.
+        ``attrs["offset_check"]``. Without it, a table labelled GCJ-02 or BD-09 logs (INFO) how
+        far its points were moved and that the label could not be checked.
 
     Returns
     -------
@@ -1340,12 +1372,13 @@ def from_table(
     suffix = p.suffix.lower()
     encoding = None
     geometry = None
+    sheet_rows, sheet_prefix = None, None
     try:
         if suffix in (".csv", ".txt"):
             df, encoding = _read_csv(p)
             log.info("%s: read as %s text", p.name, encoding)
         elif suffix in (".xlsx", ".xlsm", ".xls"):
-            df = pd.read_excel(p, sheet_name=sheet, dtype=str).fillna("")
+            df, sheet_rows, sheet_prefix = _read_workbook(p, sheet, overrides)
         elif suffix in (".geojson", ".json", ".gpkg", ".shp"):
             gdf_in = gpd.read_file(p)
             geometry = gdf_in.geometry
@@ -1363,6 +1396,8 @@ def from_table(
     df.columns = [str(c).strip().lstrip("\ufeff") for c in df.columns]
     word = "feature" if geometry is not None else "row"
     rownum = np.arange(len(df)) + (1 if geometry is not None else 2)  # tables: header = row 1
+    if sheet_rows is not None:  # sheets read together: each row keeps its number in its sheet
+        rownum = sheet_rows
     if geometry is None:  # blank lines at the end of a sheet are not facilities
         blank = (df.astype(str).apply(lambda s: s.str.strip()) == "").all(axis=1).to_numpy()
         if blank.any():
@@ -1370,7 +1405,11 @@ def from_table(
                 "%s: %d blank row(s) skipped: %s", p.name, blank.sum(), rownum[blank][:20].tolist()
             )
             df, rownum = df[~blank].reset_index(drop=True), rownum[~blank]
+            if sheet_prefix is not None:
+                sheet_prefix = sheet_prefix[~blank]
     cols = _map_columns(df, overrides, p)
+    if len(df) == 0:
+        log.warning("%s: the table has a header but no %ss: no facilities read", p.name, word)
     if geometry is None and (cols["lon"] is None or cols["lat"] is None) and cols["lonlat"] is None:
         missing = [m for m in ("lon", "lat") if cols[m] is None]
         raise InputError(
@@ -1398,6 +1437,16 @@ def from_table(
         ]
     else:
         fids = [f"{p.stem}/{word}{r}" for r in rownum]
+    if sheet_prefix is not None:  # several sheets: row numbers repeat, the sheet tells them apart
+        given = (
+            df[cols["id"]].astype(str).str.strip().to_numpy()
+            if cols["id"] is not None
+            else np.full(len(df), "", dtype=object)
+        )
+        fids = [
+            f"{p.stem}/{x}" if x else f"{p.stem}/{sp}!{word}{r}"
+            for x, sp, r in zip(given, sheet_prefix, rownum, strict=True)
+        ]
     lon, lat = lc_crs.convert(lon_raw, lat_raw, system, "wgs84")
     if geoms is None:
         geoms = shapely.points(lon, lat)
@@ -1406,6 +1455,17 @@ def from_table(
     if net is not None:
         offset = detect_offset(np.column_stack([lon_raw, lat_raw]), net, labelled=system)
         log.log(offset.log_level, "%s: %s", p.name, offset.message)
+    elif system != "wgs84" and len(lon):
+        moved = float(np.median(_moved_m(lon_raw, lat_raw, lon, lat)))
+        log.info(
+            "%s: coordinates labelled %s were moved about %.0f m to WGS-84; no street network "
+            "was given, so the label cannot be checked against the streets (pass net= to check "
+            "it; a WGS-84 table labelled %s would be moved by mistake)",
+            p.name,
+            lc_crs.SYSTEM_LABELS[system],
+            moved,
+            lc_crs.SYSTEM_LABELS[system],
+        )
 
     def column(meaning: str) -> np.ndarray:
         c = cols.get(meaning)
@@ -1494,6 +1554,112 @@ def from_table(
         lc_crs.SYSTEM_LABELS[system],
     )
     return gdf
+
+
+def _moved_m(lon0: np.ndarray, lat0: np.ndarray, lon1: np.ndarray, lat1: np.ndarray) -> np.ndarray:
+    """Distance in metres between two sets of WGS-84-like points (equirectangular)."""
+    k = np.pi / 180 * 6_371_008.8
+    dx = (np.asarray(lon1) - np.asarray(lon0)) * np.cos(np.radians(np.asarray(lat0))) * k
+    dy = (np.asarray(lat1) - np.asarray(lat0)) * k
+    return np.hypot(dx, dy)
+
+
+def _has_facility_columns(df: pd.DataFrame, overrides: dict[str, str]) -> bool:
+    """Whether a sheet holds coordinates and a name or type (the columns a table needs)."""
+    if any(c not in df.columns for c in overrides.values()):
+        return False
+    cols = _map_columns(df, overrides, Path("."))
+    coords = (cols["lon"] is not None and cols["lat"] is not None) or cols["lonlat"] is not None
+    return coords and any(cols[m] is not None for m in ("name", "type", "typecode"))
+
+
+def _read_workbook(
+    p: Path, sheet: str | int | None, overrides: dict[str, str]
+) -> tuple[pd.DataFrame, np.ndarray | None, np.ndarray | None]:
+    """Read a workbook: the named sheet, or every sheet that holds facility columns.
+
+    With ``sheet=None`` every sheet is considered: sheets without coordinates and a name or
+    type (a cover page, notes, a pivot table) are skipped; one sheet holding them is read;
+    several holding them with the same header are read together (a table split over sheets);
+    several with different headers are refused, naming them, so no rows go missing silently.
+    The choice is logged (INFO).
+
+    Returns
+    -------
+    (DataFrame, ndarray or None, ndarray or None)
+        The rows; with several sheets also each row's number in its sheet (header = row 1)
+        and its sheet name.
+    """
+    try:
+        book = pd.read_excel(p, sheet_name=None, dtype=str)
+    except ValueError as exc:
+        raise InputError(f"{p}: could not be read as a workbook ({exc})") from None
+    frames = {}
+    for name, df in book.items():
+        df = df.fillna("")
+        df.columns = [str(c).strip().lstrip("\ufeff") for c in df.columns]
+        frames[str(name)] = df
+    names = list(frames)
+    if sheet is not None:
+        key = names[sheet] if isinstance(sheet, int) and 0 <= sheet < len(names) else sheet
+        if key not in frames:
+            raise InputError(
+                f"{p}: no sheet {sheet!r}; the workbook's sheets are {names} "
+                f"(give a name or a number from 0)"
+            )
+        df = frames[key]
+        if not _has_facility_columns(df, overrides) and len(names) > 1:
+            usable = [n for n in names if _has_facility_columns(frames[n], overrides)]
+            if usable:
+                raise InputError(
+                    f"{p}: sheet {key!r} has no coordinate and name/type columns (columns "
+                    f"{list(df.columns)[:10]}); sheet(s) {usable} hold them: pass sheet="
+                    f"{usable[0]!r}, or leave sheet unset to read them"
+                )
+        return df, None, None
+    usable = [n for n in names if _has_facility_columns(frames[n], overrides)]
+    skipped = [n for n in names if n not in usable]
+    if not usable:
+        if len(names) == 1:
+            return frames[names[0]], None, None  # from_table names the missing columns
+        shown = "; ".join(f"{n!r}: {list(frames[n].columns)[:8]}" for n in names[:10])
+        raise InputError(
+            f"{p}: no sheet holds facility columns (coordinates such as 经度/lon and 纬度/lat, "
+            f"and a name 名称 or type 类型); sheets and their columns: {shown}"
+        )
+    headers = {n: tuple(_norm_header(c) for c in frames[n].columns) for n in usable}
+    if len(set(headers.values())) > 1:
+        raise InputError(
+            f"{p}: sheets {usable} all hold facility columns but with different headers; "
+            f"pass sheet= to choose one (or give the sheets the same header to read them "
+            f"together)"
+        )
+    if len(usable) == 1:
+        if skipped:
+            log.info(
+                "%s: read sheet %r; skipped sheet(s) %s (no coordinate and name/type columns)",
+                p.name,
+                usable[0],
+                skipped,
+            )
+        return frames[usable[0]], None, None
+    log.info(
+        "%s: sheets %s have the same header and are read together (%s rows)%s",
+        p.name,
+        usable,
+        " + ".join(str(len(frames[n])) for n in usable),
+        f"; skipped sheet(s) {skipped} (no coordinate and name/type columns)" if skipped else "",
+    )
+    first = frames[usable[0]]
+    parts = []
+    for n in usable:
+        part = frames[n].copy()
+        part.columns = first.columns
+        parts.append(part)
+    df = pd.concat(parts, ignore_index=True)
+    rows = np.concatenate([np.arange(len(frames[n])) + 2 for n in usable])
+    which = np.concatenate([np.full(len(frames[n]), n, dtype=object) for n in usable])
+    return df, rows, which
 
 
 def _gis_geometry(

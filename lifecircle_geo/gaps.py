@@ -1,4 +1,4 @@
-"""Gaps ranked by people left out, suggested sites (greedy maximal coverage) and the project list.
+"""Gaps ranked by class priority and people left out, the project list and the annex table.
 
 Examples
 --------
@@ -15,7 +15,6 @@ import datetime as _dt
 import logging
 from typing import TYPE_CHECKING
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
@@ -24,9 +23,17 @@ from .network import WalkNetwork
 from .routing import Seeds, Snap, reach_at_points, reach_matrix
 
 if TYPE_CHECKING:
+    from .packages import Packages
     from .standards import Profile
 
-__all__ = ["ACTIONS", "project_list", "rank_gaps", "suggest_sites"]
+__all__ = [
+    "ACTIONS",
+    "PATHS",
+    "PROJECT_COLUMNS",
+    "annex_table",
+    "package_projects",
+    "rank_gaps",
+]
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +47,10 @@ ACTIONS = {
 }
 
 
-def rank_gaps(coverage: pd.DataFrame, profile: Profile | None = None) -> pd.DataFrame:
-    """Rows that miss their standard, ranked by class priority, then by people left out.
+def rank_gaps(
+    coverage: pd.DataFrame, profile: Profile | None = None, needs: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Rows that miss their standard, ranked by class priority, requests, then people left out.
 
     Only measured rows are gaps: with a ``status`` column (:func:`~lifecircle_geo.coverage.
     apply_status`), rows that are ``no data``, ``partial network`` or ``informational`` never
@@ -57,13 +66,18 @@ def rank_gaps(coverage: pd.DataFrame, profile: Profile | None = None) -> pd.Data
         there), ``department`` and ``action`` (:data:`ACTIONS`: a category with a responsible
         department is referred to it; a class the area type does not prioritise makes no
         project). Without it every gap is a ``project`` ranked by people left out.
+    needs : DataFrame, optional
+        The 需求清单 (:func:`lifecircle_geo.cycle.read_needs`): a gap residents asked about
+        ranks before others of its class; ``need`` and ``need_count`` say what they asked.
 
     Returns
     -------
     DataFrame
         The failing rows with ``people_left_out`` (population − covered), ``priority``,
-        ``action``, ``department`` and ``rank`` (1..).
+        ``action``, ``department``, ``need``, ``need_count`` and ``rank`` (1..).
     """
+    from .cycle import needs_by_gap
+
     if "status" in coverage.columns:
         gaps = coverage[coverage["status"] == "gap"].copy()
     else:
@@ -86,12 +100,14 @@ def rank_gaps(coverage: pd.DataFrame, profile: Profile | None = None) -> pd.Data
         gaps["priority"] = 0.0 if profile is None else np.nan
         gaps["department"] = None
         gaps["action"] = "project"
+    gaps = needs_by_gap(gaps, needs)
     gaps["_p"] = gaps["priority"].fillna(np.inf)
+    gaps["_asked"] = gaps["need_count"] > 0
     gaps = gaps.sort_values(
-        ["_p", "people_left_out", "unit_id", "category"],
-        ascending=[True, False, True, True],
+        ["_p", "_asked", "people_left_out", "unit_id", "category"],
+        ascending=[True, False, False, True, True],
         kind="stable",
-    ).drop(columns="_p")
+    ).drop(columns=["_p", "_asked"])
     gaps["rank"] = np.arange(1, len(gaps) + 1)
     return gaps.reset_index(drop=True)
 
@@ -124,205 +140,246 @@ def _reach_within(
     return out
 
 
-def suggest_sites(
-    net: WalkNetwork,
-    gaps: pd.DataFrame,
-    demand: gpd.GeoDataFrame,
-    demand_snap: Snap,
-    units: gpd.GeoDataFrame,
-    max_sites: int = 3,
-    max_candidates: int = 200,
-) -> gpd.GeoDataFrame:
-    """Suggest up to ``max_sites`` new facility sites per gap by greedy maximal coverage.
+#: The columns of a project list (more: ``newly_covered_<group>`` per target group served).
+PROJECT_COLUMNS = [
+    "project_id",
+    "year",
+    "status",
+    "jiezhen_code",
+    "jiezhen_name",
+    "unit_id",
+    "unit_name",
+    "project_name_zh",
+    "package_type",
+    "category",
+    "name_zh",
+    "class_zh",
+    "content_zh",
+    "content_en",
+    "scale_zh",
+    "path_zh",
+    "site_zh",
+    "body_zh",
+    "funding_zh",
+    "schedule",
+    "design_team",
+    "newly_covered_population",
+    "beneficiaries_zh",
+    "gap_note_zh",
+    "need_zh",
+    "lon",
+    "lat",
+    "lon_gcj02",
+    "lat_gcj02",
+]
+#: 实施路径 by the kind of site a package takes (a planner's space, or a street node).
+PATHS = {
+    "地块": "新建",
+    "闲置建筑": "改建",
+    "附属空间": "附属空间开放",
+    "规划空间": "新建或改建",
+    "street node": "新建、改建或共享（选址待定：街道节点附近）",
+}
 
-    Candidates are street nodes inside the unit; each pick covers the most residents of the
-    unit who are still beyond the threshold, until the unit meets its target share.
+
+def package_projects(
+    packages: Packages,
+    gaps: pd.DataFrame,
+    units: pd.DataFrame,
+    profile: Profile,
+    *,
+    year: int | None = None,
+    carried: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Build the 项目实施清单 from project packages: one project per package, in the city's form.
+
+    Every project names what the 2025 action plan (任务13) asks for: 项目名称, 项目类别 (人民坊 hub
+    or 六艺亭 point), its functions, 建设内容, 建设规模, 实施路径 (新建 / 改建 / 共享 / 附属空间开放
+    by the site's kind), 实施主体, 资金来源, 时间安排, 设计团队, 年度 and status (拟实施 for new
+    projects; carried-over projects keep theirs), the people newly covered per target group,
+    the 缺口说明 (which units' gaps it closes, shares before → after) and the residents'
+    requests it answers, with coordinates in WGS-84 and GCJ-02. What the analysis cannot know
+    (body, funding, design team) is left 待定 for the 街镇 to fill.
 
     Parameters
     ----------
-    net : WalkNetwork
+    packages : Packages
+        From :func:`lifecircle_geo.packages.select_packages`.
     gaps : DataFrame
-        From :func:`rank_gaps` (needs unit_id, category, threshold_m, target_share,
-        population, covered_population).
-    demand : GeoDataFrame
-        Resident points with ``unit_id``, ``population`` and ``walk_m_<category>``.
-    demand_snap : Snap
-        The residents' snap (rows aligned with ``demand``).
-    units : GeoDataFrame
-        Units in the network's CRS.
+        From :func:`rank_gaps` (``need`` when a 需求清单 was given).
+    units : DataFrame
+        Unit names (``unit_id``, ``unit_name``, ``jiezhen_name``).
+    profile : Profile
+    year : int, optional
+        The list's year (default: next year).
+    carried : DataFrame, optional
+        Last year's unfinished projects (:func:`lifecircle_geo.cycle.carry_over`), listed after
+        the new ones with their status.
 
     Returns
     -------
-    GeoDataFrame
-        site_id, unit_id, category, order, newly_covered_population, share_after, node,
-        geometry (network CRS).
+    DataFrame
+        One row per project.
     """
-    rows = []
-    cache: dict[tuple[str, float], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-    unit_geom = dict(zip(units["unit_id"], units.geometry, strict=True))
-    unit_of = demand["unit_id"].to_numpy()
-    for gap in gaps.itertuples(index=False):
-        group = getattr(gap, "target_group", "all") or "all"
-        # the people the category serves: its target group's
-        pop = demand["population" if group == "all" else f"population_{group}"].to_numpy(float)
-        thr = float(gap.threshold_m)
-        key = (gap.unit_id, thr)
-        if key not in cache:
-            members = np.flatnonzero(unit_of == gap.unit_id)
-            cands = _candidate_nodes(net, unit_geom[gap.unit_id], max_candidates)
-            if len(cands) == 0 or len(members) == 0:
-                cache[key] = (cands, members, np.zeros((0, len(members)), dtype=bool))
-            else:
-                within = _reach_within(net, cands, demand_snap.take(members), thr)
-                cache[key] = (cands, members, within)
-        cands, members, reach = cache[key]
-        if len(cands) == 0:
-            continue
-        walk = demand[f"walk_m_{gap.category}"].to_numpy()[members]
-        need = walk > thr
-        p = pop[members] * need
-        covered = float(gap.covered_population)
-        total = float(gap.population)
-        for order in range(1, max_sites + 1):
-            if total <= 0 or covered / total >= gap.target_share - 1e-12:
-                break
-            gain = reach.astype(np.float64) @ p
-            best = int(np.argmax(gain))
-            if gain[best] <= 0:
-                break
-            covered += gain[best]
-            p = p * ~reach[best]
-            node = int(cands[best])
-            rows.append(
-                {
-                    "site_id": f"{gap.unit_id}-{gap.category}-{order}",
-                    "unit_id": gap.unit_id,
-                    "category": gap.category,
-                    "order": order,
-                    "newly_covered_population": float(gain[best]),
-                    "share_after": covered / total,
-                    "node": node,
-                    "geometry": shapely.Point(net.x_m[node], net.y_m[node]),
-                }
-            )
-    cols = [
-        "site_id",
-        "unit_id",
-        "category",
-        "order",
-        "newly_covered_population",
-        "share_after",
-        "node",
-        "geometry",
-    ]
-    return gpd.GeoDataFrame(rows, columns=cols, geometry="geometry", crs=net.crs)
+    from . import crs as lc_crs
 
-
-def project_list(
-    gaps: pd.DataFrame, sites: gpd.GeoDataFrame, profile: Profile, year: int | None = None
-) -> pd.DataFrame:
-    """Build the 项目实施清单: one project per suggested site, or per gap where no site helps.
-
-    The fields follow the 2025 action plan: 建设内容 (content), 实施路径 (path), 实施主体 (body),
-    资金来源 (funding), 时间安排 (schedule), 设计团队 (design team). What the analysis cannot
-    know (body, funding, design team) is left as 待定 for the 街镇 to fill.
-    """
     year = year or _dt.date.today().year + 1
-    site_ll = sites.to_crs(4326) if len(sites) else sites
-    by_gap: dict[tuple[str, str], list] = {}
-    for s in site_ll.itertuples(index=False):
-        by_gap.setdefault((s.unit_id, s.category), []).append(s)
-    rows = []
-    for gap in gaps.itertuples(index=False):
-        cat = profile.category(gap.category)
-        ftype = cat.facility_types[0] if cat.facility_types else cat.name_zh
-        standard = getattr(gap, "standard_zh", None) or (
-            f"步行{cat.tier_min}分钟（{gap.threshold_m:.0f}米）"
-        )
-        group = profile.target_groups.get(cat.target_group) if cat.target_group != "all" else None
-        who_zh = group.name_zh if group is not None else "居民"
-        who_en = group.name_en if group is not None else "residents"
-        common = {
-            "jiezhen_code": gap.jiezhen_code,
-            "jiezhen_name": gap.jiezhen_name,
-            "unit_id": gap.unit_id,
-            "unit_name": gap.unit_name,
-            "category": gap.category,
-            "name_zh": cat.name_zh,
-            "name_en": cat.name_en,
-            "class_zh": cat.class_zh,
-            "path_zh": "新建，或利用存量空间改建、共享（待定）",
-            "body_zh": f"{gap.jiezhen_name or '街镇'}（待定）",
-            "funding_zh": "待定",
-            "schedule": f"{year}年",
-            "design_team": "待定",
-            "people_left_out": float(gap.people_left_out),
-            "gap_rank": int(gap.rank),
-        }
-        found = by_gap.get((gap.unit_id, gap.category), [])
-        for s in found:
-            rows.append(
-                {
-                    **common,
-                    "content_zh": (
-                        f"在{gap.unit_name}补充{ftype}（{cat.name_zh}）1处，"
-                        f"可使约{s.newly_covered_population:.0f}名{who_zh}{standard}内可达"
-                    ),
-                    "content_en": (
-                        f"Add one {cat.name_en.lower()} facility in "
-                        f"{gap.unit_id}: about {s.newly_covered_population:.0f} "
-                        f"more {who_en} within {gap.threshold_m:.0f} m"
-                    ),
-                    "newly_covered_population": float(s.newly_covered_population),
-                    "lon": s.geometry.x,
-                    "lat": s.geometry.y,
-                }
-            )
-        if not found:
-            rows.append(
-                {
-                    **common,
-                    "content_zh": (
-                        f"研究在{gap.unit_name}补充{ftype}（{cat.name_zh}），"
-                        f"现有约{gap.people_left_out:.0f}名{who_zh}{standard}内不可达"
-                    ),
-                    "content_en": (
-                        f"Study how to add {cat.name_en.lower()} in "
-                        f"{gap.unit_id}: {gap.people_left_out:.0f} {who_en} "
-                        f"beyond {gap.threshold_m:.0f} m"
-                    ),
-                    "newly_covered_population": 0.0,
-                    "lon": np.nan,
-                    "lat": np.nan,
-                }
-            )
-    cols = [
-        "project_id",
-        "jiezhen_code",
-        "jiezhen_name",
-        "unit_id",
-        "unit_name",
-        "category",
-        "name_zh",
-        "name_en",
-        "class_zh",
-        "content_zh",
-        "content_en",
-        "path_zh",
-        "body_zh",
-        "funding_zh",
-        "schedule",
-        "design_team",
-        "people_left_out",
-        "newly_covered_population",
-        "gap_rank",
-        "lon",
-        "lat",
-    ]
-    out = pd.DataFrame(rows, columns=[c for c in cols if c != "project_id"])
-    out.insert(
-        0,
-        "project_id",
-        [f"{r.jiezhen_code or 'X'}-{year}-{i + 1:03d}" for i, r in enumerate(out.itertuples())],
+    pk = packages.packages
+    names = dict(zip(units["unit_id"], units["unit_name"], strict=False))
+    jz_names = dict(zip(units["jiezhen_code"], units["jiezhen_name"], strict=False))
+    groups = {c.id: c.target_group for c in profile.categories}
+    group_names = {g.id: g.name_zh for g in profile.target_groups.values()} | {"all": "居民"}
+    cat_names = {c.id: c.name_zh for c in profile.categories}
+    share = packages.share_after.set_index(["unit_id", "category"])
+    need = (
+        gaps.set_index(["unit_id", "category"])["need"]
+        if "need" in gaps.columns
+        else pd.Series(dtype=object)
     )
-    return out[cols]
+    gains = packages.gains
+    rows = []
+    ll = pk.to_crs(4326).geometry if len(pk) else pk.geometry
+    for i, p in enumerate(pk.itertuples(index=False)):
+        lon, lat = float(ll.iloc[i].x), float(ll.iloc[i].y)
+        glon, glat = lc_crs.convert(np.array([lon]), np.array([lat]), "wgs84", "gcj02")
+        unit_name = names.get(p.unit_id, p.unit_id)
+        by_group: dict[str, float] = {}
+        for cat, people in (p.newly_covered or {}).items():
+            g = groups.get(cat, "all")
+            by_group[g] = by_group.get(g, 0.0) + float(people)
+        notes, asked = [], []
+        mine = gains[gains["package_id"] == p.package_id]
+        for rec in mine.itertuples(index=False):
+            key = (rec.unit_id, rec.category)
+            if key in share.index:
+                row = share.loc[key]
+                who = names.get(rec.unit_id, rec.unit_id)
+                notes.append(
+                    f"{who}{cat_names.get(rec.category, rec.category)}"
+                    f"覆盖率{row['share_before']:.0%}→{row['share_after']:.0%}"
+                    f"（目标{row['target_share']:.0%}）"
+                )
+            text = need.get(key, "") if len(need) else ""
+            if isinstance(text, str) and text:
+                asked.append(f"{names.get(rec.unit_id, rec.unit_id)}：{text}")
+        if p.hub_rule:
+            notes.insert(0, f"{unit_name}步行范围内缺少党群服务（人民坊）")
+        area = p.floor_area_m2
+        scale = (
+            f"约{area:.0f}平方米，{p.n_functions}项功能"
+            if area == area
+            else f"{p.n_functions}项功能，面积待定"
+        )
+        rows.append(
+            {
+                "project_id": p.package_id,
+                "year": year,
+                "status": "拟实施",
+                "jiezhen_code": p.jiezhen_code,
+                "jiezhen_name": jz_names.get(p.jiezhen_code, ""),
+                "unit_id": p.unit_id,
+                "unit_name": unit_name,
+                "project_name_zh": f"{unit_name}{p.package_type}（{p.functions_zh}）",
+                "package_type": p.package_type,
+                "category": ",".join(p.functions),
+                "name_zh": p.functions_zh,
+                "class_zh": "、".join(
+                    dict.fromkeys(profile.category(c).class_zh for c in p.functions)
+                ),
+                "content_zh": f"建设{p.package_type}1处，含{p.functions_zh}",
+                "content_en": (
+                    f"One {'hub' if p.package_type == '人民坊' else 'service point'} with "
+                    f"{', '.join(profile.category(c).name_en.lower() for c in p.functions)}"
+                ),
+                "scale_zh": scale,
+                "path_zh": PATHS.get(p.site_kind, "新建或改建"),
+                "site_zh": p.site_name or ("街道节点附近" if p.site_kind == "street node" else ""),
+                "body_zh": f"{jz_names.get(p.jiezhen_code, '') or '街镇'}（待定）",
+                "funding_zh": "待定",
+                "schedule": f"{year}年",
+                "design_team": "待定",
+                "newly_covered_population": float(p.newly_covered_population),
+                "beneficiaries_zh": "；".join(
+                    f"{group_names.get(g, g)}约{v:.0f}人" for g, v in by_group.items()
+                ),
+                **{f"newly_covered_{g}": float(v) for g, v in by_group.items()},
+                "gap_note_zh": "；".join(notes) + ("（覆盖率为全部项目包实施后）" if notes else ""),
+                "need_zh": "；".join(asked),
+                "lon": lon,
+                "lat": lat,
+                "lon_gcj02": float(glon[0]),
+                "lat_gcj02": float(glat[0]),
+            }
+        )
+    out = pd.DataFrame(rows, columns=PROJECT_COLUMNS if not rows else None)
+    if carried is not None and len(carried):
+        old = carried.copy()
+        old["project_id"] = "结转-" + old["carried_from"].astype(str)
+        old["unit_name"] = old["unit_id"].map(names).fillna(old["unit_id"])
+        old["year"] = year
+        old["name_zh"] = old["category"].map(cat_names).fillna(old.get("name_zh", ""))
+        keep = [c for c in old.columns if c in out.columns or c == "carried_from"]
+        out = pd.concat([out, old[keep]], ignore_index=True)
+    return out
+
+
+def annex_table(
+    projects: pd.DataFrame, units: pd.DataFrame, indicators: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Build the action plan's annex table: projects per district and in total, hubs, points.
+
+    Per district (and a 合计 total row): 项目总数 (``n_projects``), 年内完成数量
+    (``n_within_year``: projects planned to finish within the list's year, i.e. all but those
+    carried over under construction), and of them 人民坊 and 六艺亭 (``n_hubs``,
+    ``n_hubs_within_year``, ``n_points``, ``n_points_within_year``), plus, per indicator of the
+    profile, how many of its categories meet the target in the district
+    (``<indicator>_met`` as "k/n").
+
+    Parameters
+    ----------
+    projects : DataFrame
+        The project list (:func:`package_projects`).
+    units : DataFrame
+        ``unit_id`` → ``district_code``.
+    indicators : DataFrame, optional
+        ``result.indicators`` (district rows are used).
+
+    Returns
+    -------
+    DataFrame
+        One row per district, then ``district_code == "合计"``.
+    """
+    district = dict(zip(units["unit_id"], units["district_code"], strict=False))
+    p = projects.copy()
+    p["district_code"] = p["unit_id"].map(district).fillna("").astype(str)
+    kind = p.get("package_type", pd.Series("", index=p.index)).fillna("")
+    within = p.get("status", pd.Series("拟实施", index=p.index)) != "在建"
+    p["_hub"], p["_point"], p["_within"] = kind == "人民坊", kind == "六艺亭", within
+    p["_hub_within"], p["_point_within"] = p["_hub"] & within, p["_point"] & within
+    cols = {
+        "n_projects": ("project_id", "count"),
+        "n_within_year": ("_within", "sum"),
+        "n_hubs": ("_hub", "sum"),
+        "n_hubs_within_year": ("_hub_within", "sum"),
+        "n_points": ("_point", "sum"),
+        "n_points_within_year": ("_point_within", "sum"),
+    }
+    districts = sorted(set(district.values()))
+    out = (
+        p.groupby("district_code").agg(**cols).reindex(districts, fill_value=0).reset_index()
+        if len(p)
+        else pd.DataFrame({"district_code": districts, **{c: 0 for c in cols}})
+    )
+    total = out.drop(columns="district_code").sum().to_frame().T
+    total.insert(0, "district_code", "合计")
+    out = pd.concat([out, total], ignore_index=True)
+    for c in cols:
+        out[c] = out[c].astype(int)
+    if indicators is not None and len(indicators):
+        dist = indicators[indicators["level"] == "district"]
+        for ind, rows in dist.groupby("indicator", sort=False):
+            met = rows.groupby("district_code")["met"].agg(
+                lambda s: f"{int(s.astype('boolean').fillna(False).sum())}/{len(s)}"
+            )
+            out[f"{ind}_met"] = out["district_code"].map(met).fillna("")
+    return out

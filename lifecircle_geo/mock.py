@@ -30,7 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pyproj import Transformer
 
-__all__ = ["CITY_CENTER_LONLAT", "grid_city", "write_city_osm", "write_city_pbf"]
+__all__ = ["CITY_CENTER_LONLAT", "grid_city", "regular_grid", "write_city_osm", "write_city_pbf"]
 
 logger = logging.getLogger(__name__)
 
@@ -217,6 +217,45 @@ def grid_city(
     u, v = _city_edges(city)
     length = np.hypot(city.x_m[u] - city.x_m[v], city.y_m[u] - city.y_m[v])
     return city.x_m, city.y_m, u, v, length
+
+
+def regular_grid(
+    nx: int, ny: int, step_m: float, x0: float = 0.0, y0: float = 0.0
+) -> tuple[
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.int64],
+    NDArray[np.int64],
+    NDArray[np.float64],
+]:
+    """Make a regular ``nx`` × ``ny`` street grid as arrays (hand-checkable test cases).
+
+    Parameters
+    ----------
+    nx, ny : int
+        Nodes per row and per column.
+    step_m : float
+        Block size: every edge is this long.
+    x0, y0 : float
+        Coordinates of the south-west node (node 0); node ``i`` is at row ``i // nx``,
+        column ``i % nx``.
+
+    Returns
+    -------
+    x_m, y_m, u, v, length_m : numpy.ndarray
+        As :func:`grid_city` returns them (horizontal edges first, then vertical ones).
+
+    Examples
+    --------
+    >>> x_m, y_m, u, v, length_m = regular_grid(3, 2, 100.0)
+    >>> len(x_m), len(u), float(length_m.sum())
+    (6, 7, 700.0)
+    """
+    xs, ys = np.meshgrid(np.arange(nx) * float(step_m) + x0, np.arange(ny) * float(step_m) + y0)
+    idx = np.arange(nx * ny).reshape(ny, nx)
+    u = np.concatenate([idx[:, :-1].ravel(), idx[:-1, :].ravel()]).astype(np.int64)
+    v = np.concatenate([idx[:, 1:].ravel(), idx[1:, :].ravel()]).astype(np.int64)
+    return xs.ravel(), ys.ravel(), u, v, np.full(len(u), float(step_m))
 
 
 def _city_lonlat(city: _City, center_lonlat: XY) -> tuple[NDArray[np.float64], NDArray[np.float64]]:

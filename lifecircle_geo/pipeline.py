@@ -17,9 +17,12 @@ A config, with every key (paths relative to the file)::
     max_snap_m = 500
     search_cutoff_m = 2000
     suggest = true
-    max_sites_per_gap = 3
+    packages_per_jiezhen = 11          # project packages (项目包) per 街镇
+    package_solver = "greedy"          # or "milp" (exact, small cases)
     isochrone_polygons = true
     assign_within_m = 100
+    previous = "../2025/project_database.gpkg"  # last year's list: unfinished ones carried over
+    needs = "需求清单.xlsx"            # residents' requests (问需求计) per unit and category
 
     [network]
     osm = "shanghai.osm.pbf"           # or saved = "net.npz"
@@ -49,7 +52,8 @@ A config, with every key (paths relative to the file)::
 
     [batch]
     by = "jiezhen_code"
-    buffer_m = 1000
+    # buffer_m = 2500                 # default: per task, largest threshold + max_snap_m
+    outputs = ["gpkg", "xlsx"]         # per-街镇 outputs (default all)
     keys = ["310105099"]
 
 Examples
@@ -71,6 +75,7 @@ import logging
 import numbers
 import os
 import tomllib
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -155,14 +160,29 @@ SCHEMA: dict[str, tuple[Key, ...]] = {
         Key(
             "search_cutoff_m", "float", "search radius (m); farther residents count as not reached"
         ),
-        Key("suggest", "bool", "suggest new sites for each gap"),
-        Key("max_sites_per_gap", "int", "at most this many suggested sites per gap"),
+        Key("suggest", "bool", "choose project packages for the gaps (default true)"),
+        Key(
+            "packages_per_jiezhen", "int", "project packages per 街镇 (default min(11, 2 × units))"
+        ),
+        Key("package_solver", "str", "greedy (default) or milp (exact, small cases)"),
+        Key(
+            "spaces",
+            "path",
+            "candidate spaces for packages (parcels, vacant buildings, 附属空间): a vector file",
+        ),
         Key("isochrone_polygons", "bool", "build walking catchment polygons per category"),
         Key(
             "assign_within_m",
             "float",
             "residents outside every unit but this close to one count for it",
         ),
+        Key(
+            "previous",
+            "path",
+            "last year's project database (.gpkg or its folder, or project_list.xlsx): "
+            "unfinished projects are carried over",
+        ),
+        Key("needs", "path", "the 需求清单 (CSV/XLSX of residents' requests per unit/category)"),
         Key("network", "table", "the walk network"),
         Key("facilities", "table", "facility sources"),
         Key("units", "table", "community basic units (社区基本单元)"),
@@ -188,12 +208,17 @@ SCHEMA: dict[str, tuple[Key, ...]] = {
         Key("path", "path", "CSV, XLSX, GeoJSON, GPKG or SHP file of facilities"),
         Key("coords", "str", "coordinate system of the table: wgs84 (default), gcj02 or bd09"),
         Key("columns", "mapping", "which column holds each field, e.g. {lon = 'X坐标'}"),
-        Key("sheet", "str|int", "Excel sheet name or number (default: the first)"),
+        Key(
+            "sheet",
+            "str|int",
+            "Excel sheet name or number (default: the sheet(s) holding the facility columns)",
+        ),
     ),
     "units": (
         Key("path", "path", "GeoJSON, GeoPackage or Shapefile of the units"),
         Key("layer", "str", "layer of a multi-layer file"),
         Key("columns", "mapping", "which column holds each field, e.g. {unit_id = '单元编号'}"),
+        Key("strict", "bool", "refuse overlapping or duplicated units instead of resolving them"),
         Key(
             "clip_to_network",
             "bool",
@@ -221,8 +246,18 @@ SCHEMA: dict[str, tuple[Key, ...]] = {
     ),
     "batch": (
         Key("by", "str", "split by jiezhen_code (default) or district_code"),
-        Key("buffer_m", "float", "network and facilities clipped to the units plus this buffer"),
+        Key(
+            "buffer_m",
+            "float",
+            "network and facilities clipped to the units plus this buffer (default: per task, "
+            "the largest threshold of its area types + max_snap_m)",
+        ),
         Key("keys", "list", "only these 街镇 (or district) codes"),
+        Key(
+            "outputs",
+            "list",
+            "outputs per task: some of gpkg, xlsx, map, figures, summaries (default all)",
+        ),
     ),
 }
 
@@ -234,7 +269,8 @@ ANALYZE_KEYS = (
     "max_snap_m",
     "search_cutoff_m",
     "suggest",
-    "max_sites_per_gap",
+    "packages_per_jiezhen",
+    "package_solver",
     "isochrone_polygons",
     "assign_within_m",
 )
@@ -439,7 +475,7 @@ def load_config(config: str | os.PathLike | dict) -> dict:
     >>> cfg = load_config({"network": {"osm": sample_config()["network"]["osm"]},
     ...                    "units": {"path": sample_config()["units"]["path"]}})
     >>> cfg["batch"], cfg["population"], cfg["profile"]
-    ({'by': 'jiezhen_code', 'buffer_m': 1000.0}, {}, 'shanghai-2025')
+    ({'by': 'jiezhen_code', 'buffer_m': None}, {}, 'shanghai-2025')
     >>> load_config({"area_typ": "新城", "network": {}, "units": {}})
     ... # doctest: +ELLIPSIS, +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
@@ -483,6 +519,9 @@ def load_config(config: str | os.PathLike | dict) -> dict:
             value = doc[name]
             kind = next(k.kind for k in SCHEMA[""] if k.name == name)
             cfg[name] = float(value) if kind == "float" else value
+    for name in ("previous", "needs", "spaces"):
+        if name in doc:
+            cfg[name] = existing(doc[name], "the top level", name)
     if "area_type" in cfg:
         _choice(
             cfg["area_type"], [*AREA_TYPES, *AREA_ALIASES], "area_type", "the top level", source
@@ -490,8 +529,12 @@ def load_config(config: str | os.PathLike | dict) -> dict:
     for name in ("walk_speed_kmh", "max_snap_m", "search_cutoff_m"):
         if name in cfg and not cfg[name] > 0:
             raise InputError(f"{source}: {name} = {cfg[name]!r} should be positive")
-    if cfg.get("max_sites_per_gap", 0) < 0 or cfg.get("assign_within_m", 0) < 0:
-        raise InputError(f"{source}: max_sites_per_gap and assign_within_m cannot be negative")
+    if cfg.get("packages_per_jiezhen", 0) < 0 or cfg.get("assign_within_m", 0) < 0:
+        raise InputError(f"{source}: packages_per_jiezhen and assign_within_m cannot be negative")
+    if "package_solver" in cfg:
+        _choice(
+            cfg["package_solver"], ("greedy", "milp"), "package_solver", "the top level", source
+        )
 
     # [network]
     net_doc = doc["network"]
@@ -573,6 +616,8 @@ def load_config(config: str | os.PathLike | dict) -> dict:
         )
     if u_doc.get("clip_to_network"):
         units["clip_to_network"] = True
+    if u_doc.get("strict"):
+        units["strict"] = True
     cfg["units"] = units
 
     # [population]
@@ -608,12 +653,18 @@ def load_config(config: str | os.PathLike | dict) -> dict:
     b_doc = doc.get("batch", {})
     batch: dict[str, Any] = {
         "by": _choice(b_doc.get("by", "jiezhen_code"), BATCH_BY, "by", "[batch]", source),
-        "buffer_m": float(b_doc.get("buffer_m", 1000.0)),
+        "buffer_m": float(b_doc["buffer_m"]) if "buffer_m" in b_doc else None,
     }
-    if batch["buffer_m"] < 0:
+    if batch["buffer_m"] is not None and batch["buffer_m"] < 0:
         raise InputError(f"{source}: [batch] buffer_m = {batch['buffer_m']} cannot be negative")
     if "keys" in b_doc:
         batch["keys"] = [str(k) for k in b_doc["keys"]]
+    if "outputs" in b_doc:
+        from .report import OUTPUTS
+
+        for name in b_doc["outputs"]:
+            _choice(str(name), OUTPUTS, "outputs", "[batch]", source)
+        batch["outputs"] = [str(n) for n in b_doc["outputs"]]
     cfg["batch"] = batch
     log.debug("config %s: profile %s, %d facility sources", source, prof.id, len(osm) + len(tables))
     return cfg
@@ -797,7 +848,9 @@ def read_units(config: dict) -> gpd.GeoDataFrame:
         See :func:`lifecircle_geo.units.load`.
     """
     u = config["units"]
-    return lc_units.load(u["path"], layer=u.get("layer"), columns=u.get("columns"))
+    return lc_units.load(
+        u["path"], layer=u.get("layer"), columns=u.get("columns"), strict=u.get("strict", False)
+    )
 
 
 def _assign_within_m(config: dict) -> float:
@@ -893,7 +946,7 @@ def build_inputs(config: str | os.PathLike | dict, *, area: Area | None = None) 
             coords=t["coords"],
             profile=profile,
             columns=t.get("columns"),
-            sheet=t.get("sheet", 0),
+            sheet=t.get("sheet"),
             net=net,
         )
         for t in cfg["facilities"]["tables"]
@@ -955,6 +1008,16 @@ def analyze_inputs(
     shares = (cfg.get("population") or {}).get("group_shares")
     if shares is not None:
         options["group_shares"] = shares
+    for name in ("previous", "needs"):
+        if name in cfg:
+            options[name] = cfg[name]
+    if "spaces" in cfg:
+        try:
+            options["spaces"] = gpd.read_file(cfg["spaces"])
+        except Exception as exc:
+            raise InputError(
+                f"{cfg['spaces']}: could not be read as a vector file ({exc})"
+            ) from None
     return analyze(
         inputs.network,
         inputs.facilities,
@@ -972,6 +1035,7 @@ def run(
     *,
     area: Area | None = None,
     write: bool = True,
+    outputs: Collection[str] | None = None,
     progress: bool | None = None,
 ) -> tuple[AnalysisResult, dict[str, Any]]:
     """Run a config: build the inputs, analyse them and write the outputs.
@@ -986,6 +1050,8 @@ def run(
         Only these units (a batch task; see :func:`build_inputs`).
     write : bool
         Write the project database, project list, map and figures.
+    outputs : collection of str, optional
+        Which outputs to write (``lifecircle_geo.report.OUTPUTS``); default all.
     progress : bool, optional
         tqdm progress bars (default ``settings.progress``).
 
@@ -1007,7 +1073,12 @@ def run(
     5
     """
     cfg = load_config(config)
+    target = Path(out) if out is not None else cfg["out"]
+    if write:  # an unwritable output folder fails now, not after the analysis
+        from .cli import check_out_folder
+
+        check_out_folder(target)
     inputs = build_inputs(cfg, area=area)
     result = analyze_inputs(cfg, inputs, progress=progress)
-    files = result.write(Path(out) if out is not None else cfg["out"]) if write else {}
+    files = result.write(target, outputs=outputs) if write else {}
     return result, files

@@ -136,12 +136,12 @@ class _Zone:
 
 _ZONES = {
     "central": _Zone("central 街道", "中心城", 72.0, 72.0, 0.0, 1.0, 0.2, 1.5),
-    "central_town": _Zone("central 镇", "中心城", 85.0, 85.0, 0.0, 1.0, 0.22, 1.0),
-    "central_works": _Zone("central park/zone", "中心城", 130.0, 130.0, 0.0, 1.0, 0.25, 0.3),
+    "central_town": _Zone("central 镇", "主城区", 85.0, 85.0, 0.0, 1.0, 0.22, 1.0),
+    "central_works": _Zone("central park/zone", "主城区", 130.0, 130.0, 0.0, 1.0, 0.25, 0.3),
     "new_city": _Zone("suburban 街道", "新城", 100.0, 100.0, 0.0, 1.0, 0.22, 1.5),
-    "town": _Zone("suburban 镇", "新市镇", 110.0, 320.0, 1.0, 2_500.0, 0.28, 1.0),
-    "island_town": _Zone("Chongming 镇", "新市镇", 120.0, 420.0, 1.0, 2_500.0, 0.3, 1.0),
-    "works": _Zone("industrial zone", "新市镇", 170.0, 170.0, 0.0, 1.0, 0.3, 0.3),
+    "town": _Zone("suburban 镇", "其他地区", 110.0, 320.0, 1.0, 2_500.0, 0.28, 1.0),
+    "island_town": _Zone("Chongming 镇", "其他地区", 120.0, 420.0, 1.0, 2_500.0, 0.3, 1.0),
+    "works": _Zone("industrial zone", "其他地区", 170.0, 170.0, 0.0, 1.0, 0.3, 0.3),
     "farm": _Zone("farm", "乡村", 350.0, 350.0, 0.0, 1.0, 0.35, 0.1),
 }
 _WORKS_WORDS = ("工业", "园区", "开发区", "保税", "旅游区", "高科技")
@@ -305,7 +305,7 @@ class _Rate:
 
 
 #: Facility kinds written as OSM POIs, with the plain primary tags the ``shanghai-2025``
-#: profile recognises; ``per_km2`` is for (中心城, 新城, 新市镇, 乡村).
+#: profile recognises; ``per_km2`` is for (中心城 and 主城区, 新城, 其他地区, 乡村).
 FACILITY_RATES = (
     _Rate("party_service", (("amenity", "community_centre"),), "党群服务中心", per_jiezhen=1),
     _Rate("party_service", (("amenity", "community_centre"),), "党群服务站", per_residents=10_000),
@@ -389,7 +389,7 @@ FACILITY_RATES = (
         central_boost=True,
     ),
 )
-_AREA_TYPE_INDEX = {"中心城": 0, "新城": 1, "新市镇": 2, "乡村": 3}
+_AREA_TYPE_INDEX = {"中心城": 0, "主城区": 0, "新城": 1, "其他地区": 2, "乡村": 3}
 _MINOR_CLASSES = ("residential", "footway", "service", "living_street")
 _MINOR_P = (0.7, 0.12, 0.1, 0.08)
 
@@ -1351,9 +1351,9 @@ def _people(
         for u, shape in enumerate(shapes):
             area_type = zone.area_type
             if zone.far_spacing_m > zone.core_spacing_m and not shape.is_empty:
-                c = shapely.centroid(shape)  # town core (新市镇) or villages (乡村)
+                c = shapely.centroid(shape)  # town core (其他地区) or villages (乡村)
                 area_type = (
-                    "新市镇" if math.hypot(c.x - seat[0], c.y - seat[1]) <= core_r else "乡村"
+                    "其他地区" if math.hypot(c.x - seat[0], c.y - seat[1]) <= core_r else "乡村"
                 )
             rows.append(
                 {
@@ -1392,7 +1392,7 @@ def _facilities(
     """Facility POIs of every :data:`FACILITY_RATES` kind in every 街镇.
 
     The count is ``per_jiezhen`` plus a Poisson draw with mean residents / ``per_residents``
-    plus ``per_km2`` × area (a 镇's town core at the 新市镇 rate, the rest at the 乡村 rate).
+    plus ``per_km2`` × area (a 镇's town core at the 其他地区 rate, the rest at the 乡村 rate).
     """
     polys = jz.geometry.to_numpy()
     out = []

@@ -266,3 +266,251 @@ def test_dask_scheduler_without_dask_names_the_extra(tmp_path, monkeypatch):
     with pytest.raises(lc.LifecircleError, match=r"lifecircle-geo\[dask\]"):
         batch.run(cfg, tmp_path / "out", scheduler="dask")
     assert not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------------------------------- issue 13 / 12
+LON0, LAT0 = 121.30, 31.0
+M_PER_DEG_LON = 111_320.0 * np.cos(np.radians(LAT0))
+
+
+def _lon(x_m: float) -> float:
+    return LON0 + x_m / M_PER_DEG_LON
+
+
+def _write_suburb(folder: Path, buffer_m: float | None = None) -> Path:
+    """A 3 km street through two suburban (其他地区) 街镇: a resident of 310117001 at 500 m,
+    a 党群服务中心 in 310117002 at 2,300 m: 1,800 m away across the border."""
+    folder.mkdir(parents=True, exist_ok=True)
+    nodes = [
+        f'  <node id="{i + 1}" version="1" lat="{LAT0}" lon="{_lon(100.0 * i):.7f}"/>'
+        for i in range(31)
+    ]
+    nd = "".join(f'<nd ref="{i + 1}"/>' for i in range(31))
+    osm = "\n".join(
+        [
+            "<?xml version='1.0' encoding='UTF-8'?>",
+            '<osm version="0.6" generator="test">',
+            *nodes,
+            f'  <node id="100" version="1" lat="{LAT0 + 0.00005}" lon="{_lon(2300.0):.7f}">'
+            '<tag k="amenity" v="community_centre"/><tag k="name" v="测试党群服务中心"/></node>',
+            f'  <way id="1" version="1">{nd}<tag k="highway" v="residential"/></way>',
+            "</osm>",
+        ]
+    )
+    (folder / "street.osm").write_text(osm, encoding="utf-8")
+
+    def box(x0: float, x1: float) -> list:
+        a, b = _lon(x0), _lon(x1)
+        lo, hi = LAT0 - 0.005, LAT0 + 0.005
+        return [[[a, lo], [b, lo], [b, hi], [a, hi], [a, lo]]]
+
+    feats = [
+        {
+            "type": "Feature",
+            "properties": {
+                "unit_id": uid,
+                "unit_name": uid,
+                "jiezhen_code": code,
+                "jiezhen_name": code,
+                "district_code": "310117",
+                "area_type": "其他地区",
+            },
+            "geometry": {"type": "Polygon", "coordinates": box(x0, x1)},
+        }
+        for uid, code, x0, x1 in [("A1", "310117001", -100, 600), ("B1", "310117002", 600, 3100)]
+    ]
+    (folder / "units.geojson").write_text(
+        json.dumps({"type": "FeatureCollection", "features": feats}, ensure_ascii=False),
+        encoding="utf-8",
+    )
+    pts = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"pop": pop},
+                "geometry": {"type": "Point", "coordinates": [_lon(x), LAT0 + 0.0001]},
+            }
+            for x, pop in [(500.0, 100.0), (2900.0, 50.0)]
+        ],
+    }
+    (folder / "residents.geojson").write_text(json.dumps(pts), encoding="utf-8")
+    buffer = "" if buffer_m is None else f"buffer_m = {buffer_m}\n"
+    cfg = folder / "suburb.toml"
+    cfg.write_text(
+        f"""profile = "shanghai-2025"
+out = "out"
+
+[network]
+osm = "street.osm"
+
+[facilities]
+osm = ["street.osm"]
+
+[units]
+path = "units.geojson"
+
+[population]
+points = "residents.geojson"
+column = "pop"
+
+[batch]
+by = "jiezhen_code"
+{buffer}""",
+        encoding="utf-8",
+    )
+    return cfg
+
+
+def test_buffer_defaults_to_the_largest_threshold_plus_snap(tmp_path):
+    cfg = _write_suburb(tmp_path / "auto")
+    prof = lc.load_profile("shanghai-2025")
+    largest = prof.standards_table().query("area_type == '其他地区'")["threshold_m"].max()
+    assert largest == 2000.0
+    tasks = batch.plan(cfg)
+    assert [t.inputs["buffer_m"] for t in tasks] == [largest + lc.settings.max_snap_m] * 2
+    # the config (or the argument) still overrides
+    assert batch.plan(_write_suburb(tmp_path / "fixed", 1000))[0].inputs["buffer_m"] == 1000.0
+    assert batch.plan(cfg, buffer_m=300)[0].inputs["buffer_m"] == 300.0
+
+
+def test_suburban_resident_across_the_border_is_covered_as_in_one_run(tmp_path):
+    cfg = _write_suburb(tmp_path / "s")
+    res = batch.run(cfg, tmp_path / "s" / "out", scheduler="sync", progress=False)
+    assert res.ok
+    cov = pd.read_csv(
+        tmp_path / "s" / "out" / "jiezhen_code" / "310117001" / "coverage.csv",
+        dtype={"unit_id": str},
+    ).set_index("category")
+    folder = tmp_path / "s"
+    whole = lc.analyze(
+        lc.WalkNetwork.from_osm(folder / "street.osm"),
+        lc.facilities.from_osm(folder / "street.osm"),
+        lc.units.load(folder / "units.geojson"),
+        population=lc.population.from_points(
+            __import__("geopandas").read_file(folder / "residents.geojson"), column="pop"
+        ),
+    )
+    ref = whole.coverage.set_index(["unit_id", "category"]).loc["A1"]
+    assert ref.loc["party_service", "covered_population"] == 100.0  # 1,800 m < 2,000 m
+    assert cov.loc["party_service", "covered_population"] == 100.0
+    assert np.allclose(
+        cov["covered_population"], ref.loc[cov.index, "covered_population"], equal_nan=True
+    )
+
+    # a fixed 1,000 m buffer (the old default) cuts the facility off: the resident is lost
+    cut = _write_suburb(tmp_path / "cut", 1000)
+    batch.run(cut, tmp_path / "cut" / "out", scheduler="sync", progress=False)
+    lost = pd.read_csv(tmp_path / "cut" / "out" / "jiezhen_code" / "310117001" / "coverage.csv")
+    lost = lost.set_index("category").loc["party_service"]
+    assert not lost["covered_population"] > 0  # no facility left in the task: no data
+
+
+def test_fixing_one_jiezhen_input_reruns_only_that_jiezhen(tmp_path):
+    cfg = _write_suburb(tmp_path / "fp")
+    out = tmp_path / "fp" / "out"
+    first = batch.run(cfg, out, scheduler="sync", progress=False)
+    assert first.done == ["310117001", "310117002"]
+    # the shared resident file changes, but only a resident of 310117002
+    path = tmp_path / "fp" / "residents.geojson"
+    doc = json.loads(path.read_text())
+    doc["features"][1]["properties"]["pop"] = 80.0
+    path.write_text(json.dumps(doc))
+    again = batch.run(cfg, out, scheduler="sync", progress=False)
+    assert again.done == ["310117002"] and again.skipped == ["310117001"]
+    m = _manifest(out)
+    assert m["310117001"]["fingerprint"] != m["310117002"]["fingerprint"]
+    # the city inputs were cached once; a rerun with nothing changed reads the cache
+    assert len(list((out / "_cache").glob("city-*.pkl"))) == 1
+    assert batch.run(cfg, out, scheduler="sync", progress=False).skipped == [
+        "310117001",
+        "310117002",
+    ]
+
+
+def test_task_folder_names_and_csv_cells_are_safe(tmp_path):
+    for key in ("../../etc/x y", "a/b\\c", "=2+2", "\x00\n", "街" * 200):
+        folder = batch.Task(key, "jiezhen_code", ("a",), None, {}).folder(tmp_path)
+        assert folder.parent == tmp_path / "jiezhen_code" and ".." not in folder.name
+        assert len(folder.name.encode()) <= 120
+    hostile = pd.DataFrame({"unit_name": ["=2+2", "@SUM(A1)", "长征镇", "-1"], "n": [-1, 2, 3, 4]})
+    batch._write_csv(hostile, tmp_path / "c.csv")
+    back = pd.read_csv(tmp_path / "c.csv")
+    assert back["unit_name"].tolist() == ["'=2+2", "'@SUM(A1)", "长征镇", "'-1"]
+    assert back["n"].tolist() == [-1, 2, 3, 4]
+
+
+def test_killing_the_batch_parent_stops_its_workers(tmp_path):
+    """SIGTERM (handled) and SIGKILL (workers watch their parent) leave no worker running."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    psutil = pytest.importorskip("psutil")
+    cfg = _write_case(tmp_path / "kill")
+    code = (
+        "import logging, sys\n"
+        "from lifecircle_geo import batch\n"
+        f"batch.run({str(cfg)!r}, {str(tmp_path / 'kill' / 'out')!r}, scheduler='local', "
+        "workers=2, progress=False)\n"
+    )
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        proc = subprocess.Popen([sys.executable, "-c", code])
+        parent = psutil.Process(proc.pid)
+        deadline = time.monotonic() + 120
+        kids: list = []
+        while time.monotonic() < deadline and len(kids) < 2:
+            time.sleep(0.5)
+            kids = [
+                k
+                for k in parent.children(recursive=True)
+                if "resource_tracker" not in " ".join(k.cmdline())
+            ]
+        assert len(kids) >= 2, "the workers did not start"
+        proc.send_signal(sig)
+        proc.wait(30)
+        _gone, alive = psutil.wait_procs(kids, timeout=20)
+        assert not alive, (sig, alive)
+        if sig == signal.SIGTERM:
+            assert proc.returncode != 0
+
+
+def test_a_task_failing_on_one_unit_names_the_unit(tmp_path):
+    cfg = _write_case(tmp_path / "unit")
+    path = tmp_path / "unit" / "units.geojson"
+    units = json.loads(path.read_text(encoding="utf-8"))
+    units["features"][4]["properties"]["area_type"] = "火星区"  # no area type of the profile
+    path.write_text(json.dumps(units, ensure_ascii=False), encoding="utf-8")
+    res = batch.run(cfg, tmp_path / "unit" / "out", scheduler="sync", progress=False)
+    assert res.done == [KEYS[1]] and list(res.failed) == [KEYS[0]]
+    error = res.failed[KEYS[0]]
+    assert "火星区" in error and "fails on unit(s): 310105099005" in error
+    assert "310105099004" not in error
+    assert _manifest(tmp_path / "unit" / "out")[KEYS[0]]["error"] == error
+
+
+def test_lighter_task_outputs_and_the_city_annex(tmp_path):
+    """``[batch] outputs`` writes only what is asked per 街镇; done tasks stay done; the annex."""
+    cfg = _write_case(tmp_path)
+    text = cfg.read_text(encoding="utf-8").replace(
+        "buffer_m = 1000\n", 'buffer_m = 1000\noutputs = ["gpkg"]\n'
+    )
+    cfg.write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    res = batch.run(cfg, out, scheduler="sync", progress=False)
+    assert res.ok and sorted(res.done) == KEYS
+    folder = out / "jiezhen_code" / KEYS[1]
+    assert (folder / "project_database.gpkg").is_file() and (folder / "projects.csv").is_file()
+    assert not (folder / "project_list.xlsx").exists() and not (folder / "map.html").exists()
+    again = batch.run(cfg, out, scheduler="sync", progress=False)
+    assert again.skipped == KEYS and again.done == []
+    annex = pd.read_csv(out / "city_annex.csv", encoding="utf-8-sig", dtype={"district_code": str})
+    total = annex.set_index("district_code").loc["合计"]
+    projects = sum(
+        len(pd.read_csv(out / "jiezhen_code" / k / "projects.csv", encoding="utf-8")) for k in KEYS
+    )
+    assert total["n_projects"] == projects > 0
+    assert total["n_hubs"] + total["n_points"] == projects
+    sheets = openpyxl.load_workbook(out / "city_coverage.xlsx", read_only=True).sheetnames
+    assert "附件汇总 Annex" in sheets

@@ -23,18 +23,14 @@ import shapely
 
 import lifecircle_geo as lc
 from lifecircle_geo.coverage import summarize, weighted_quantile
+from lifecircle_geo.mock import regular_grid
 
 X0, Y0 = 350_000.0, 3_457_000.0  # EPSG:32651, in Shanghai
 CRS = 32651
 
 
 def _grid_case(**kwargs):
-    xs, ys = np.meshgrid([0.0, 100.0, 200.0], [0.0, 100.0, 200.0])
-    x, y = xs.ravel() + X0, ys.ravel() + Y0
-    idx = np.arange(9).reshape(3, 3)
-    u = np.concatenate([idx[:, :-1].ravel(), idx[:-1, :].ravel()])
-    v = np.concatenate([idx[:, 1:].ravel(), idx[1:, :].ravel()])
-    net = lc.WalkNetwork.from_arrays(x, y, u, v, np.full(len(u), 100.0), crs=CRS)
+    net = lc.WalkNetwork.from_arrays(*regular_grid(3, 3, 100.0, X0, Y0), crs=CRS)
     units = gpd.GeoDataFrame(
         {
             "unit_id": ["A", "B"],
@@ -159,13 +155,20 @@ def test_gap_ranking_and_site(grid_complete):
     for _, same in gaps.groupby("priority"):
         assert same.people_left_out.is_monotonic_decreasing
     assert gaps.iloc[0].people_left_out == 150.0 and gaps.iloc[0].class_zh == "基础保障"
-    site = grid_case.sites.query("unit_id == 'B' and category == 'childcare'")
-    assert len(site) == 1
-    assert site.newly_covered_population.iloc[0] == 20.0
-    assert site.share_after.iloc[0] == 1.0
-    proj = grid_case.projects.query("unit_id == 'B' and category == 'childcare'")
-    assert len(proj) == 1 and "托育" in proj.content_zh.iloc[0]
-    assert 121 < proj.lon.iloc[0] < 122 and 31 < proj.lat.iloc[0] < 32
+    # the gaps go into packages: a site hosting 托育 covers B's 20 people left out
+    fn = grid_case.package_functions
+    care = fn[fn.category == "childcare"]
+    assert len(care) == 1 and care.newly_covered_population.iloc[0] == 20.0
+    pkg = grid_case.packages.set_index("package_id").loc[care.package_id.iloc[0]]
+    assert "childcare" in pkg.functions and pkg.package_type in ("人民坊", "六艺亭")
+    proj = grid_case.projects.set_index("project_id").loc[care.package_id.iloc[0]]
+    assert "托育" in proj.content_zh and proj.status == "拟实施"
+    assert "乙单元托育覆盖率67%→100%" in proj.gap_note_zh
+    assert 121 < proj.lon < 122 and 31 < proj.lat < 32
+    # GCJ-02 is about 500 m east/south-east of WGS-84 in Shanghai
+    assert 0.002 < proj.lon_gcj02 - proj.lon < 0.006
+    # every project has a place, and the budget is min(11, 2 × units)
+    assert grid_case.projects["lon"].notna().all() and len(grid_case.packages) <= 4
 
 
 def test_rollup_to_jiezhen(grid_case):
@@ -254,3 +257,84 @@ def test_complete_names_an_unknown_category(grid_case):
             progress=False,
             complete=["buss"],
         )
+
+
+def test_unit_without_residents_stays_in_every_table(grid_case, tmp_path):
+    """A park unit with no resident points: population 0, 'no residents', no gap; outputs work."""
+    units = grid_case.units.copy()
+    park = units.iloc[[0]].copy()
+    park["unit_id"], park["unit_name"] = "P", "公园单元"
+    park["geometry"] = [shapely.box(X0 + 300, Y0, X0 + 400, Y0 + 100)]  # beside the grid
+    units = pd.concat([units, park], ignore_index=True)
+    result = lc.analyze(
+        grid_case.network,
+        grid_case.facilities,
+        units,
+        population=grid_case.demand[["population", "geometry"]],
+        profile=PROFILE,
+        progress=False,
+    )
+    rows = result.coverage[result.coverage.unit_id == "P"]
+    assert len(rows) == 20 and set(rows["status"]) == {"no residents"}
+    assert (rows["population"] == 0).all() and rows["share"].isna().all()
+    assert "P" not in set(result.gaps["unit_id"])
+    assert result.units.set_index("unit_id").loc["P", "population"] == 0
+    # the 街道's totals are the other units' (nothing added, nothing lost)
+    jz = result.jiezhen.set_index("category").loc["childcare"]
+    assert jz.population == 210.0 and jz.covered_population == 190.0
+    files = result.write(tmp_path / "out")
+    assert files["xlsx"].exists() and len(files["figures"]) == 3
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        ({"search_cutoff_m": 0}, "search_cutoff_m must be a positive"),
+        ({"search_cutoff_m": -5}, "search_cutoff_m must be a positive"),
+        ({"max_snap_m": -1}, "max_snap_m must be a positive"),
+        ({"max_snap_m": 0}, "max_snap_m must be a positive"),
+    ],
+)
+def test_non_positive_distances_are_refused(grid_case, kwargs, needle):
+    with pytest.raises(lc.InputError, match=needle):
+        lc.analyze(
+            grid_case.network,
+            grid_case.facilities,
+            grid_case.units,
+            population=grid_case.demand[["population", "geometry"]],
+            progress=False,
+            **kwargs,
+        )
+
+
+def test_cutoff_below_the_thresholds_is_raised(grid_case):
+    result = lc.analyze(
+        grid_case.network,
+        grid_case.facilities,
+        grid_case.units,
+        population=grid_case.demand[["population", "geometry"]],
+        profile=PROFILE,
+        progress=False,
+        search_cutoff_m=200,
+    )
+    assert result.meta["search_cutoff_m"] == 1000.0  # the largest threshold in 中心城
+    assert any("search_cutoff_m=200 is below" in w for w in result.meta["warnings"])
+    # the coverage is the full one, not cut at 200 m
+    pd.testing.assert_series_equal(result.coverage["share"], grid_case.coverage["share"])
+
+
+def test_empty_table_declared_complete_is_zero_everywhere(grid_case):
+    """Nothing in the inputs and the planner says that is the truth: 0 %, gaps, no traceback."""
+    result = lc.analyze(
+        grid_case.network,
+        grid_case.facilities.iloc[:0],
+        grid_case.units,
+        population=grid_case.demand[["population", "geometry"]],
+        profile=PROFILE,
+        progress=False,
+        complete=True,
+        suggest=False,
+    )
+    measured = result.coverage[result.coverage["status"] != "informational"]
+    assert (measured["share"] == 0).all() and set(measured["status"]) == {"gap"}
+    assert result.demand["nearest_childcare"].isna().all()

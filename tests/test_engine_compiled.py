@@ -128,3 +128,30 @@ def test_auto_backend_and_multi_source_agree(helsinki_net):
     d, lab = multi_source(net, seeds, 1000.0)
     np.testing.assert_array_equal(res["c"][0], d)
     np.testing.assert_array_equal(res["c"][1], lab)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(graphs_and_seeds(integer_weights=True))
+def test_distance_to_nearest_compiled_path_equals_scipy(case):
+    """The public one-category call on the compiled kernel: same distances, same tie rule
+    (equal distance: the smaller source position) as the scipy search."""
+    net, seeds, cutoff = case
+    positions = np.arange(len(seeds.node), dtype=np.int64)
+    ref_d, ref_k = multi_source(net, E.Seeds(seeds.node, seeds.dist_m, positions), cutoff)
+    for backend in ("numba", "scipy", "auto"):
+        d, k = E.distance_to_nearest(net, seeds.node, cutoff, seeds.dist_m, backend=backend)
+        assert d.dtype == np.float64 and k.dtype == np.int64
+        np.testing.assert_array_equal(d, ref_d)
+        np.testing.assert_array_equal(k, ref_k)
+
+
+def test_distance_to_nearest_takes_the_compiled_path_once_loaded(monkeypatch):
+    net = lc.WalkNetwork.from_arrays(
+        [0, 100, 200, 300], [0, 0, 0, 0], [0, 1, 2], [1, 2, 3], [100.0] * 3, crs=32651
+    )
+    E.distance_to_nearest(net, [0], 150.0, backend="numba")  # loads the kernel
+    seen = []
+    real = _search._numba_run
+    monkeypatch.setattr(_search, "_numba_run", lambda *a, **k: seen.append(1) or real(*a, **k))
+    d, k = E.distance_to_nearest(net, [3, 0], 150.0)
+    assert seen and d.tolist() == [0.0, 100.0, 100.0, 0.0] and k.tolist() == [1, 1, 0, 0]

@@ -285,7 +285,7 @@ def test_options_reach_analyze(tmp_path, sample_inputs):
     options = {
         "walk_speed_kmh": 3.6,
         "year": 2031,
-        "max_sites_per_gap": 1,
+        "packages_per_jiezhen": 1,
         "area_type": "新城",
         "max_snap_m": 300.0,
         "search_cutoff_m": 2500.0,
@@ -309,7 +309,7 @@ def test_options_reach_analyze(tmp_path, sample_inputs):
     assert lc.settings.walk_speed_kmh == 4.0
     assert result.meta["search_cutoff_m"] == 2500.0 and result.meta["max_snap_m"] == 300.0
     assert set(result.coverage["area_type"]) == {"新城"}
-    assert result.sites.groupby(["unit_id", "category"]).size().max() == 1
+    assert len(result.packages) <= 1 and len(result.projects) <= 1
     assert result.projects["schedule"].eq("2031年").all()
     pd.testing.assert_frame_equal(_sorted(result.coverage), _sorted(ref.coverage))
     # a slower walk: the same distances take longer

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import shutil
@@ -234,7 +235,7 @@ def written(tmp_path_factory):
 # ---------------------------------------------------------------------------- write_result
 def test_write_result_files(written):
     _, folder, paths = written
-    assert set(paths) == {"gpkg", "xlsx", "html", "figures"}
+    assert set(paths) == {"gpkg", "xlsx", "html", "figures", "summaries"}
     assert paths["gpkg"] == folder.absolute() / "project_database.gpkg"
     assert paths["xlsx"].name == "project_list.xlsx"
     assert paths["html"].name == "map.html"
@@ -251,7 +252,48 @@ def test_write_result_files(written):
         "map.html",
         "notes.txt",
         *names,
+        *(p.name for p in paths["summaries"]),
     }
+
+
+def test_one_page_summary_per_jiezhen(written):
+    result, _, paths = written
+    codes = sorted(set(result.units["jiezhen_code"]))
+    pngs = [p for p in paths["summaries"] if p.suffix == ".png"]
+    assert len(pngs) == len(codes) == 2
+    for code in codes:
+        png = next(p for p in pngs if p.name.startswith(f"summary_{code}"))
+        assert png.read_bytes().startswith(PNG_MAGIC)
+        from PIL import Image
+
+        with Image.open(png) as im:
+            assert im.size[0] > im.size[1] > 800  # one landscape page
+        pdf = png.with_suffix(".pdf")
+        if pdf in paths["summaries"]:  # PDF when the font embeds
+            assert pdf.read_bytes().startswith(b"%PDF-")
+    assert "summary_310107014_长征镇.png" in {p.name for p in pngs}
+
+
+def test_map_has_offline_street_basemap(written):
+    result, _, paths = written
+    text = paths["html"].read_text(encoding="utf-8")
+    data = json.loads(re.search(r"var D = (.*?);\n", text).group(1).replace("<\\/", "</"))
+    assert len(data["streets"]) == result.network.n_edges
+    lon, lat = data["streets"][0][:2]
+    assert 121.3 < lon < 121.5 and 31.2 < lat < 31.3
+    assert data["facilities_drawn"] and len(data["facilities"]["features"]) == 3
+    assert "<details" in text and "lcStreets" in text
+
+
+def test_map_caps_facility_markers(tmp_path, monkeypatch):
+    """At city scale the map draws units and roll-ups, not every facility."""
+    monkeypatch.setattr(report.html, "MAX_FACILITY_MARKERS", 2)
+    path = report.write_map(make_result(), tmp_path / "map.html")
+    text = path.read_text(encoding="utf-8")
+    data = json.loads(re.search(r"var D = (.*?);\n", text).group(1).replace("<\\/", "</"))
+    assert data["facilities"]["features"] == [] and data["n_facilities"] == 3
+    assert not data["facilities_drawn"]
+    assert len(data["units"]["features"]) == 3
 
 
 def test_gpkg_layers_and_chinese(written):
@@ -326,7 +368,7 @@ def test_excel_sheets_and_headers(written):
         "资金来源 / Funding source",
         "时间安排 / Schedule",
         "设计团队 / Design team",
-        "类别 / Category",
+        "类别 / Category name",
         "项目类型 / Project class",
         "社区基本单元 / Basic unit",
         "受益人口 / People newly covered",
@@ -511,3 +553,38 @@ def test_map_works_offline_in_headless_chromium(written, tmp_path):
     # the vectors were drawn (the map prefers a canvas; SVG paths otherwise)
     assert "<canvas" in dom or re.search(r'<path[^>]+class="leaflet-interactive', dom)
     assert re.search(r'class="leaflet-control-layers', dom), "layer control built"
+
+
+def test_gpkg_is_version_1_2(written):
+    """GDAL 3.6 / older QGIS warn on GPKG 1.4: the project database is 1.2."""
+    import sqlite3
+
+    _, _, paths = written
+    con = sqlite3.connect(paths["gpkg"])
+    try:
+        app_id = con.execute("PRAGMA application_id").fetchone()[0]
+        user_version = con.execute("PRAGMA user_version").fetchone()[0]
+    finally:
+        con.close()
+    assert app_id == 0x47504B47  # "GPKG"
+    assert user_version == report.gpkg.GPKG_USER_VERSION == 10200
+
+
+def test_map_streets_show_offline_in_headless_chromium(tmp_path):
+    """No tile server: the network's streets are the basemap, drawn grey inside the study area."""
+    from PIL import Image
+
+    result = make_result()
+    result.units = None  # nothing drawn over the streets
+    result.facilities = result.facilities.iloc[:0]
+    result.sites = result.sites.iloc[:0]
+    html = report.write_map(result, tmp_path / "map.html")
+    shot = tmp_path / "streets.png"
+    cmd = _headless(tmp_path, f"--screenshot={shot}", "--window-size=900,700", html.as_uri())
+    proc = subprocess.run(cmd, capture_output=True, timeout=60, check=False)
+    assert shot.is_file(), proc.stderr.decode("utf-8", "replace")[-2000:]
+    with Image.open(shot) as im:
+        px = np.asarray(im.convert("RGB"), dtype=int)
+    grey = (np.ptp(px, axis=2) < 12) & (px[..., 0] > 100) & (px[..., 0] < 175)
+    # the street lines (#8a8a8a) on Leaflet's light-grey background (#ddd)
+    assert grey.sum() > 200, f"{grey.sum()} street pixels"

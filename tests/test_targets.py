@@ -16,11 +16,11 @@ the profile says, fails B instead.
 from __future__ import annotations
 
 import geopandas as gpd
-import numpy as np
 import pytest
 import shapely
 
 import lifecircle_geo as lc
+from lifecircle_geo.mock import regular_grid
 
 X0, Y0 = 350_000.0, 3_457_000.0  # EPSG:32651, in Shanghai
 CRS = 32651
@@ -34,12 +34,7 @@ def _profile(**category):
 
 
 def _case(profile, **kwargs):
-    xs, ys = np.meshgrid([0.0, 100.0, 200.0], [0.0, 100.0, 200.0])
-    x, y = xs.ravel() + X0, ys.ravel() + Y0
-    idx = np.arange(9).reshape(3, 3)
-    u = np.concatenate([idx[:, :-1].ravel(), idx[:-1, :].ravel()])
-    v = np.concatenate([idx[:, 1:].ravel(), idx[1:, :].ravel()])
-    net = lc.WalkNetwork.from_arrays(x, y, u, v, np.full(len(u), 100.0), crs=CRS)
+    net = lc.WalkNetwork.from_arrays(*regular_grid(3, 3, 100.0, X0, Y0), crs=CRS)
     units = gpd.GeoDataFrame(
         {
             "unit_id": ["A", "B"],
@@ -66,9 +61,8 @@ def _case(profile, **kwargs):
         geometry=[shapely.Point(X0, Y0)],
         crs=CRS,
     )
-    return lc.analyze(
-        net, fac, units, population=pop, profile=profile, progress=False, suggest=False, **kwargs
-    )
+    kwargs.setdefault("suggest", False)
+    return lc.analyze(net, fac, units, population=pop, profile=profile, progress=False, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -113,8 +107,10 @@ def test_area_type_priorities_decide_projects(by_group):
     assert gaps.loc[("B", "park"), "action"] == "not a priority"
     # class priority first: B's basic-guarantee gap ranks before A's quality gap
     assert gaps.loc[("B", "elderly_care"), "rank"] < gaps.loc[("A", "park"), "rank"]
-    assert set(by_group.projects["unit_id"] + by_group.projects["category"]) >= {"Apark"}
-    assert "Bpark" not in set(by_group.projects["unit_id"] + by_group.projects["category"])
+    # packages serve A's park gap, never B's
+    built = _case(_profile(), complete=["park"], suggest=True)
+    notes = " ".join(built.projects["gap_note_zh"])
+    assert "老年社区自然生态" in notes and "青年社区自然生态" not in notes
 
 
 def test_five_minute_items_are_informational(by_group):

@@ -580,7 +580,8 @@ def keep_components(
         Nodes renumbered 0..n-1, only nodes used by an edge.
     islands : list of dict
         One record per dropped component, largest first: ``n_nodes``, ``n_edges``,
-        ``length_m``, ``x_m``, ``y_m`` (mean of its nodes).
+        ``length_m``, ``x_m``, ``y_m`` (mean of its nodes), ``radius_m`` (its farthest node
+        from that mean).
     """
     n = len(g.x_m)
     used = np.zeros(n, dtype=bool)
@@ -606,6 +607,12 @@ def keep_components(
                     "length_m": float(g.length_m[in_comp].sum()),
                     "x_m": float(g.x_m[nodes_c].mean()),
                     "y_m": float(g.y_m[nodes_c].mean()),
+                    "radius_m": float(
+                        np.hypot(
+                            g.x_m[nodes_c] - g.x_m[nodes_c].mean(),
+                            g.y_m[nodes_c] - g.y_m[nodes_c].mean(),
+                        ).max()
+                    ),
                 }
             )
         islands.sort(key=lambda d: -d["n_nodes"])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from array import array
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -99,7 +100,60 @@ def check_osm_path(path: str | os.PathLike) -> Path:
         raise NetworkError(f"{p}: unknown file type; expected one of {', '.join(OSM_SUFFIXES)}")
     if p.stat().st_size == 0:
         raise NetworkError(f"OSM file {p} is empty")
+    _check_content(p, name)
     return p
+
+
+#: what a file's first bytes say it is, and the name ending that format needs
+_MAGIC = (
+    (b"\x1f\x8b", "gzip-compressed data", ".osm.gz"),
+    (b"BZh", "bzip2-compressed data", ".osm.bz2"),
+)
+
+
+def _sniff(head: bytes) -> tuple[str, str] | None:
+    """Say what the first bytes of a file show: (what, suffix), or None when nothing."""
+    for magic, what, suffix in _MAGIC:
+        if head.startswith(magic):
+            return what, suffix
+    text = head.lstrip(b"\xef\xbb\xbf").lstrip()
+    if text.startswith(b"<"):
+        return "plain XML", ".osm"
+    if b"OSMHeader" in head[:32]:
+        return "PBF data", ".osm.pbf"
+    return None
+
+
+def _check_content(p: Path, name: str) -> None:
+    """Refuse a file whose content contradicts its name (gzip named .osm, XML named .bz2)."""
+    with p.open("rb") as fh:
+        head = fh.read(64)
+    seen = _sniff(head)
+    if seen is None:
+        return  # unknown content: the reader says what is wrong with it
+    what, suffix = seen
+    if name.endswith(".gz"):
+        expected = ".osm.gz"
+    elif name.endswith(".bz2"):
+        expected = ".osm.bz2"
+    elif name.endswith(".pbf"):
+        expected = ".osm.pbf"
+    else:
+        expected = ".osm"
+    if expected != suffix:
+        raise NetworkError(
+            f"{p}: the file holds {what} but its name ends in {p.suffix!r}, which says "
+            f"{_SUFFIX_SAYS[expected]}; rename it to end in {suffix!r} (the reader picks the "
+            f"format by the name)"
+        )
+
+
+_SUFFIX_SAYS = {
+    ".osm.gz": "gzip-compressed XML",
+    ".osm.bz2": "bzip2-compressed XML",
+    ".osm.pbf": "PBF",
+    ".osm": "plain XML",
+}
 
 
 def file_provenance(path: Path) -> dict:
@@ -164,16 +218,36 @@ def read_walk_ways(
     way_ids: list[int] = []
     dropped: dict[str, int] = {}
     newest = None
-    processor = (
-        osmium.FileProcessor(str(p))
-        .with_locations()
-        .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
-        .with_filter(osmium.filter.KeyFilter("highway", "route"))
-    )
+    # XML (hand-edited, merged by hand) may define a node twice; the location index then keeps
+    # one definition depending on the file, so XML inputs stream their node ids too and are
+    # checked (cheap next to XML parsing). PBF files are written by tools that keep ids unique
+    # and are not checked: streaming every node through Python would triple their read time.
+    check_nodes = not p.name.lower().endswith(".pbf")
+    node_ids = array("q")  # compact: 8 bytes a node, not a Python int object
+    node_xs = array("q")
+    node_ys = array("q")
+    processor = osmium.FileProcessor(str(p)).with_locations()
+    if check_nodes:
+        processor = processor.with_filter(
+            osmium.filter.EntityFilter(osmium.osm.WAY | osmium.osm.NODE)
+        )
+    else:
+        processor = processor.with_filter(osmium.filter.EntityFilter(osmium.osm.WAY)).with_filter(
+            osmium.filter.KeyFilter("highway", "route")
+        )
     r_app, x_app, y_app = refs.append, xs.append, ys.append
     try:
         header_ts = _header_timestamp(processor.header)
         for obj in processor:
+            if check_nodes:
+                if obj.is_node():
+                    loc = obj.location
+                    node_ids.append(obj.id)
+                    node_xs.append(loc.x)
+                    node_ys.append(loc.y)
+                    continue
+                if "highway" not in obj.tags and "route" not in obj.tags:
+                    continue
             tg = obj.tags
             key = tuple([tg.get(k) for k in keys])
             verdict = cache.get(key)
@@ -201,8 +275,12 @@ def read_walk_ways(
             ts = obj.timestamp
             if newest is None or ts > newest:
                 newest = ts
+    except osmium.InvalidLocationError as exc:
+        raise NetworkError(f"{p}: {_bad_location_text(p, exc)}") from None
     except (RuntimeError, ValueError, OSError) as exc:  # libosmium reports bad data this way
         raise NetworkError(f"{p}: could not be read as OSM data ({exc})") from None
+    if check_nodes:
+        _check_duplicate_nodes(p, node_ids, node_xs, node_ys)
     ref = np.asarray(refs, dtype=np.int64)
     x = np.asarray(xs, dtype=np.int64)
     y = np.asarray(ys, dtype=np.int64)
@@ -228,6 +306,16 @@ def read_walk_ways(
             "extract?); the ways were split there",
             p.name,
             missing,
+        )
+    out = (np.abs(x) > 180 * _PRECISION) | (np.abs(y) > 90 * _PRECISION)
+    if out.any():
+        i = np.flatnonzero(out)
+        first = int(i[0])
+        raise NetworkError(
+            f"{p}: node {ref[first]} (in way {osmid[way[first]]}) has "
+            f"lon={x[first] / _PRECISION:g}, lat={y[first] / _PRECISION:g}, "
+            f"outside |lon| <= 180, |lat| <= 90 "
+            f"({len(np.unique(ref[i]))} such node(s) in all)"
         )
     if newest is not None and newest.year <= 1970:
         newest = None  # files without metadata report the epoch
@@ -284,3 +372,70 @@ def _split_at_missing(
     runs, new_way = np.unique(run, return_inverse=True)
     first = idx[np.searchsorted(run, runs)]
     return (ref[idx], x[idx], y[idx], new_way.astype(np.int64), kind[way[first]], osmid[way[first]])
+
+
+def _bad_location_text(p: Path, exc: Exception) -> str:
+    """Say which node holds a coordinate libosmium cannot parse (it names no node or file)."""
+    import bz2
+    import gzip
+    import re
+
+    opener = {".gz": gzip.open, ".bz2": bz2.open}.get(p.suffix.lower(), open)
+    node = re.compile(rb"<node\b[^>]*>")
+    attr = re.compile(rb'\b(id|lat|lon)\s*=\s*["\']([^"\']*)["\']')
+    try:
+        with opener(p, "rb") as fh:
+            for line in fh:
+                for tag in node.findall(line):
+                    a = {k.decode(): v.decode("utf-8", "replace") for k, v in attr.findall(tag)}
+                    for key, limit in (("lat", 90.0), ("lon", 180.0)):
+                        try:
+                            ok = abs(float(a.get(key, ""))) <= limit
+                        except ValueError:
+                            ok = False
+                        if not ok:
+                            return (
+                                f"node {a.get('id', '?')} has {key}={a.get(key)!r}, not a "
+                                f"coordinate in decimal degrees (|lon| <= 180, |lat| <= 90)"
+                            )
+    except (OSError, EOFError, ValueError):
+        pass
+    return f"a node coordinate could not be read ({exc})"
+
+
+def _check_duplicate_nodes(p: Path, ids: array, xs: array, ys: array) -> None:
+    """Refuse node ids defined twice at different places; repeats at the same place are kept.
+
+    Rule: a node defined twice with the same coordinates (two extracts concatenated) is one
+    node, said once at INFO; defined at different coordinates it is refused, because which
+    definition the ways use depends on the file.
+    """
+    if not ids:
+        return
+    a = np.frombuffer(ids, dtype=np.int64)
+    order = np.argsort(a, kind="stable")
+    s = a[order]
+    rep = np.flatnonzero(s[1:] == s[:-1])
+    if not len(rep):
+        return
+    x = np.frombuffer(xs, dtype=np.int64)[order]
+    y = np.frombuffer(ys, dtype=np.int64)[order]
+    differ = rep[(x[rep] != x[rep + 1]) | (y[rep] != y[rep + 1])]
+    if len(differ):
+        shown = "; ".join(
+            f"node {s[i]} at ({x[i] / _PRECISION:g}, {y[i] / _PRECISION:g}) and "
+            f"({x[i + 1] / _PRECISION:g}, {y[i + 1] / _PRECISION:g})"
+            for i in differ[:5]
+        )
+        raise NetworkError(
+            f"{p}: {len(np.unique(s[differ]))} node id(s) defined more than once at different "
+            f"places: {shown}; which definition a way uses would depend on the file, so it is "
+            f"refused: keep one definition of each node (osmium merge / osmium sort do)"
+        )
+    log.info(
+        "%s: %d node id(s) defined more than once at the same place (e.g. node %d); "
+        "each is read as one node",
+        p.name,
+        len(np.unique(s[rep])),
+        int(s[rep[0]]),
+    )

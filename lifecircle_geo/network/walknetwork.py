@@ -55,6 +55,38 @@ EDGE_KINDS = ("walk", "steps", "area", "ferry")
 SNAP_KINDS = frozenset({"walk", "steps", "area"})
 
 
+def _as_array(name: str, values: ArrayLike, dtype: type) -> np.ndarray:
+    """Convert an input array, naming it when its values are not numbers."""
+    try:
+        out = np.ascontiguousarray(values, dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name} must hold numbers ({exc})") from None
+    if out.ndim != 1:
+        raise InputError(f"{name} must be one-dimensional, got shape {out.shape}")
+    return out
+
+
+def _check_values(name: str, values: np.ndarray, what: str, *, non_negative: bool = False) -> None:
+    """Refuse NaN, infinite (and, with ``non_negative``, negative) values, counted and located.
+
+    A NaN coordinate makes a node silently unreachable and a negative cost makes a shortest-path
+    search run without end, so both are stopped here, before any work.
+    """
+    bad = ~np.isfinite(values)
+    if non_negative:
+        bad |= values < 0
+    if not bad.any():
+        return
+    idx = np.flatnonzero(bad)
+    shown = ", ".join(f"{what} {i}: {float(values[i])!r}" for i in idx[:5])
+    more = f" (and {len(idx) - 5} more)" if len(idx) > 5 else ""
+    need = "finite and >= 0" if non_negative else "finite"
+    raise InputError(
+        f"{name} must be {need}; {len(idx)} of {len(values)} {what} value(s) are not, the first "
+        f"at {shown}{more}"
+    )
+
+
 class WalkNetwork:
     """A walkable street graph in a projected metric CRS.
 
@@ -122,11 +154,11 @@ class WalkNetwork:
         kind: ArrayLike | None = None,
         meta: dict | None = None,
     ) -> None:
-        self.x_m = np.ascontiguousarray(x_m, dtype=np.float64)
-        self.y_m = np.ascontiguousarray(y_m, dtype=np.float64)
-        self.u = np.ascontiguousarray(u, dtype=np.int64)
-        self.v = np.ascontiguousarray(v, dtype=np.int64)
-        self.length_m = np.ascontiguousarray(length_m, dtype=np.float64)
+        self.x_m = _as_array("x_m", x_m, np.float64)
+        self.y_m = _as_array("y_m", y_m, np.float64)
+        self.u = _as_array("u", u, np.int64)
+        self.v = _as_array("v", v, np.int64)
+        self.length_m = _as_array("length_m", length_m, np.float64)
         if isinstance(crs, _SavedCRS):  # from load(): checked when saved, parsed on first use
             self._crs, self._crs_wkt = None, crs.wkt
         else:
@@ -143,17 +175,18 @@ class WalkNetwork:
             )
         if m and (self.u.min() < 0 or self.v.min() < 0 or max(self.u.max(), self.v.max()) >= n):
             raise InputError(f"u and v must be node positions in 0..{n - 1}")
-        if m and (not np.all(np.isfinite(self.length_m)) or self.length_m.min() < 0):
-            raise InputError("length_m must be finite and >= 0")
+        _check_values("x_m", self.x_m, "node")
+        _check_values("y_m", self.y_m, "node")
+        _check_values("length_m", self.length_m, "edge", non_negative=True)
         self.cost_m = (
-            self.length_m.copy()
-            if cost_m is None
-            else np.ascontiguousarray(cost_m, dtype=np.float64)
+            self.length_m.copy() if cost_m is None else _as_array("cost_m", cost_m, np.float64)
         )
         if len(self.cost_m) != m:
             raise InputError(
                 f"cost_m must have one value per edge (got {len(self.cost_m)} for {m} edges)"
             )
+        if cost_m is not None:
+            _check_values("cost_m", self.cost_m, "edge", non_negative=True)
         # edge geometries are built on first use: a loaded network keeps its vertex arrays
         # until something (snapping, to_gdfs) needs shapely objects
         self._geometry = None if geometry is None else np.asarray(geometry, dtype=object)
@@ -627,6 +660,49 @@ class WalkNetwork:
         """
         return np.asarray(pd.Series(self.kind, dtype=object).isin(SNAP_KINDS).to_numpy(bool))
 
+    def dropped_island_near(self, xy: ArrayLike, snap_m: ArrayLike) -> np.ndarray:
+        """For each point, the dropped island (if any) that is nearer than its snapped street.
+
+        A facility standing on an island the build dropped (``meta["dropped_islands"]``: a
+        park's own paths, a pier cut off by a missing bridge) snaps to the nearest kept
+        street, perhaps hundreds of metres across water. This says which points that is.
+
+        Parameters
+        ----------
+        xy : (n, 2) array-like of float
+            Points in the network's CRS.
+        snap_m : array-like of float
+            Each point's distance to the street it snapped to (``Snap.snap_m``).
+
+        Returns
+        -------
+        ndarray of int64
+            Position in ``meta["dropped_islands"]`` of the nearest such island, -1 where none
+            is nearer than the snapped street (and for networks without island records).
+
+        Examples
+        --------
+        >>> net = WalkNetwork.from_arrays([0, 100], [0, 0], [0], [1], [100.0], crs=32651)
+        >>> net.meta["dropped_islands"] = [{"x_m": 50.0, "y_m": 400.0, "radius_m": 30.0}]
+        >>> net.dropped_island_near([[50, 400], [50, 5]], [400.0, 5.0]).tolist()
+        [0, -1]
+        """
+        pts = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+        snap = np.asarray(snap_m, dtype=np.float64).ravel()
+        out = np.full(len(pts), -1, dtype=np.int64)
+        islands = self.meta.get("dropped_islands") or []
+        if not islands or not len(pts):
+            return out
+        ix = np.array([i["x_m"] for i in islands])
+        iy = np.array([i["y_m"] for i in islands])
+        ir = np.array([i.get("radius_m", 0.0) for i in islands])
+        d = np.hypot(pts[:, 0, None] - ix[None, :], pts[:, 1, None] - iy[None, :]) - ir[None, :]
+        d = np.maximum(d, 0.0)
+        best = np.argmin(d, axis=1)
+        nearer = d[np.arange(len(pts)), best] < snap
+        out[nearer] = best[nearer]
+        return out
+
     @cached_property
     def street_nodes(self) -> np.ndarray:
         """Per node, whether it lies on a snappable edge (:attr:`snappable`).
@@ -757,7 +833,9 @@ class WalkNetwork:
         glen = shapely.length(geoms)
         # along the geometry, rescaled to the edge's length_m (equal for OSM-built networks)
         scale = np.divide(self.length_m[idx_tree], glen, out=np.ones_like(glen), where=glen > 0)
-        along_m[vpos] = along * scale
+        # clamped: the rescaling may round a point at a node a hair past the edge's end,
+        # which would make its walk to that end negative
+        along_m[vpos] = np.clip(along * scale, 0.0, self.length_m[idx_tree])
         snap_m[vpos] = dist
         x[vpos] = shapely.get_x(snapped)
         y[vpos] = shapely.get_y(snapped)

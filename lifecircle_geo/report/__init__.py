@@ -1,7 +1,9 @@
 """Every file a person opens: project database, project list, map and figures.
 
-The project database is a GeoPackage, the project list a bilingual Excel workbook, the map a
-self-contained HTML page, the figures PNG.
+The project database is a GeoPackage (version 1.2), the project list a bilingual Excel workbook
+that prints (A3 landscape, one page wide), the map a self-contained HTML page that works
+offline (the network's streets as basemap), the figures PNG, and a one-page summary per 街镇
+(PNG and PDF) for the 一图三会 meetings.
 
 :func:`write_result` writes them all at once, atomically: into a temporary sibling folder first,
 then moved into place, so a failure never leaves a half-written project database.
@@ -11,7 +13,7 @@ Examples
 >>> from lifecircle_geo.report import write_result
 >>> paths = write_result(result, "out/putuo")  # doctest: +SKIP
 >>> sorted(paths)  # doctest: +SKIP
-['figures', 'gpkg', 'html', 'xlsx']
+['figures', 'gpkg', 'html', 'summaries', 'xlsx']
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-from . import excel, figures, gpkg, html
+from ..errors import InputError
+from . import excel, figures, gpkg, html, summary
 from .excel import write_excel, write_tables
 from .figures import write_figures
 from .fonts import cjk_font
@@ -49,7 +53,13 @@ log = logging.getLogger(__name__)
 FILE_NAMES = {"gpkg": "project_database.gpkg", "xlsx": "project_list.xlsx", "html": "map.html"}
 
 
-def write_result(result: Any, folder: str | os.PathLike) -> dict[str, Any]:
+#: The outputs :func:`write_result` can write (``outputs=`` picks some).
+OUTPUTS = ("gpkg", "xlsx", "map", "figures", "summaries")
+
+
+def write_result(
+    result: Any, folder: str | os.PathLike, outputs: Collection[str] | None = None
+) -> dict[str, Any]:
     """Write every output of ``result`` into ``folder``, all or nothing.
 
     Files are written into a temporary sibling folder (``.<name>.tmp-XXXX``) and moved into
@@ -64,13 +74,18 @@ def write_result(result: Any, folder: str | os.PathLike) -> dict[str, Any]:
         An analysis result (see :mod:`lifecircle_geo.analysis`).
     folder : str or os.PathLike
         Output folder.
+    outputs : collection of str, optional
+        Which of :data:`OUTPUTS` to write (a city batch writes the project database and list
+        per 街镇 and leaves the figures to the roll-up); default all.
 
     Returns
     -------
     dict
-        ``{"gpkg": Path, "xlsx": Path, "html": Path, "figures": [Path, ...]}`` inside
+        ``{"gpkg": Path, "xlsx": Path, "html": Path, "figures": [Path, ...],
+        "summaries": [Path, ...]}`` inside
         ``folder``: ``project_database.gpkg``, ``project_list.xlsx``, ``map.html`` and the PNGs
-        (``coverage_by_category.png``, ``unit_coverage_map.png``, ...).
+        (``coverage_by_category.png``, ``unit_coverage_map.png``, ...), and ``"summaries"``:
+        the one-page summary of each 街镇 (``summary_<code>_<name>.png`` and ``.pdf``).
 
     Examples
     --------
@@ -79,6 +94,17 @@ def write_result(result: Any, folder: str | os.PathLike) -> dict[str, Any]:
     >>> paths["gpkg"].name  # doctest: +SKIP
     'project_database.gpkg'
     """
+    chosen = OUTPUTS if outputs is None else tuple(outputs)
+    unknown = sorted(set(chosen) - set(OUTPUTS))
+    if unknown:
+        raise InputError(f"unknown output(s) {unknown}; expected some of {list(OUTPUTS)}")
+    writers = {
+        "gpkg": ("gpkg", lambda tmp: gpkg.write_gpkg(result, tmp / FILE_NAMES["gpkg"])),
+        "xlsx": ("xlsx", lambda tmp: excel.write_excel(result, tmp / FILE_NAMES["xlsx"])),
+        "map": ("html", lambda tmp: html.write_map(result, tmp / FILE_NAMES["html"])),
+        "figures": ("figures", lambda tmp: figures.write_figures(result, tmp)),
+        "summaries": ("summaries", lambda tmp: summary.write_summaries(result, tmp)),
+    }
     folder = Path(folder).absolute()
     created_parents = _make_parents(folder.parent)
     existed = folder.exists()
@@ -87,12 +113,11 @@ def write_result(result: Any, folder: str | os.PathLike) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
     moved: list[Path] = []
     try:
-        staged = {
-            "gpkg": gpkg.write_gpkg(result, tmp / FILE_NAMES["gpkg"]),
-            "xlsx": excel.write_excel(result, tmp / FILE_NAMES["xlsx"]),
-            "html": html.write_map(result, tmp / FILE_NAMES["html"]),
-            "figures": figures.write_figures(result, tmp),
-        }
+        staged = {}
+        for name in OUTPUTS:
+            if name in chosen:
+                key, write = writers[name]
+                staged[key] = write(tmp)
         folder.mkdir(exist_ok=True)
         out: dict[str, Any] = {}
         for key, value in staged.items():

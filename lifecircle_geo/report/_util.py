@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import shapely
 
-from .._io import json_text, jsonable
+from .._io import file_digest, json_text, jsonable, strip_paths
 from ..standards import AREA_TYPES
 
 log = logging.getLogger("lifecircle_geo.report")
@@ -66,7 +67,11 @@ def gdal_safe(df: pd.DataFrame, geometry: str | None = "geometry") -> pd.DataFra
             out[col] = out[col].astype(object).where(out[col].notna(), None)
             dtype = out[col].dtype
         if pd.api.types.is_object_dtype(dtype) or isinstance(dtype, pd.StringDtype):
-            out[col] = out[col].map(_cell_to_text).astype(object)
+            kind = pd.api.types.infer_dtype(out[col], skipna=True)
+            if kind in ("string", "empty"):  # plain text already: no per-cell pass
+                out[col] = out[col].astype(object).where(out[col].notna(), None)
+            else:
+                out[col] = out[col].map(_cell_to_text).astype(object)
         elif str(dtype).startswith("geometry"):
             out[col] = [None if g is None or g.is_empty else g.wkt for g in out[col]]
     out.columns = [str(c) for c in out.columns]
@@ -74,7 +79,32 @@ def gdal_safe(df: pd.DataFrame, geometry: str | None = "geometry") -> pd.DataFra
 
 
 def run_facts(result: Any) -> list[tuple[str, Any]]:
-    """Flat ``(key, value)`` facts about a run: profile, ``meta`` and the network's ``meta``."""
+    """Flat ``(key, value)`` facts about a run: profile, ``meta`` and the network's ``meta``.
+
+    No local path is written: an absolute path becomes the file name, with the first 16 hex
+    digits of its SHA-256 when the file can be read (``putuo.osm.pbf (sha256 0123…)``), so the
+    outputs can travel and still name their inputs exactly.
+    """
+    return [(key, _no_paths(value)) for key, value in _run_facts(result)]
+
+
+def _no_paths(value: Any) -> Any:
+    if isinstance(value, Path):
+        value = str(value)
+    if isinstance(value, str):
+        p = Path(value)
+        if p.is_absolute() and len(value) < 4096:
+            digest = file_digest(p)
+            return f"{p.name} (sha256 {digest})" if digest else p.name
+        return strip_paths(value)
+    if isinstance(value, dict):
+        return {k: _no_paths(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_no_paths(v) for v in value]
+    return value
+
+
+def _run_facts(result: Any) -> list[tuple[str, Any]]:
     facts: list[tuple[str, Any]] = []
     profile = getattr(result, "profile", None)
     if profile is not None:
@@ -99,21 +129,19 @@ def run_facts(result: Any) -> list[tuple[str, Any]]:
 
 
 # ---------------------------------------------------------------------------- categories
-def _assumed(result: Any, category_id: str) -> bool:
-    """Whether the category's distance, in an area type the result's units have, is assumed."""
+def _assumed_categories(result: Any) -> set[str]:
+    """Categories whose distance, in an area type the result's units have, is an assumption."""
     profile = getattr(result, "profile", None)
     table = getattr(profile, "standards_table", None)
     if not callable(table):
-        return False
+        return set()
     rows = table()
     if rows.empty or "assumption_threshold_m" not in rows.columns:
-        return False
+        return set()
     units = getattr(result, "units", None)
-    areas = set(units["area_type"]) if units is not None and "area_type" in units else None
-    mine = rows["category"] == category_id
-    if areas:
-        mine &= rows["area_type"].isin(areas)
-    return bool(rows.loc[mine, "assumption_threshold_m"].any())
+    if units is not None and "area_type" in units and len(units):
+        rows = rows[rows["area_type"].isin(set(units["area_type"]))]
+    return set(rows.loc[rows["assumption_threshold_m"].astype(bool), "category"])
 
 
 def categories(result: Any) -> pd.DataFrame:
@@ -123,6 +151,7 @@ def categories(result: Any) -> pd.DataFrame:
     Falls back to the categories found in ``result.coverage`` when there is no profile.
     """
     profile = getattr(result, "profile", None)
+    assumed = _assumed_categories(result) if profile is not None else set()
     rows = []
     for cat in getattr(profile, "categories", None) or ():
         row = {
@@ -136,7 +165,7 @@ def categories(result: Any) -> pd.DataFrame:
             "target_group": getattr(cat, "target_group", "all"),
             "informational": bool(getattr(cat, "informational", False)),
             "department": getattr(cat, "department", None),
-            "assumed": _assumed(result, cat.id),
+            "assumed": cat.id in assumed,
         }
         for area in AREA_TYPES:
             try:
@@ -199,7 +228,7 @@ def unit_scores(result: Any) -> pd.DataFrame:
     counts = (
         cov.assign(
             _meets=meets.fillna(False).astype(bool),
-            _measured=(status != "no data").to_numpy(),
+            _measured=(~status.isin(["no data", "no residents"])).to_numpy(),
             _partial=(status == "partial network").to_numpy(),
         )
         .groupby("unit_id")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import os
+import re
 import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,15 +23,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
 
-from .._io import atomic_path, json_text
+from .._io import atomic_path, json_text, strip_paths
 from ..coverage import STATUSES
 from ..gaps import ACTIONS
 from ..standards import AREA_TYPES
 from ._util import categories, frame, gdal_safe, run_facts, standards
+from ._xlsx import XlsxBook, XlsxSheet
 
 __all__ = ["CLASSIFICATION_SHEETS", "HEADERS", "SHEETS", "header", "write_excel", "write_tables"]
 
@@ -54,7 +53,7 @@ HEADERS: dict[str, tuple[str, str]] = {
     "unit_name": ("社区基本单元", "Basic unit"),
     "area_type": ("地区类型", "Area type"),
     "category": ("类别代码", "Category ID"),
-    "name_zh": ("类别", "Category"),
+    "name_zh": ("类别", "Category name"),
     "name_en": ("类别(英文)", "Category (English)"),
     "group": ("十全/十美", "Group"),
     "class_zh": ("项目类型", "Project class"),
@@ -107,6 +106,20 @@ HEADERS: dict[str, tuple[str, str]] = {
     "facility_types": ("设施类型", "Facility types"),
     "source": ("来源", "Source"),
     "item": ("项目", "Item"),
+    "project_name_zh": ("项目名称", "Project name"),
+    "package_id": ("项目包编号", "Package ID"),
+    "package_type": ("项目包类型", "Package type"),
+    "package_type_en": ("项目包类型(英文)", "Package type (English)"),
+    "scale_zh": ("建设规模", "Scale"),
+    "site_zh": ("选址", "Site"),
+    "site_kind": ("选址类型", "Site kind"),
+    "beneficiaries_zh": ("受益人群", "Beneficiaries"),
+    "gap_note_zh": ("缺口说明", "Gaps answered"),
+    "need_zh": ("对应需求", "Requests answered"),
+    "lon_gcj02": ("经度(GCJ-02)", "Longitude (GCJ-02)"),
+    "lat_gcj02": ("纬度(GCJ-02)", "Latitude (GCJ-02)"),
+    "floor_area_m2": ("面积(平方米)", "Floor area (m²)"),
+    "n_functions": ("功能数", "Functions"),
     **{f"threshold_{a}": (f"{a}距离标准(米)", f"Threshold {_AREA_EN[a]} (m)") for a in AREA_TYPES},
 }
 
@@ -222,22 +235,10 @@ _INTEGER = {
     "reached_population",
 }
 _DECIMAL = {"mean_walk_min", "p90_walk_min"}
-_COORD = {"lon", "lat"}
+_COORD = {"lon", "lat", "lon_gcj02", "lat_gcj02"}
 _TO_FILL = {"body_zh", "funding_zh", "design_team"}
 _TBD = "待定"  # "to be decided": placeholders the 街镇 replaces
 _WRAP = {"content_zh", "content_en", "path_zh", "value"}
-
-_HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
-_HEADER_FONT = Font(bold=True, color="FFFFFF")
-_BELOW_FILL = PatternFill("solid", fgColor="FFC7CE")
-_BELOW_FONT = Font(color="9C0006")
-_FILL_IN = PatternFill("solid", fgColor="FFF2CC")
-#: fills of the status cells that are not a measured result
-_STATUS_FILL = {
-    "no data": PatternFill("solid", fgColor="D9D9D9"),
-    "partial network": PatternFill("solid", fgColor="FCE4D6"),
-}
-_THIN = Border(bottom=Side(style="thin", color="999999"))
 
 _NOTE_BLANK = (
     "实施主体、资金来源、设计团队为空或“待定”的单元格（黄色）由街镇填写。"
@@ -257,6 +258,10 @@ _NOTE_SHARE = (
 )
 
 
+#: Column-name prefixes with a bilingual header of their own (the suffix is kept).
+_PREFIX_HEADERS = {"newly_covered_": ("受益人口", "Newly covered")}
+
+
 def header(column: str) -> str:
     """Return the bilingual header ``"中文 / English"`` of ``column`` (itself if unknown).
 
@@ -264,17 +269,28 @@ def header(column: str) -> str:
     --------
     >>> header("jiezhen_name")
     '街镇 / Sub-district'
+    >>> header("newly_covered_60+")
+    '受益人口(60+) / Newly covered (60+)'
     >>> header("share_health")
     'share_health'
     """
     if column in HEADERS:
         zh, en = HEADERS[column]
         return f"{zh} / {en}"
+    for prefix, (zh, en) in _PREFIX_HEADERS.items():
+        if str(column).startswith(prefix):
+            rest = str(column)[len(prefix) :]
+            return f"{zh}({rest}) / {en} ({rest})"
     return str(column)
 
 
 def write_excel(result: Any, path: str | os.PathLike) -> Path:
     """Write the bilingual project list and coverage tables of ``result`` to an ``.xlsx`` file.
+
+    Every sheet prints: A3 landscape, fitted to the page width, header row repeated on each
+    page, panes frozen below the header, wrapped rows as tall as their text. Written with
+    a streaming writer (:mod:`._xlsx`: column-wise XML, one shared style per look), so a
+    city-scale coverage sheet costs seconds, not minutes.
 
     Parameters
     ----------
@@ -313,16 +329,19 @@ def write_excel(result: Any, path: str | os.PathLike) -> Path:
         ("标准说明 Standards", standards(result)),
     ]
     with atomic_path(path) as tmp:
-        with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
-            for name, table in tables:
-                _write_table(writer, name, table)
-            _write_about(writer, result)
+        book = _new_book(tmp)
+        for name, table in tables:
+            _write_sheet(book, name, [(None, table)])
+        _write_about(book, result)
+        book.close()
     log.info("wrote project list %s", path)
     return path
 
 
 def write_tables(path: str | os.PathLike, sheets: Sequence[tuple[str, pd.DataFrame]]) -> Path:
     """Write tables to an ``.xlsx`` file with the project list's bilingual headers and styles.
+
+    Same print setup and streaming writer as :func:`write_excel`.
 
     Parameters
     ----------
@@ -347,9 +366,10 @@ def write_tables(path: str | os.PathLike, sheets: Sequence[tuple[str, pd.DataFra
     """
     path = Path(path)
     with atomic_path(path) as tmp:
-        with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
-            for name, table in sheets:
-                _write_table(writer, name, pd.DataFrame(table).reset_index(drop=True))
+        book = _new_book(tmp)
+        for name, table in sheets:
+            _write_sheet(book, name, [(None, pd.DataFrame(table).reset_index(drop=True))])
+        book.close()
     log.info("wrote %s", path)
     return path
 
@@ -375,7 +395,28 @@ def _ordered(df: pd.DataFrame, kind: str) -> pd.DataFrame:
     geo_cols = [c for c in df.columns if str(df[c].dtype) == "geometry"]
     df = pd.DataFrame(df.drop(columns=geo_cols)).reset_index(drop=True)
     first = [c for c in _ORDER[kind] if c in df.columns]
-    return df[first + [c for c in df.columns if c not in first]]
+    return _names_not_ids(df[first + [c for c in df.columns if c not in first]])
+
+
+_NAMED_TEXT = ("content_zh", "content_en")
+
+
+def _names_not_ids(df: pd.DataFrame) -> pd.DataFrame:
+    """Write each row's unit name where its text names the unit by id (a reader knows names)."""
+    cols = [c for c in _NAMED_TEXT if c in df.columns]
+    if not cols or not {"unit_id", "unit_name"} <= set(df.columns) or not len(df):
+        return df
+    df = df.copy()
+    ids, names = df["unit_id"].astype(object), df["unit_name"].astype(object)
+    for col in cols:
+        out = []
+        for text, uid, name in zip(df[col], ids, names, strict=True):
+            if isinstance(text, str) and isinstance(uid, str) and uid and isinstance(name, str):
+                if name.strip() and uid != name:
+                    text = re.sub(rf"(?<![\w-]){re.escape(uid)}(?![\w-])", name, text)
+            out.append(text)
+        df[col] = out
+    return df
 
 
 def _excel_safe(df: pd.DataFrame) -> pd.DataFrame:
@@ -391,8 +432,18 @@ def _excel_safe(df: pd.DataFrame) -> pd.DataFrame:
         elif col == "action":
             out[col] = out[col].map(lambda v: " ".join(ACTIONS.get(v, (v,)))).astype(object)
         elif pd.api.types.is_object_dtype(dtype):
-            out[col] = out[col].map(_clean_text).astype(object)
+            out[col] = _clean_column(out[col])
     return out
+
+
+def _clean_column(values: pd.Series) -> pd.Series:
+    """Text without the characters XML forbids, at most 32,000 characters (Excel's limit)."""
+    if pd.api.types.infer_dtype(values, skipna=True) == "string":
+        text = values[values.notna()]
+        joined = "\n".join(text)  # one C-level scan instead of one regex call per cell
+        if not ILLEGAL_CHARACTERS_RE.search(joined) and text.str.len().max() <= 32000:
+            return values.astype(object)
+    return values.map(_clean_text).astype(object)
 
 
 def _yes_no(value: Any) -> Any:
@@ -415,52 +466,66 @@ def _clean_text(value: Any) -> Any:
     return value
 
 
-def _write_table(
-    writer: pd.ExcelWriter, sheet: str, df: pd.DataFrame, startrow: int = 0
-) -> Worksheet:
-    numeric = df.copy()
-    safe = _excel_safe(df)
-    safe.columns = [header(c) for c in df.columns]
-    safe.to_excel(writer, sheet_name=sheet, index=False, startrow=startrow)
-    ws = writer.sheets[sheet]
-    _style(ws, numeric, startrow)
-    return ws
+# ---------------------------------------------------------------------------- styles
+#: Print setup of every sheet (A3 landscape, one page wide, header row on every page).
+PAPER_SIZE = 8  # A3 in the OOXML paper-size list
+_LINE_PT = 15.0  # height of one text line of 11 pt Calibri
+# column widths (characters): text longer than _PLAIN_CAP wraps in a column _WRAP_CAP wide, so a
+# 30-column project list still prints one page wide at a readable scale
+_PLAIN_CAP = 22
+_WRAP_CAP = 26
+_MAX_ROW_PT = 409.0  # Excel's limit
 
 
-def _style(ws: Worksheet, df: pd.DataFrame, startrow: int = 0) -> None:
-    head = startrow + 1
-    ws.row_dimensions[head].height = 32
-    for j, col in enumerate(df.columns, start=1):
-        cell = ws.cell(row=head, column=j)
-        cell.fill, cell.font, cell.border = _HEADER_FILL, _HEADER_FONT, _THIN
-        cell.alignment = Alignment(wrap_text=True, vertical="center", horizontal="center")
-        fmt = (
-            "0.0%"
-            if col in _PERCENT or str(col).startswith("share_")
-            else "#,##0"
-            if col in _INTEGER or str(col).startswith(_INTEGER_PREFIX)
-            else "0.0"
-            if col in _DECIMAL
-            else "0.000000"
-            if col in _COORD
-            else None
-        )
-        wrap = col in _WRAP
-        for i in range(len(df)):
-            c = ws.cell(row=head + 1 + i, column=j)
-            if fmt:
-                c.number_format = fmt
-            if wrap:
-                c.alignment = Alignment(wrap_text=True, vertical="top")
-        ws.column_dimensions[get_column_letter(j)].width = _width(header(col), df[col], wrap)
-    _highlight(ws, df, head)
-    if startrow == 0 and len(df.columns):
-        ws.freeze_panes = ws.cell(row=2, column=1)
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(df.columns))}{max(len(df) + 1, 1)}"
+def _style_ids(book: XlsxBook) -> dict[str, int]:
+    """Register the shared cell styles of the project list; return their ids by name."""
+    extras = {
+        "": {},
+        " below": {"fill": "FFC7CE", "colour": "9C0006"},
+        " fill": {"fill": "FFF2CC"},
+        " nodata": {"fill": "D9D9D9"},
+        " partial": {"fill": "FCE4D6"},
+    }
+    ids = {
+        "lc header": book.style(
+            bold=True,
+            colour="FFFFFF",
+            fill="1F4E78",
+            wrap=True,
+            centre=True,
+            bottom_border="999999",
+        ),
+        "lc title": book.style(bold=True),
+    }
+    for fmt_name, fmt in {"": None, **_FORMATS}.items():
+        for wrap in (False, True):
+            for extra, kw in extras.items():
+                name = "lc" + (f" {fmt_name}" if fmt_name else "") + (" wrap" if wrap else "")
+                ids[name + extra] = book.style(number_format=fmt, wrap=wrap, top=True, **kw)
+    return ids
 
 
-def _highlight(ws: Worksheet, df: pd.DataFrame, head: int) -> None:
-    cols = list(df.columns)
+_FORMATS = {"pct": "0.0%", "int": "#,##0", "dec": "0.0", "coord": "0.000000"}
+
+
+def _column_format(col: str) -> str:
+    col = str(col)
+    if col in _PERCENT or col.startswith("share_"):
+        return "pct"
+    if col in _INTEGER or col.startswith(_INTEGER_PREFIX) or col.startswith("newly_covered_"):
+        return "int"
+    if col in _DECIMAL:
+        return "dec"
+    if col in _COORD:
+        return "coord"
+    return ""
+
+
+def _cell_styles(df: pd.DataFrame, wrap: list[bool]) -> np.ndarray:
+    """Return the named style of every body cell (None: default), column by column."""
+    n, cols = len(df), list(df.columns)
+    out = np.empty((n, len(cols)), dtype=object)
+    extra = np.full((n, len(cols)), "", dtype=object)
     if "share" in cols and "target_share" in cols:
         share = pd.to_numeric(df["share"], errors="coerce").to_numpy(dtype=float)
         target = pd.to_numeric(df["target_share"], errors="coerce").to_numpy(dtype=float)
@@ -468,44 +533,153 @@ def _highlight(ws: Worksheet, df: pd.DataFrame, head: int) -> None:
         if "meets_standard" in cols:
             meets = df["meets_standard"]
             below = below | (meets.notna() & ~meets.fillna(True).astype(bool)).to_numpy()
-        marks = [cols.index("share") + 1]
-        if "meets_standard" in cols:
-            marks.append(cols.index("meets_standard") + 1)
         if "status" in cols:  # only measured gaps are red
             below = below & (df["status"].isin(["met", "gap"])).to_numpy()
-        for i in np.flatnonzero(below):
-            for j in marks:
-                cell = ws.cell(row=head + 1 + int(i), column=j)
-                cell.fill, cell.font = _BELOW_FILL, _BELOW_FONT
+        for name in ("share", "meets_standard"):
+            if name in cols:
+                extra[below, cols.index(name)] = " below"
     if "status" in cols:
-        j = cols.index("status") + 1
-        for value, fill in _STATUS_FILL.items():
-            for i in np.flatnonzero((df["status"] == value).to_numpy()):
-                ws.cell(row=head + 1 + int(i), column=j).fill = fill
+        status = df["status"].to_numpy(dtype=object)
+        j = cols.index("status")
+        extra[status == "no data", j] = " nodata"
+        extra[status == "partial network", j] = " partial"
+        extra[status == "no residents", j] = " nodata"
     for name in _TO_FILL & set(cols):
-        j = cols.index(name) + 1
         text = df[name].astype(str).str.strip()
         blank = df[name].isna() | (text == "") | text.str.contains(_TBD, regex=False)
-        for i in np.flatnonzero(blank.to_numpy()):
-            ws.cell(row=head + 1 + int(i), column=j).fill = _FILL_IN
+        extra[blank.to_numpy(), cols.index(name)] = " fill"
+    for j, col in enumerate(cols):
+        fmt = _column_format(col)
+        base = "lc" + (f" {fmt}" if fmt else "") + (" wrap" if wrap[j] else "")
+        names = np.char.add(base, extra[:, j].astype(str)).astype(object) if n else extra[:, j]
+        out[:, j] = names
+    return out
 
 
+# ---------------------------------------------------------------------------- layout
 def _text_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-def _width(title: str, values: pd.Series, wrap: bool) -> float:
+def _lines(text: Any, width: float) -> int:
+    """Count the lines of ``text`` wrapped in a column ``width`` characters wide (CJK: 2)."""
+    if text is None or (isinstance(text, float) and not np.isfinite(text)):
+        return 1
+    usable = max(width - 1.5, 1.0)
+    return sum(max(1, int(np.ceil(_text_width(part) / usable))) for part in str(text).split("\n"))
+
+
+def _width(title: str, values: pd.Series, wrap: bool, wide: bool = False) -> float:
     sample = values.head(200)
     longest = max((_text_width(str(v)) for v in sample[sample.notna()]), default=0)
     if pd.api.types.is_float_dtype(values.dtype):
         longest = min(longest, 12)
-    head = max(_text_width(part) for part in title.split(" / ")) + 2
-    cap = 50 if wrap else 40
+    # the header wraps: its widest word (a Chinese part counts whole) sets the minimum
+    head = max(_text_width(word) for word in title.replace(" / ", " ").split() or [""]) + 2
+    cap = 70 if wide else _WRAP_CAP if wrap else _PLAIN_CAP
     return float(min(max(longest + 2, head, 8), cap))
 
 
+def _layout(df: pd.DataFrame, shown: pd.DataFrame) -> tuple[list[float], list[bool]]:
+    """Column widths and which columns wrap (the named ones and text longer than the cap)."""
+    widths, wrap = [], []
+    for col in df.columns:
+        values = shown[col]
+        w = col in _WRAP
+        if not w and values.dtype == object:
+            sample = values.head(200)
+            longest = max((_text_width(str(v)) for v in sample[sample.notna()]), default=0)
+            w = longest + 2 > _PLAIN_CAP
+        wrap.append(w)
+        widths.append(_width(header(col), values, w, wide=col == "value"))
+    return widths, wrap
+
+
+def _row_heights(values: np.ndarray, widths: list[float], wrap: list[bool]) -> np.ndarray:
+    """Height in points of each body row: the tallest wrapped cell's lines (0: default)."""
+    out = np.zeros(len(values))
+    for j in np.flatnonzero(wrap):
+        lines = np.fromiter((_lines(v, widths[j]) for v in values[:, j]), float, len(values))
+        out = np.maximum(out, lines)
+    heights = np.where(out > 1, np.minimum(out * _LINE_PT + 3, _MAX_ROW_PT), 0.0)
+    return heights
+
+
+# ---------------------------------------------------------------------------- writing
+def _write_sheet(
+    book: XlsxBook, sheet: str, blocks: list[tuple[str | None, pd.DataFrame]]
+) -> XlsxSheet:
+    """Stream one sheet: each block is an optional bold title row, a header row and a table.
+
+    The first block's header row is frozen, repeated on printed pages and filtered.
+    """
+    ids = book.lc_styles  # type: ignore[attr-defined]
+    prepared = []
+    for title, df in blocks:
+        df = df.reset_index(drop=True)
+        shown = _excel_safe(df)
+        widths, wrap = _layout(df, shown)
+        prepared.append((title, df, shown, widths, wrap))
+    # column widths are set before the first row: the widest need of any block
+    n_cols = max((len(p[1].columns) for p in prepared), default=0)
+    col_widths = [8.0] * n_cols
+    for _, _, _, widths, _ in prepared:
+        for j, w in enumerate(widths):
+            col_widths[j] = max(col_widths[j], w)
+    first = prepared[0] if prepared else None
+    has_head = first is not None and len(first[1].columns) > 0
+    head_row = (2 if first[0] else 1) if has_head else None
+    ws = book.add_sheet(
+        sheet,
+        col_widths,
+        head_row=head_row,
+        n_rows=len(first[1]) if has_head else 0,
+        paper_size=PAPER_SIZE,
+        landscape=True,
+    )
+    for k, (title, df, shown, _, wrap) in enumerate(prepared):
+        if k:
+            ws.skip(1)
+        if title:
+            ws.write_rows(np.array([[title]], dtype=object), np.array([[ids["lc title"]]]))
+        if not len(df.columns):
+            continue
+        heads = [header(c) for c in df.columns]
+        head_lines = max((_lines(h, col_widths[j]) for j, h in enumerate(heads)), default=1)
+        ws.write_rows(
+            np.array([heads], dtype=object),
+            np.full((1, len(heads)), ids["lc header"]),
+            np.array([max(32.0, head_lines * _LINE_PT + 3)]),
+        )
+        if not len(df):
+            continue
+        values = shown.astype(object).where(shown.notna(), None).to_numpy(dtype=object)
+        names = _cell_styles(df, wrap)
+        styles = pd.DataFrame(names).apply(lambda c: c.map(ids).fillna(0)).to_numpy(dtype=np.int64)
+        ws.write_rows(values, styles, _row_heights(values, col_widths, wrap))
+    return ws
+
+
+def _new_book(path: Path) -> XlsxBook:
+    book = XlsxBook(path)
+    book.lc_styles = _style_ids(book)  # type: ignore[attr-defined]
+    return book
+
+
 # ---------------------------------------------------------------------------- about
-def _write_about(writer: pd.ExcelWriter, result: Any) -> None:
+def _assumptions_note(profile: Any) -> str | None:
+    """``假设 assumptions: N (see 标准说明 Standards)`` from the profile, None without one."""
+    table = getattr(profile, "assumptions", None)
+    if not callable(table):
+        return None
+    try:
+        n = len(table())
+    except Exception:  # an old profile object
+        return None
+    return f"假设 assumptions: {n}（见 see 标准说明 Standards）"
+
+
+def _write_about(book: XlsxBook, result: Any) -> None:
     sheet = SHEETS[-1]
     meta = getattr(result, "meta", None) or {}
     profile = getattr(result, "profile", None)
@@ -524,13 +698,15 @@ def _write_about(writer: pd.ExcelWriter, result: Any) -> None:
                 if x
             ),
         ),
+        ("标准来源 / Profile source", strip_paths(getattr(profile, "source", None))),
+        ("假设 / Assumptions", _assumptions_note(profile)),
         ("步行速度 / Walk speed (km/h)", speed),
         ("生成时间 / Generated", created),
         ("填写说明 / To fill", _NOTE_BLANK),
         ("覆盖率 / Coverage share", _NOTE_SHARE),
     ]
     for warning in meta.get("warnings") or ():
-        rows.append(("警告 / Warning", warning))
+        rows.append(("警告 / Warning", strip_paths(warning)))
     for key, value in run_facts(result):
         if key in {"warnings", "walk_speed_kmh", "created"} or key.startswith("profile."):
             continue
@@ -545,7 +721,6 @@ def _write_about(writer: pd.ExcelWriter, result: Any) -> None:
         ],
         columns=["item", "value"],
     )
-    ws = _write_table(writer, sheet, about)
     cats = categories(result)
     first = [
         c
@@ -553,9 +728,5 @@ def _write_about(writer: pd.ExcelWriter, result: Any) -> None:
         if c in cats.columns
     ]
     cats = cats[first + [c for c in cats.columns if c not in first]]
-    start = len(about) + 3
-    title = ws.cell(row=start, column=1, value="各类服务步行标准 / Walking standard per category")
-    title.font = Font(bold=True)
-    _write_table(writer, sheet, cats, startrow=start)
-    ws.column_dimensions["A"].width = 34
-    ws.column_dimensions["B"].width = 70
+    title = "各类服务步行标准 / Walking standard per category"
+    _write_sheet(book, sheet, [(None, about), (title, cats)])

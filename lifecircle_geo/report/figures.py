@@ -22,6 +22,7 @@ import geopandas as gpd
 import matplotlib
 import numpy as np
 import pandas as pd
+import shapely
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import BoundaryNorm
 from matplotlib.figure import Figure
@@ -33,7 +34,7 @@ from .._io import atomic_path
 from ._util import categories, frame, unit_scores
 from .fonts import cjk_font
 
-__all__ = ["FIGURES", "write_figures"]
+__all__ = ["FIGURES", "draw_streets", "write_figures"]
 
 log = logging.getLogger(__name__)
 
@@ -322,7 +323,8 @@ def _unit_map(result: Any, units: gpd.GeoDataFrame, zh: bool) -> Figure:
     aspect = (y1 - y0) / (x1 - x0) if x1 > x0 and y1 > y0 else 1.0
     fig = Figure(figsize=(9, float(np.clip(7.5 * aspect + 1.5, 4.0, 12.0))))
     ax = fig.add_subplot()
-    units.plot(ax=ax, color=colours, edgecolor="white", linewidth=0.8)
+    draw_streets(ax, result, units.crs, units.total_bounds)
+    units.plot(ax=ax, color=colours, edgecolor="white", linewidth=0.8, alpha=0.8, zorder=2)
     if partial.any():  # reaches beyond the street data: not trusted
         units[partial].plot(
             ax=ax, facecolor="#eeeeee", edgecolor=_GREY, hatch="xx", linewidth=0.8, alpha=0.9
@@ -380,6 +382,60 @@ def _unit_map(result: Any, units: gpd.GeoDataFrame, zh: bool) -> Figure:
     crs = units.crs.to_string() if units.crs is not None else "?"
     fig.text(0.01, 0.01, f"CRS {crs}", fontsize=7, color="#777777")
     return fig
+
+
+#: Most street segments drawn under a map figure (the longest are kept).
+MAX_STREET_SEGMENTS = 200_000
+
+
+def draw_streets(ax: Any, result: Any, crs: Any, bounds: Any, margin_m: float = 200.0) -> int:
+    """Draw the network's streets (thin grey, under everything) on ``ax`` within ``bounds``.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        Axes in ``crs``.
+    result : AnalysisResult
+        Its ``network`` gives the streets (nothing is drawn without one).
+    crs : Any
+        The CRS of the axes (the units' CRS).
+    bounds : sequence of float
+        ``(xmin, ymin, xmax, ymax)`` to draw, in ``crs``.
+    margin_m : float, default 200.0
+        Streets this far outside ``bounds`` are drawn too.
+
+    Returns
+    -------
+    int
+        Street segments drawn.
+    """
+    from matplotlib.collections import LineCollection
+
+    net = getattr(result, "network", None)
+    geoms = getattr(net, "geometry", None)
+    if net is None or geoms is None or not len(geoms) or crs is None:
+        return 0
+    try:
+        geoms = np.asarray(geoms, dtype=object)
+        keep = np.asarray(getattr(net, "snappable", np.ones(len(geoms), bool)), dtype=bool)
+        geoms = geoms[keep] if keep.shape == geoms.shape else geoms
+        series = gpd.GeoSeries(geoms, crs=net.crs)
+        if series.crs is not None and not series.crs.equals(crs):
+            series = series.to_crs(crs)
+        x0, y0, x1, y1 = bounds
+        series = series.cx[x0 - margin_m : x1 + margin_m, y0 - margin_m : y1 + margin_m]
+        arr = series.to_numpy()
+        if len(arr) > MAX_STREET_SEGMENTS:
+            arr = arr[np.argsort(-shapely.length(arr), kind="stable")[:MAX_STREET_SEGMENTS]]
+        xy, index = shapely.get_coordinates(arr, return_index=True)
+    except Exception as exc:  # a basemap is a nicety: never fail the figure for it
+        log.debug("no streets under the map: %s", exc)
+        return 0
+    if not len(xy):
+        return 0
+    parts = np.split(xy, np.flatnonzero(np.diff(index)) + 1)
+    ax.add_collection(LineCollection(parts, colors="#9e9e9e", linewidths=0.4, zorder=1))
+    return len(parts)
 
 
 def _ticks(n: int) -> list[int]:

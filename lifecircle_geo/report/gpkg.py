@@ -43,7 +43,7 @@ import shapely
 from .._io import atomic_path, json_text
 from ._util import categories, frame, gdal_safe, provenance, run_facts, standards, unit_scores
 
-__all__ = ["LAYERS", "write_gpkg"]
+__all__ = ["GPKG_USER_VERSION", "GPKG_VERSION", "LAYERS", "write_gpkg"]
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,8 @@ def write_gpkg(result: Any, path: str | os.PathLike) -> Path:
     """Write the project database (项目数据库) of ``result`` as a GeoPackage.
 
     The file is written under a temporary name beside ``path`` and renamed when complete, so
-    an existing database is replaced only by a finished one.
+    an existing database is replaced only by a finished one. It is a GeoPackage
+    :data:`GPKG_VERSION` (1.2), which GDAL 3.x and QGIS 3.x open without version warnings.
 
     Parameters
     ----------
@@ -309,8 +310,17 @@ def _facilities(
 
 
 # ---------------------------------------------------------------------------- writing
+#: GeoPackage version written: 1.2 opens without warnings in every GDAL/QGIS offices run
+#: (GDAL 3.6 warns that 1.4, today's GDAL default, "may only be partially supported").
+GPKG_VERSION = "1.2"
+#: ``PRAGMA user_version`` of that version (``application_id`` is 0x47504B47, "GPKG").
+GPKG_USER_VERSION = 10200
+
+
 def _write_layer(table: pd.DataFrame, path: Path, layer: str) -> None:
     table = table.reset_index(drop=True)
+    # the dataset option applies when the file is created (the first layer)
+    options = {} if path.exists() else {"dataset_options": {"VERSION": GPKG_VERSION}}
     if isinstance(table, gpd.GeoDataFrame):
         geom = table.geometry.name
         safe = gpd.GeoDataFrame(gdal_safe(table, geometry=geom), geometry=geom, crs=table.crs)
@@ -320,10 +330,12 @@ def _write_layer(table: pd.DataFrame, path: Path, layer: str) -> None:
             geometry_type = _GEOMETRY_TYPE.get(layer, "Unknown")
         elif types <= {"Polygon", "MultiPolygon"}:
             geometry_type = "MultiPolygon"
-        pyogrio.write_dataframe(safe, path, layer=layer, driver="GPKG", geometry_type=geometry_type)
+        pyogrio.write_dataframe(
+            safe, path, layer=layer, driver="GPKG", geometry_type=geometry_type, **options
+        )
     else:
         safe = gdal_safe(pd.DataFrame(table), geometry=None)
         if not len(safe.columns):
             safe = pd.DataFrame({"note": pd.Series([], dtype=object)})
-        pyogrio.write_dataframe(safe, path, layer=layer, driver="GPKG")
+        pyogrio.write_dataframe(safe, path, layer=layer, driver="GPKG", **options)
     log.debug("layer %s: %d rows", layer, len(table))

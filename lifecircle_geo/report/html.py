@@ -5,8 +5,21 @@ once, drawn as one choropleth per category (chosen with the radio buttons of the
 plus "number of categories meeting standard"; facilities as circle markers coloured by category
 (with Chinese popups: name / 类别 / 来源) and suggested sites as stars, both showing the chosen
 category (all categories in the count view); each unit's popup lists its gaps with 缺口人口
-(people left out) and its projects. Only the Leaflet library and the background
-map tiles come from the web.
+(people left out) and its projects. Leaflet is inlined; only the background map tiles come
+from the web.
+
+Offline (an office intranet with no tile server: the normal case) the map still has a basemap:
+the network's own streets (``result.network``, simplified, at most :data:`MAX_STREET_EDGES`
+edges, the longest first) drawn as a thin grey layer under everything, visible by default.
+The legend folds away (a ``<details>`` box) and the view is fitted with room for it, so it
+does not cover the study area. At city scale the page stays light: facility markers are drawn
+only up to :data:`MAX_FACILITY_MARKERS` (above that the units and their roll-ups are the map,
+and the legend says where the facilities are: the project database's ``facilities`` layer).
+
+PNG export: a browser-side export (leaflet-image and the like) needs tiles served with CORS and
+another library inlined; instead :func:`~lifecircle_geo.report.figures.write_figures` draws the
+same units, coloured the same way, over the same streets as ``unit_coverage_map.png`` beside the
+map, and the legend links to it.
 """
 
 from __future__ import annotations
@@ -35,7 +48,7 @@ except ImportError:  # pragma: no cover - older folium
 from .._io import atomic_path, jsonable
 from ._util import categories, frame, unit_scores
 
-__all__ = ["SHARE_BINS", "write_map"]
+__all__ = ["MAX_FACILITY_MARKERS", "MAX_STREET_EDGES", "SHARE_BINS", "write_map"]
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +84,14 @@ _PALETTE = (
     "#636363",
 )
 _SIMPLIFY_M = 2.0
+_STREET_SIMPLIFY_M = 3.0
 _MAX_PROJECTS_IN_POPUP = 5
+#: Most facility markers drawn; above it the map shows units and roll-ups only.
+MAX_FACILITY_MARKERS = 20_000
+#: Most street edges in the offline basemap (the longest are kept).
+MAX_STREET_EDGES = 150_000
+#: The static picture of the map written beside it (see ``figures.py``).
+PNG_NAME = "unit_coverage_map.png"
 
 
 def write_map(result: Any, path: str | os.PathLike) -> Path:
@@ -99,8 +119,21 @@ def write_map(result: Any, path: str | os.PathLike) -> Path:
     path = Path(path)
     units = _units_4326(result)
     facilities = _facilities_4326(result)
+    n_facilities = len(facilities)
+    if n_facilities > MAX_FACILITY_MARKERS:
+        log.info(
+            "map: %d facilities, more than %d: drawn as units and roll-ups only",
+            n_facilities,
+            MAX_FACILITY_MARKERS,
+        )
+        facilities = facilities.iloc[:0]
     sites = _sites_4326(result)
+    if len(sites) > MAX_FACILITY_MARKERS:
+        sites = sites.sort_values("newly_covered_population", ascending=False).head(
+            MAX_FACILITY_MARKERS
+        )
     cats = _categories(result)
+    streets = _streets_4326(result)
 
     m = folium.Map(
         location=_centre(units, facilities),
@@ -110,8 +143,8 @@ def write_map(result: Any, path: str | os.PathLike) -> Path:
         prefer_canvas=True,
     )
     bounds = _bounds(units, facilities, sites)
-    if bounds is not None:
-        m.fit_bounds(bounds)
+    if bounds is not None:  # room for the title (top) and the legend (right)
+        m.fit_bounds(bounds, padding_top_left=(20, 80), padding_bottom_right=(330, 20))
     profile = getattr(result, "profile", None)
     title_zh = getattr(profile, "name_zh", None) or "15分钟社区生活圈"
     title_en = getattr(profile, "name_en", None) or "15-minute community life circle"
@@ -123,6 +156,10 @@ def write_map(result: Any, path: str | os.PathLike) -> Path:
         "sites": _feature_collection(sites),
         "cats": cats,
         "bins": [{"min": lo, "colour": c, "label": lab} for lo, c, lab in SHARE_BINS],
+        "streets": streets,
+        "n_facilities": n_facilities,
+        "facilities_drawn": len(facilities) == n_facilities,
+        "png": PNG_NAME,
     }
     _Layers(data).add_to(m)
     with atomic_path(path) as tmp:
@@ -328,12 +365,48 @@ def _sites_4326(result: Any) -> gpd.GeoDataFrame:
         if c in sites.columns
     ]
     out = gpd.GeoDataFrame(sites[keep].copy(), geometry=sites.geometry.to_numpy(), crs=sites.crs)
+    units = getattr(result, "units", None)
+    if units is not None and {"unit_id", "unit_name"} <= set(units.columns) and "unit_id" in out:
+        out["unit_name"] = out["unit_id"].map(
+            units.drop_duplicates("unit_id").set_index("unit_id")["unit_name"]
+        )
     out = out[out.geometry.notna() & ~out.geometry.is_empty]
     out = _to_4326(out)
     out["geometry"] = [
         g if g.geom_type == "Point" else g.representative_point() for g in out.geometry
     ]
     return _round(out)
+
+
+def _streets_4326(result: Any) -> list[list[float]]:
+    """Return the network's streets for the offline basemap: ``[lon, lat, lon, lat, ...]``."""
+    net = getattr(result, "network", None)
+    geoms = getattr(net, "geometry", None)
+    if net is None or geoms is None or not len(geoms):
+        return []
+    try:
+        geoms = np.asarray(geoms, dtype=object)
+        keep = np.asarray(getattr(net, "snappable", np.ones(len(geoms), bool)), dtype=bool)
+        geoms = geoms[keep] if keep.shape == geoms.shape else geoms
+        if len(geoms) > MAX_STREET_EDGES:
+            lengths = shapely.length(geoms)
+            geoms = geoms[np.argsort(-lengths, kind="stable")[:MAX_STREET_EDGES]]
+            log.info("map basemap: the %d longest of the network's streets", MAX_STREET_EDGES)
+        crs = net.crs
+        if crs is not None and crs.is_projected:
+            geoms = shapely.simplify(geoms, _STREET_SIMPLIFY_M)
+        xy, index = shapely.get_coordinates(geoms, return_index=True)
+        if crs is not None and not crs.equals(4326):
+            from pyproj import Transformer
+
+            lon, lat = Transformer.from_crs(crs, 4326, always_xy=True).transform(xy[:, 0], xy[:, 1])
+            xy = np.column_stack([lon, lat])
+    except Exception as exc:  # a basemap is a nicety: never fail the map for it
+        log.warning("map: no street basemap (%s)", exc)
+        return []
+    xy = np.round(xy, 5)
+    splits = np.flatnonzero(np.diff(index)) + 1
+    return [part.ravel().tolist() for part in np.split(xy, splits) if len(part) >= 2]
 
 
 def _categories(result: Any) -> list[dict]:
@@ -458,6 +531,7 @@ _JS = r"""
       esc(p.unit_name) + "</b> (" + esc(p.unit_id) + ")<br>街镇 Sub-district: " +
       esc(p.jiezhen_name) +
       "<br>人口 Population: " + num(p.population) +
+      (p.population === 0 ? " — 无居住人口 no residents (不计缺口 never a gap)" : "") +
       "<br>达标类别 Categories meeting standard: " + esc(p.n_meets_standard) + " / " +
       esc(p.n_categories) + " (有数据的类别 measured categories)";
     if (p.partial_network) {
@@ -516,6 +590,18 @@ _JS = r"""
       }
     });
   }
+  // offline basemap: the network's own streets, under everything (no tile server needed)
+  var streetPane = map.createPane("lcStreets");
+  streetPane.style.zIndex = 350;
+  streetPane.style.pointerEvents = "none";
+  var streetLayer = L.polyline(D.streets.map(function (a) {
+    var r = [];
+    for (var i = 0; i + 1 < a.length; i += 2) r.push([a[i + 1], a[i]]);
+    return r;
+  }), {color: "#8a8a8a", weight: 1, opacity: 0.9, interactive: false,
+       renderer: L.canvas({pane: "lcStreets"}), pane: "lcStreets"});
+  if (D.streets.length) streetLayer.addTo(map);
+
   var base = {}, baseCat = {};
   var countName = "达标类别数 Categories meeting standard";
   base[countName] = unitLayer(null);
@@ -557,7 +643,7 @@ _JS = r"""
       var p = f.properties;
       layer.bindPopup("<div style='font-size:12px'><b>建议新增设施 Suggested site</b> " +
         esc(p.site_id) + "<br>类别 Category: " + esc(p.name_zh || catOf(p.category).zh) +
-        "<br>单元 Unit: " + esc(p.unit_id) + "<br>序号 Order: " + esc(p.order) +
+        "<br>单元 Unit: " + esc(p.unit_name || p.unit_id) + "<br>序号 Order: " + esc(p.order) +
         "<br>新增覆盖人口 Newly covered: " + num(p.newly_covered_population) +
         "<br>建设后覆盖率 Share after: " + pct(p.share_after) + "</div>");
     }
@@ -579,6 +665,7 @@ _JS = r"""
   map.on("baselayerchange", function (e) { showCategory(baseCat[e.name] || null); });
 
   var overlays = {};
+  if (D.streets.length) overlays["街道底图 Streets (离线 offline basemap)"] = streetLayer;
   overlays["● 设施 Facilities (所选类别 chosen category)"] = facLayer;
   overlays["<span style='color:#6a1b9a'>★</span> 建议新增设施 Suggested sites " +
            "(所选类别 chosen category)"] = siteLayer;
@@ -588,8 +675,13 @@ _JS = r"""
   legend.onAdd = function () {
     var div = L.DomUtil.create("div", "lc-legend");
     div.style.cssText = "background:rgba(255,255,255,0.92);padding:6px 8px;border-radius:4px;" +
-      "font:12px/1.5 sans-serif;box-shadow:0 1px 4px rgba(0,0,0,0.3);max-width:300px";
-    var h = "<b>覆盖率 Coverage share</b><br><span style='font-size:11px;color:#555'>" +
+      "font:12px/1.5 sans-serif;box-shadow:0 1px 4px rgba(0,0,0,0.3);max-width:300px;" +
+      "max-height:70vh;overflow:auto";
+    L.DomEvent.disableClickPropagation(div);
+    L.DomEvent.disableScrollPropagation(div);
+    var open = window.innerWidth > 900 ? " open" : "";
+    var h = "<details" + open + "><summary style='cursor:pointer'><b>图例 Legend</b></summary>" +
+      "<b>覆盖率 Coverage share</b><br><span style='font-size:11px;color:#555'>" +
       "(达标类别数图层: 达标类别占比 / share of categories meeting standard)</span><br>";
     D.bins.slice().reverse().forEach(function (b) {
       h += "<i style='display:inline-block;width:14px;height:10px;margin-right:6px;background:" +
@@ -612,7 +704,19 @@ _JS = r"""
       h += "<span style='white-space:nowrap;margin-right:6px'><span style='color:" + c.colour +
         "'>●</span> " + esc(c.zh) + "</span> ";
     });
-    div.innerHTML = h + "</span>";
+    h += "</span>";
+    if (!D.facilities_drawn) {
+      h += "<br><span style='font-size:11px'>设施 " + num(D.n_facilities) +
+        " 个，过多未逐个绘制，" +
+        "见项目数据库 facilities 图层 / " + num(D.n_facilities) + " facilities: too many to " +
+        "draw; see the project database's facilities layer</span>";
+    }
+    if (D.streets.length) {
+      h += "<br><i style='display:inline-block;width:14px;height:0;margin:0 6px 3px 0;" +
+        "border-top:1px solid #8a8a8a'></i>街道 streets (路网 network)";
+    }
+    h += "<br><a href='" + esc(D.png) + "' download>图片 PNG</a>";
+    div.innerHTML = h + "</details>";
     return div;
   };
   legend.addTo(map);

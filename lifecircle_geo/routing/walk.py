@@ -73,7 +73,8 @@ class _Legs(NamedTuple):
 def _legs(net: WalkNetwork, snap: Snap) -> _Legs:
     ok = snap.ok
     e = snap.edge[ok].astype(np.int64)
-    along = snap.along_m[ok].astype(np.float64)
+    # within the edge: a point at a node may sit a rounding error past its end
+    along = np.clip(snap.along_m[ok].astype(np.float64), 0.0, net.length_m[e])
     ratio = cost_ratio(net, e)
     return _Legs(
         np.flatnonzero(ok),
