@@ -106,6 +106,7 @@ from .pipeline import (
     input_files,
     load_config,
     read_units,
+    unit_of_points,
 )
 from .settings import settings
 from .standards import load_profile
@@ -742,24 +743,11 @@ class CityInputs:
         metric = lc_crs.local_utm_crs(c.x, c.y)
         key = metric.to_string()
         if key not in self._owners:
-            within_m = _assign_within_m(self.cfg)
-            units = self.units.to_crs(metric)
-            pts = self.population.to_crs(metric)
-            owner = gpd.sjoin(
-                pts[["geometry"]], units[["unit_id", "geometry"]], predicate="within", how="left"
+            self._owners[key] = unit_of_points(
+                self.population.to_crs(metric),
+                self.units.to_crs(metric),
+                _assign_within_m(self.cfg),
             )
-            owner = owner[~owner.index.duplicated(keep="first")]["unit_id"]
-            outside = owner.isna()
-            if outside.any() and within_m > 0:
-                near = gpd.sjoin_nearest(
-                    pts.loc[outside, ["geometry"]],
-                    units[["unit_id", "geometry"]],
-                    how="left",
-                    max_distance=within_m,
-                )
-                near = near[~near.index.duplicated(keep="first")]["unit_id"]
-                owner.loc[near.index] = near
-            self._owners[key] = owner.reindex(self.population.index)
         return self._owners[key]
 
     def _ways_of(self, task: Task, keep: Any) -> Any:

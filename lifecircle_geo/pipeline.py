@@ -81,6 +81,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import pandas as pd
 
 from . import crs as lc_crs
 from . import facilities as lc_facilities
@@ -107,6 +108,7 @@ __all__ = [
     "read_units",
     "run",
     "sample_config",
+    "unit_of_points",
 ]
 
 log = logging.getLogger(__name__)
@@ -859,6 +861,43 @@ def _assign_within_m(config: dict) -> float:
     return float(inspect.signature(analyze).parameters["assign_within_m"].default)
 
 
+def unit_of_points(points: gpd.GeoDataFrame, units: gpd.GeoDataFrame, within_m: float) -> pd.Series:
+    """Return the unit of every point: the one it lies in, else the nearest within ``within_m``.
+
+    Both layers in the same metric CRS; a point in no unit and farther than ``within_m`` from
+    every unit gets NaN. This is the one rule that assigns residents to units (an area's
+    residents in :func:`build_inputs`, a batch task's in :mod:`lifecircle_geo.batch`).
+
+    Parameters
+    ----------
+    points, units : GeoDataFrame
+        Resident points and units (``unit_id``), in one metric CRS.
+    within_m : float
+        Points outside every unit but this close to one (raster cells straddling an edge)
+        belong to the nearest.
+
+    Returns
+    -------
+    Series
+        ``unit_id`` per point, indexed like ``points``.
+    """
+    owner = gpd.sjoin(
+        points[["geometry"]], units[["unit_id", "geometry"]], predicate="within", how="left"
+    )
+    owner = owner[~owner.index.duplicated(keep="first")]["unit_id"]
+    outside = owner.isna()
+    if outside.any() and within_m > 0:
+        near = gpd.sjoin_nearest(
+            points.loc[outside, ["geometry"]],
+            units[["unit_id", "geometry"]],
+            how="left",
+            max_distance=within_m,
+        )
+        near = near[~near.index.duplicated(keep="first")]["unit_id"]
+        owner.loc[near.index] = near
+    return owner.reindex(points.index)
+
+
 def _residents_of(
     area: Area, pop: gpd.GeoDataFrame, all_units: gpd.GeoDataFrame, within_m: float
 ) -> gpd.GeoDataFrame:
@@ -869,24 +908,8 @@ def _residents_of(
     """
     c = area.boundary.centroid
     metric = lc_crs.local_utm_crs(c.x, c.y)
-    units = all_units.to_crs(metric)
-    pts = pop.to_crs(metric)
-    owner = gpd.sjoin(
-        pts[["geometry"]], units[["unit_id", "geometry"]], predicate="within", how="left"
-    )
-    owner = owner[~owner.index.duplicated(keep="first")]["unit_id"]
-    outside = owner.isna()
-    if outside.any() and within_m > 0:
-        near = gpd.sjoin_nearest(
-            pts.loc[outside, ["geometry"]],
-            units[["unit_id", "geometry"]],
-            how="left",
-            max_distance=within_m,
-        )
-        near = near[~near.index.duplicated(keep="first")]["unit_id"]
-        owner.loc[near.index] = near
-    keep = owner.isin(set(area.unit_ids)).to_numpy()
-    return pop[keep]
+    owner = unit_of_points(pop.to_crs(metric), all_units.to_crs(metric), within_m)
+    return pop[owner.isin(set(area.unit_ids)).to_numpy()]
 
 
 def build_inputs(config: str | os.PathLike | dict, *, area: Area | None = None) -> Inputs:

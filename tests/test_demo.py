@@ -188,4 +188,10 @@ def test_standards_indicators_and_referrals_in_the_outputs(demo_run):
     ref = pyogrio.read_dataframe(gpkg, layer="referrals", read_geometry=False)
     assert len(ref) and ref["department"].notna().all()
     projects = pyogrio.read_dataframe(gpkg, layer="projects", read_geometry=False)
-    assert not set(projects["category"]) & set(ref["category"])
+    functions = {c for text in projects["category"] for c in text.split(",")}
+    assert not functions & set(ref["category"])
+    # the annex table: per district and in total, hubs and points adding up to the projects
+    annex = pyogrio.read_dataframe(gpkg, layer="annex", read_geometry=False)
+    total = annex.set_index("district_code").loc["合计"]
+    assert total["n_projects"] == len(projects) == total["n_hubs"] + total["n_points"]
+    assert {"附件汇总 Annex", "项目包 Packages"} <= set(wb.sheetnames)

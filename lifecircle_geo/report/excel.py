@@ -66,6 +66,14 @@ HEADERS: dict[str, tuple[str, str]] = {
     "mean_walk_min": ("平均步行时间(分钟)", "Mean walk (min)"),
     "p90_walk_min": ("90%步行时间(分钟)", "P90 walk (min)"),
     "meets_standard": ("是否达标", "Meets standard"),
+    "n_projects": ("项目总数", "Projects"),
+    "n_within_year": ("年内完成数量", "Completed within the year"),
+    "n_hubs": ("人民坊项目数量", "人民坊 hubs"),
+    "n_hubs_within_year": ("人民坊年内完成", "Hubs completed within the year"),
+    "n_points": ("六艺亭项目数量", "六艺亭 points"),
+    "n_points_within_year": ("六艺亭年内完成", "Points completed within the year"),
+    "functions_zh": ("功能", "Functions"),
+    "units_served": ("服务单元", "Units served"),
     "status": ("状态", "Status"),
     "action": ("处理方式", "Action"),
     "department": ("主管部门", "Responsible department"),
@@ -136,6 +144,8 @@ SHEETS = (
     "缺口 Gaps",
     "转办 Referrals",
     "指标 Indicators",
+    "附件汇总 Annex",
+    "项目包 Packages",
     "单元覆盖 Unit coverage",
     "街镇覆盖 Sub-district coverage",
     "区覆盖 District coverage",
@@ -321,6 +331,8 @@ def write_excel(result: Any, path: str | os.PathLike) -> Path:
         ("缺口 Gaps", _ordered(_sorted(frame(result, "gaps"), ["rank"]), "gaps")),
         ("转办 Referrals", _ordered(_sorted(frame(result, "referrals"), ["rank"]), "gaps")),
         ("指标 Indicators", pd.DataFrame(frame(result, "indicators"))),
+        ("附件汇总 Annex", pd.DataFrame(frame(result, "annex"))),
+        ("项目包 Packages", _packages(result)),
         ("单元覆盖 Unit coverage", _ordered(frame(result, "coverage"), "coverage")),
         ("街镇覆盖 Sub-district coverage", _ordered(frame(result, "jiezhen"), "coverage")),
         ("区覆盖 District coverage", _ordered(frame(result, "district"), "coverage")),
@@ -384,6 +396,18 @@ def _classification(result: Any) -> dict[str, pd.DataFrame]:
         return {}
     frames = classification_report(fac, getattr(result, "profile", None)).to_frames()
     return {name: frames[name] for name in CLASSIFICATION_SHEETS if name in frames}
+
+
+def _packages(result: Any) -> pd.DataFrame:
+    """Return the project packages as a table (functions as text, no geometry or dicts)."""
+    pk = frame(result, "packages")
+    if pk.empty:
+        return pd.DataFrame()
+    drop = [c for c in ("geometry", "functions", "newly_covered", "units_served") if c in pk]
+    out = pd.DataFrame(pk.drop(columns=drop))
+    if "units_served" in pk:
+        out["units_served"] = ["、".join(map(str, u)) for u in pk["units_served"]]
+    return out
 
 
 def _sorted(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:

@@ -22,6 +22,7 @@ Layers (ASCII names, UTF-8 values, all in the units' projected CRS):
 ``standard_sources``      every number of the profile, its source, ``assumption``
 ``indicators``            policy indicators on the 街镇/district/study-area roll-ups
 ``referrals``             gaps referred to a department (schools, metro, ...)
+``annex``                 the action plan's annex table per district and in total
 ``summary``               whole-area coverage per category (attribute table)
 ``run_metadata``          ``key`` / ``value`` (JSON text) facts of the run (attribute table)
 ========================  =============================================================
@@ -67,6 +68,7 @@ LAYERS = (
     "standard_sources",
     "indicators",
     "referrals",
+    "annex",
     "summary",
     "run_metadata",
 )
@@ -184,6 +186,7 @@ def _layers(
         ("standard_sources", provenance(result)),
         ("indicators", _plain(frame(result, "indicators"))),
         ("referrals", _plain(frame(result, "referrals"))),
+        ("annex", _plain(frame(result, "annex"))),
     ):
         if len(table.columns):
             out.append((name, table))
