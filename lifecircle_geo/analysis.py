@@ -524,7 +524,7 @@ def analyze(
     needs: pd.DataFrame | str | os.PathLike | None = None,
     progress: bool | None = None,
 ) -> AnalysisResult:
-    """Coverage of every unit × category, gaps, suggested sites and the project list.
+    """Coverage of every unit × category, gaps, project packages and the project list.
 
     Parameters
     ----------

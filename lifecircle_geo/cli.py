@@ -402,7 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         help="run the pipeline described by a TOML config",
         description="Run the pipeline described by a TOML config: network, facilities, units "
-        "and residents → coverage, gaps, suggested sites and the project list.",
+        "and residents → coverage, gaps, project packages and the project list.",
         epilog=config_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
