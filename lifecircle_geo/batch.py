@@ -105,6 +105,7 @@ from .pipeline import (
     analyze_inputs,
     input_files,
     load_config,
+    read_residents,
     read_units,
     unit_of_points,
 )
@@ -672,26 +673,7 @@ class CityInputs:
         self.osm_facilities = [
             lc_facilities.from_osm(p, profile=profile) for p in cfg["facilities"]["osm"]
         ]
-        p_cfg = cfg["population"]
-        self.population = None
-        groups = p_cfg.get("groups")
-        if "raster" in p_cfg:
-            self.population = lc_population.from_raster(
-                p_cfg["raster"], band=p_cfg.get("band", 1), groups=groups
-            )
-        elif "points" in p_cfg:
-            try:
-                points = gpd.read_file(p_cfg["points"])
-            except Exception as exc:
-                raise InputError(
-                    f"{p_cfg['points']}: could not be read as a vector file ({exc})"
-                ) from None
-            try:
-                self.population = lc_population.from_points(
-                    points, column=p_cfg["column"], groups=groups
-                )
-            except InputError as exc:
-                raise InputError(f"{p_cfg['points']}: {exc}") from None
+        self.population = read_residents(cfg)
         self._owners: dict[str, pd.Series] = {}
         self._trees: list = [None] * len(self.osm_facilities)
 

@@ -105,6 +105,7 @@ __all__ = [
     "config_help",
     "input_files",
     "load_config",
+    "read_residents",
     "read_units",
     "run",
     "sample_config",
@@ -912,6 +913,43 @@ def _residents_of(
     return pop[owner.isin(set(area.unit_ids)).to_numpy()]
 
 
+def read_residents(config: dict) -> gpd.GeoDataFrame | None:
+    """Read a checked config's resident points: its ``[population]`` raster or points.
+
+    Parameters
+    ----------
+    config : dict
+        From :func:`load_config`.
+
+    Returns
+    -------
+    GeoDataFrame or None
+        Resident points with ``population`` (and ``population_<group>``); None for
+        ``totals`` (spread over the network by :func:`build_inputs`) or no population table.
+
+    Raises
+    ------
+    InputError
+        Naming the file that could not be read.
+    """
+    p_cfg = config["population"]
+    groups = p_cfg.get("groups")
+    if "raster" in p_cfg:
+        return lc_population.from_raster(p_cfg["raster"], band=p_cfg.get("band", 1), groups=groups)
+    if "points" in p_cfg:
+        try:
+            points = gpd.read_file(p_cfg["points"])
+        except Exception as exc:
+            raise InputError(
+                f"{p_cfg['points']}: could not be read as a vector file ({exc})"
+            ) from None
+        try:
+            return lc_population.from_points(points, column=p_cfg["column"], groups=groups)
+        except InputError as exc:
+            raise InputError(f"{p_cfg['points']}: {exc}") from None
+    return None
+
+
 def build_inputs(config: str | os.PathLike | dict, *, area: Area | None = None) -> Inputs:
     """Read a config's units, network, facilities and residents.
 
@@ -979,22 +1017,9 @@ def build_inputs(config: str | os.PathLike | dict, *, area: Area | None = None) 
         tables = [t[t.geometry.intersects(keep)] for t in tables]
     fac = lc_facilities.merge(*tables)
     p_cfg = cfg["population"]
-    pop = None
     groups = p_cfg.get("groups")
-    if "raster" in p_cfg:
-        pop = lc_population.from_raster(p_cfg["raster"], band=p_cfg.get("band", 1), groups=groups)
-    elif "points" in p_cfg:
-        try:
-            points = gpd.read_file(p_cfg["points"])
-        except Exception as exc:
-            raise InputError(
-                f"{p_cfg['points']}: could not be read as a vector file ({exc})"
-            ) from None
-        try:
-            pop = lc_population.from_points(points, column=p_cfg["column"], groups=groups)
-        except InputError as exc:
-            raise InputError(f"{p_cfg['points']}: {exc}") from None
-    elif "totals" in p_cfg:
+    pop = read_residents(cfg)
+    if "totals" in p_cfg:
         try:
             pop = lc_population.from_totals(units, net, column=p_cfg["totals"], groups=groups)
         except InputError as exc:
