@@ -587,18 +587,27 @@ def _excluded_text(excluded: list[tuple[str, str]], profile: Profile) -> tuple[s
     return f"exclude:{cat_id}:{rule}", f"excluded from {names}"
 
 
+def _decide_by_name(name: str, rules: Any, prefix: str, profile: Profile, without: str) -> Decision:
+    """Decide a record that has no usable type or tag by its name's keywords alone.
+
+    ``without`` says what the record lacks (``"no type"``, ``"no matching tag"``), for the
+    reason of a record left out.
+    """
+    if not name:
+        return Decision(rule="no-match:no-name", reason=f"{without} and no name")
+    hits, excluded = _by_keywords(name, rules, prefix)
+    if hits:
+        return Decision(tuple(hits), tuple(excluded))
+    if excluded:
+        return Decision((), tuple(excluded), *_excluded_text(excluded, profile))
+    return Decision(rule="no-match:name", reason=f"{without}, and the name matches no category")
+
+
 def _decide_record(name: str, type_text: str, typecode: str, profile: Profile) -> Decision:
     name, type_text, typecode = _norm(name), _norm(type_text), _norm(typecode)
     rules = _compiled(profile)
     if not type_text and not typecode:
-        if not name:
-            return Decision(rule="no-match:no-name", reason="no type and no name")
-        hits, excluded = _by_keywords(name, rules, "name")
-        if hits:
-            return Decision(tuple(hits), tuple(excluded))
-        if excluded:
-            return Decision((), tuple(excluded), *_excluded_text(excluded, profile))
-        return Decision(rule="no-match:name", reason="no type, and the name matches no category")
+        return _decide_by_name(name, rules, "name", profile, "no type")
     tm = _type_match(type_text, typecode, profile)
     if not tm.units:  # a type column holding nothing usable (e.g. "-"): as if it had no type
         return _decide_record(name, "", "", profile)
@@ -694,14 +703,7 @@ def _decide_tags(tags: dict[str, str], profile: Profile) -> Decision:
             reason=f"{primary} matches no category (the name is not used when a tag says "
             f"what the feature is)",
         )
-    if not name:
-        return Decision(rule="no-match:no-name", reason="no matching tag and no name")
-    hits, excluded = _by_keywords(name, rules, "osm-name")
-    if hits:
-        return Decision(tuple(hits), tuple(excluded))
-    if excluded:
-        return Decision((), tuple(excluded), *_excluded_text(excluded, profile))
-    return Decision(rule="no-match:name", reason="no matching tag, and the name matches none")
+    return _decide_by_name(name, rules, "osm-name", profile, "no matching tag")
 
 
 def explain_tags(tags: dict[str, str], profile: str | Profile = "shanghai-2025") -> Decision:

@@ -206,7 +206,7 @@ def test_gcj02_offset_in_shanghai(shanghai_grid):
     gcj_lon, gcj_lat = crs.wgs84_to_gcj02(lon, lat)
     azimuth, _, dist = GEOD.inv(lon, lat, gcj_lon, gcj_lat)
     assert dist.min() > 400.0 and dist.max() < 600.0
-    assert 460.0 < np.median(dist) < 500.0  # DOMAIN.md: about 470-490 m
+    assert 460.0 < np.median(dist) < 500.0  # the GCJ-02 shift in Shanghai: about 470-490 m
     # mostly eastward: the east component dominates, and it is positive everywhere
     east = dist * np.sin(np.radians(azimuth))
     north = dist * np.cos(np.radians(azimuth))
