@@ -251,26 +251,46 @@ def _long_table(
     mode (walk or 慢行) and its own walking speed give in the unit's area type; plain walking
     is at the run's ``walk_speed_kmh``.
     """
-    base = pd.DataFrame(demand.drop(columns="geometry"))
-    base["_all"] = "all"
-    area = pd.Series(base["area_type"].to_numpy())
+    n = len(demand)
+    cats = profile.categories
+    n_cat = len(cats)
+    # area types as codes: each category's standard is a small lookup, not a per-row map;
+    # a row without an area type (code -1) reads the trailing NaN
+    code, area_types = pd.factorize(demand["area_type"])
     std = profile.standards_table().set_index(["category", "area_type"])
-    parts = []
-    for cat in profile.categories:
-        rows = std.loc[cat.id]
+    data: dict[str, Any] = {}
+    rep = np.tile(np.arange(n), n_cat)
+    for k in keys:  # the key columns keep their dtype
+        data[k] = (
+            np.full(n * n_cat, "all", dtype=object) if k == "_all" else demand[k].array.take(rep)
+        )
+    pop = np.empty(n * n_cat)
+    walk = np.empty(n * n_cat)
+    thr = np.empty(n * n_cat)
+    speed = np.empty(n * n_cat)
+    share = np.empty(n * n_cat)
+    for j, cat in enumerate(cats):
+        sl = slice(j * n, (j + 1) * n)
+        rows = std.loc[cat.id].reindex(area_types)
         group = cat.target_group
-        part = base[keys].copy()
-        part["population"] = base["population" if group == "all" else f"population_{group}"]
-        part["category"] = cat.id
-        part["walk_m"] = base[f"walk_m_{cat.id}"].to_numpy()
-        part["threshold_m"] = area.map(rows["threshold_m"]).to_numpy(dtype=float)
-        speed = area.map(rows["speed_kmh"]).to_numpy(dtype=float)
+        pop[sl] = demand["population" if group == "all" else f"population_{group}"].to_numpy(
+            dtype=float
+        )
+        walk[sl] = demand[f"walk_m_{cat.id}"].to_numpy(dtype=float)
+        thr[sl] = np.append(rows["threshold_m"].to_numpy(dtype=float), np.nan)[code]
+        sp = np.append(rows["speed_kmh"].to_numpy(dtype=float), np.nan)[code]
         if cat.walk_speed_kmh is None:  # the run's speed, not the profile's, for plain walking
-            speed = np.where(area.map(rows["mode"]).to_numpy() == "walk", walk_speed_kmh, speed)
-        part["speed_kmh"] = speed
-        part["target_share"] = cat.target_share
-        parts.append(part)
-    return pd.concat(parts, ignore_index=True)
+            mode = np.append(rows["mode"].to_numpy(dtype=object), None)[code]
+            sp = np.where(mode == "walk", walk_speed_kmh, sp)
+        speed[sl] = sp
+        share[sl] = cat.target_share
+    data["population"] = pop
+    data["category"] = np.repeat(np.array([c.id for c in cats], dtype=object), n)
+    data["walk_m"] = walk
+    data["threshold_m"] = thr
+    data["speed_kmh"] = speed
+    data["target_share"] = share
+    return pd.DataFrame(data)
 
 
 def _walk_speed(
@@ -817,8 +837,12 @@ def analyze(
         else gpd.GeoDataFrame(columns=iso_cols, geometry="geometry", crs=net.crs)
     )
 
-    unit_long = _long_table(demand, units, prof, ["unit_id"], speed)
-    coverage = summarize(unit_long, ["unit_id"], speed)
+    # resident points × categories, built once for every level's summary
+    long_keys = ["unit_id", "jiezhen_code", "jiezhen_name", "district_code", "_all"]
+    long = _long_table(
+        demand, units, prof, [k for k in long_keys if k in demand or k == "_all"], speed
+    )
+    coverage = summarize(long, ["unit_id"], speed)
     # units without residents (parks, water, industry) stay in every table: 0 people
     empty_units = sorted(set(units["unit_id"]) - set(coverage["unit_id"]))
     if empty_units:
@@ -893,7 +917,7 @@ def analyze(
         rollup(
             coverage,
             keys,
-            residents=_long_table(demand, units, prof, keys, speed),
+            residents=long,
             walk_speed_kmh=speed,
         )
         for keys in (["jiezhen_code", "jiezhen_name", "district_code"], ["district_code"])
@@ -905,7 +929,7 @@ def analyze(
             "jiezhen": jiezhen,
             "district": district,
             "study_area": apply_status(
-                summarize(_long_table(demand, units, prof, ["_all"], speed), ["_all"], speed),
+                summarize(long, ["_all"], speed),
                 no_data=no_data,
             ),
         },

@@ -1049,6 +1049,9 @@ def run(
                 "folder": str(t.folder(out).relative_to(out)),
             }
             log.error("task failed: %s", results[t.key].error)
+    # largest first (street vertices + resident points): a long task started last would
+    # leave the other workers idle at the end
+    todo.sort(key=_task_size, reverse=True)
     skipped = [k for k, r in results.items() if r.status == "skipped"]
     if skipped:
         log.info("%d tasks already done with the same inputs: skipped", len(skipped))
@@ -1099,6 +1102,14 @@ def run(
         city_summary=summary,
         files=files,
     )
+
+
+def _task_size(task: Task) -> int:
+    """Rough work of a task: its street vertices plus resident points (0 when unknown)."""
+    data = task.data or {}
+    ways = data.get("ways")
+    pop = data.get("population")
+    return (len(ways.lon) if ways is not None else 0) + (len(pop) if pop is not None else 0)
 
 
 def _require_dask(scheduler: str) -> None:

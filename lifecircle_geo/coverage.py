@@ -140,15 +140,26 @@ def summarize(long: pd.DataFrame, keys: list[str], walk_speed_kmh: float) -> pd.
         out=np.full(len(out), np.nan),
         where=out["reached_population"] > 0,
     )
-    # vectorized weighted p90: sort within groups, first row where the cumulative weight passes
-    df["_gid"] = g.ngroup()
-    s = df.sort_values(["_gid", "walk_min"], kind="stable")
-    cw = s.groupby("_gid")["population"].cumsum()
-    total = s.groupby("_gid")["population"].transform("sum")
-    hit = s[(cw >= 0.9 * total - 1e-9 * total) & (total > 0)]
-    p90 = hit.groupby("_gid")["walk_min"].first()
-    gid_of_row = out.index.to_numpy()  # groups come out in ngroup order when sort=False
-    p90_min = p90.reindex(gid_of_row).to_numpy()
+    # vectorized weighted p90: sort within groups (by minutes, then stably by group: a float
+    # sort and an integer one, not a two-key lexsort), first row where the cumulative weight
+    # passes 90 %; ties in minutes give the same value whichever of them comes first
+    gid = g.ngroup().to_numpy()
+    walk_min = df["walk_min"].to_numpy(dtype=float)
+    by_walk = np.argsort(walk_min)
+    order = by_walk[np.argsort(gid[by_walk], kind="stable")]
+    gs = gid[order]
+    pop = df["population"].to_numpy(dtype=float)[order]
+    n_grp = len(out)
+    total = np.bincount(gs, weights=pop, minlength=n_grp)
+    start = np.concatenate([[0], np.cumsum(np.bincount(gs, minlength=n_grp))[:-1]])
+    csum = np.cumsum(pop)
+    before = np.where(start > 0, csum[np.maximum(start - 1, 0)], 0.0)
+    cw = csum - before[gs]
+    hit = np.flatnonzero((cw >= 0.9 * total[gs] - 1e-9 * total[gs]) & (total[gs] > 0))
+    first_gid, first = np.unique(gs[hit], return_index=True)
+    p90_min = np.full(n_grp, np.nan)
+    # groups come out in ngroup order when sort=False
+    p90_min[first_gid] = walk_min[order[hit[first]]]
     out["p90_walk_min"] = np.where(np.isfinite(p90_min), p90_min, np.nan)
     _share_and_meets(out)
     return out[[*gkeys, "target_share", *MEASURES]]

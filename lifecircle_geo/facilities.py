@@ -114,6 +114,7 @@ POI_KEYS = (
 
 #: main tags of features that are not facilities and are not reported as unmatched
 _NOT_POI_PREFIXES = ("building=", "landuse=", "highway=", "place=", "railway=", "public_transport=")
+_NOT_POI_KEYS = frozenset(p.rstrip("=") for p in _NOT_POI_PREFIXES)
 
 #: common column headers of planners' tables, Chinese and English, by meaning
 HEADER_ALIASES: dict[str, tuple[str, ...]] = {
@@ -513,10 +514,31 @@ class _RuleList(list):
         for i, cr in enumerate(rules):
             for key in {k for r in cr.osm for k in r["tags"]}:
                 self.by_key.setdefault(key, []).append(i)
+        #: tag key → the values some OSM rule's first tag allows (None: any): a feature with
+        #: none of them matches no rule, so it can be neither included nor excluded
+        self.first_tags: dict[str, frozenset[str] | None] = {}
+        for cr in rules:
+            for r in cr.osm:
+                if not r["ctags"]:
+                    continue
+                key, values = r["ctags"][0]
+                known = self.first_tags.get(key, frozenset())
+                self.first_tags[key] = None if values is None or known is None else known | values
         words = sorted(
             {k for cr in rules for r in cr.names for k in r["any"]}, key=len, reverse=True
         )
         self.name_re = re.compile("|".join(map(re.escape, words))) if words else None
+
+    def may_match(self, tags: Any) -> bool:
+        """Whether any OSM rule could match ``tags`` (False: no category takes or excludes it).
+
+        ``tags`` is a dict or anything with ``get`` (an osmium tag list).
+        """
+        for key, values in self.first_tags.items():
+            value = tags.get(key)
+            if value is not None and (values is None or value in values):
+                return True
+        return False
 
 
 _COMPILED: dict[int, tuple[Profile, _RuleList]] = {}
@@ -933,6 +955,7 @@ def from_osm(
 
     p = check_osm_path(path)
     prof = load_profile(profile)
+    rules = _compiled(prof)
     rows: list[dict] = []
     geoms: list = []
     entrances: list[tuple[float, float]] = []
@@ -961,9 +984,19 @@ def from_osm(
                     continue  # polygons come through the area assembly
             elif not obj.is_area():
                 continue  # relations: multipolygons come through the area assembly
-            tag_d = dict(tags)
-            if not any(k in tag_d for k in POI_KEYS):
+            # streets, rail and the like (a primary tag no rule takes or excludes, not
+            # reported) are dropped on the tag list, before any copy of it; a bare building
+            # goes on to be classified by its name
+            main_key = next((k for k in POI_KEYS if k in tags), None)
+            if main_key is None:
                 continue
+            if (
+                main_key in _NOT_POI_KEYS
+                and not rules.may_match(tags)
+                and (main_key != "building" or any(k in tags for k in PRIMARY_KEYS))
+            ):
+                continue
+            tag_d = dict(tags)
             if obj.is_node():
                 fid = f"osm/node/{obj.id}"
             elif obj.is_way():

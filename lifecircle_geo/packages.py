@@ -233,7 +233,7 @@ def candidates(
     units: gpd.GeoDataFrame,
     *,
     spaces: gpd.GeoDataFrame | None = None,
-    max_per_unit: int = 200,
+    max_per_unit: int = 100,
     street_nodes: str = "all",
     max_snap_m: float | None = None,
     spacing_m: float = 25.0,
@@ -1132,31 +1132,61 @@ def _problem(
     n_e = len(elem_res)
     reach = csr_matrix((len(cand_rows), n_e), dtype=np.float64)
     if n_e and len(cand_rows):
-        res = np.unique(elem_res)
-        cutoff = float(elem_thr.max())
-        r = reach_matrix(net, cand.seeds(net, cand_rows), cutoff, progress=False)
-        rp = reach_at_points(net, r, demand_snap.take(res), sites=cand._access_of(cand_rows))
-        # pairs (candidate row, resident) → (local candidate, element), within each threshold
-        local = np.full(len(cand), -1, dtype=np.int64)
-        local[cand_rows] = np.arange(len(cand_rows))
-        p_site = local[r.labels[rp.facility]]
-        p_res = rp.target  # position in `res`
-        elem_at = np.full((len(cats), len(res)), -1, dtype=np.int64)
-        elem_at[elem_cat, np.searchsorted(res, elem_res)] = np.arange(n_e)
-        rows_l, cols_l = [], []
-        for k in range(len(cats)):  # one vectorised pass per category
-            e = elem_at[k, p_res]
-            ok = e >= 0
-            ok[ok] = rp.dist_m[ok] <= elem_thr[e[ok]]
-            rows_l.append(p_site[ok])
-            cols_l.append(e[ok])
-        ri, ci = np.concatenate(rows_l), np.concatenate(cols_l)
+        ri, ci = _cover_pairs(net, demand_snap, cand, cand_rows, elem_res, elem_cat, elem_thr)
         reach = csr_matrix(
             (np.ones(len(ri)), (ri, ci)), shape=(len(cand_rows), n_e), dtype=np.float64
         )
         reach.sum_duplicates()
         reach.data[:] = 1.0
     return _Problem(cats, elem_res, elem_cat, unit_of[elem_res], people, weight, cand_rows, reach)
+
+
+def _cover_pairs(
+    net: WalkNetwork,
+    demand_snap: Snap,
+    cand: Candidates,
+    cand_rows: np.ndarray,
+    elem_res: np.ndarray,
+    elem_cat: np.ndarray,
+    elem_thr: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(local candidate, element) pairs: the candidate is within the element's threshold.
+
+    Categories are searched in groups of equal cutoff (their largest threshold), smallest
+    first, each keeping only the pairs at the end nodes of its own residents' edges: a rural
+    5,000 m item no longer makes every 1,000 m item carry 5,000 m of pairs.
+    """
+    local = np.full(len(cand), -1, dtype=np.int64)
+    local[cand_rows] = np.arange(len(cand_rows))
+    seeds = cand.seeds(net, cand_rows)
+    sites = cand._access_of(cand_rows)
+    cut_of_cat = {int(k): float(elem_thr[elem_cat == k].max()) for k in np.unique(elem_cat)}
+    rows_l: list[np.ndarray] = []
+    cols_l: list[np.ndarray] = []
+    for cutoff in sorted(set(cut_of_cat.values())):
+        group = np.array([k for k, c in cut_of_cat.items() if c == cutoff], dtype=np.int64)
+        in_group = np.isin(elem_cat, group)
+        res = np.unique(elem_res[in_group])
+        snap = demand_snap.take(res)
+        ends = snap.edge[snap.ok].astype(np.int64)
+        keep = np.zeros(net.n_nodes, dtype=bool)
+        keep[net.u[ends]] = True
+        keep[net.v[ends]] = True
+        r = reach_matrix(net, seeds, cutoff, progress=False, targets=keep)
+        rp = reach_at_points(net, r, snap, sites=sites)
+        p_site = local[r.labels[rp.facility]]
+        p_res = rp.target  # position in `res`
+        for k in group:  # one vectorised pass per category
+            mine = np.flatnonzero(elem_cat == k)
+            elem_at = np.full(len(res), -1, dtype=np.int64)
+            elem_at[np.searchsorted(res, elem_res[mine])] = mine
+            e = elem_at[p_res]
+            ok = e >= 0
+            ok[ok] = rp.dist_m[ok] <= elem_thr[e[ok]]
+            rows_l.append(p_site[ok])
+            cols_l.append(e[ok])
+    none = np.empty(0, dtype=np.int64)
+    return np.concatenate([none, *rows_l]), np.concatenate([none, *cols_l])
 
 
 def _target_group(rows: pd.DataFrame, profile: Profile, category: str) -> str:

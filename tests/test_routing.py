@@ -146,6 +146,42 @@ def test_every_measure_walks_the_same_way():
             assert dense[i, j] == pytest.approx(ref, abs=1e-6)
 
 
+@pytest.mark.parametrize("backend", ["numba", "scipy"])
+def test_reach_targets_and_compiled_point_pairs_match_the_plain_path(backend, monkeypatch):
+    """``targets=`` keeps exactly the full reach's pairs at those nodes; the compiled point
+    pass equals the plain numpy one (same pairs, order and bits), sites on shared edges too."""
+    from lifecircle_geo.routing import _reach_kernels, walk
+
+    net = _grid(k=9, step=60.0)
+    rng = np.random.default_rng(1)
+    # many facilities so that a node holds more than 32 pairs (the merge-sort branch)
+    sites = Sites.from_points(net, rng.uniform(0, 480, (60, 2)), category=["a"] * 60)
+    beside = np.column_stack([sites.snap.x[:5] + 3.0, sites.snap.y[:5] + 2.0])
+    res = net.snap(np.vstack([rng.uniform(0, 480, (50, 2)), beside]))
+    full = routing.reach_matrix(net, sites, 2000.0, backend=backend)
+    assert np.bincount(full.target).max() > 32
+    keep = np.zeros(net.n_nodes, dtype=bool)
+    keep[rng.choice(net.n_nodes, 20, replace=False)] = True
+    part = routing.reach_matrix(net, sites, 2000.0, backend=backend, targets=keep)
+    mask = keep[full.target]
+    for a in ("facility", "target", "dist_m"):
+        np.testing.assert_array_equal(getattr(part, a), getattr(full, a)[mask])
+    compiled = routing.reach_at_points(net, full, res, sites)
+    monkeypatch.setattr(walk, "_kernels", lambda: None)
+    plain = routing.reach_at_points(net, full, res, sites)
+    for a in ("facility", "target", "dist_m"):
+        np.testing.assert_array_equal(getattr(compiled, a), getattr(plain, a))
+    order = _reach_kernels.order_pairs(full.target, full.dist_m, full.facility, net.n_nodes)
+    np.testing.assert_array_equal(order, np.arange(len(full)))  # already in lexsort order
+    for seed in range(3):  # any order in: lexsort's order out, ties by facility included
+        perm = np.random.default_rng(seed).permutation(len(full))
+        t, d, f = full.target[perm], np.round(full.dist_m[perm], -2), full.facility[perm]
+        got = _reach_kernels.order_pairs(t, d, f, net.n_nodes)
+        np.testing.assert_array_equal(got, np.lexsort((f, d, t)))
+    with pytest.raises(lc.InputError, match="boolean mask"):
+        routing.reach_matrix(net, sites, 100.0, targets=np.ones(3, dtype=bool))
+
+
 def test_site_suggestion_distances_equal_the_engines():
     """gaps' candidate × resident reach is the engine's walk from the same street nodes."""
     net = _grid()

@@ -48,11 +48,12 @@ def heap_pop(hd, hn, size):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def bounded_searches(
-    indptr, indices, data, n, seed_ptr, seed_node, seed_off, cutoff
+    indptr, indices, data, n, seed_ptr, seed_node, seed_off, cutoff, keep
 ):  # pragma: no cover - compiled
     """One bounded Dijkstra per facility f (seeds seed_ptr[f]:seed_ptr[f+1] with start
-    offsets); returns the settled (facility, node, distance) triples. Only touched nodes
-    are reset between facilities, so the work is proportional to the reached pairs."""
+    offsets); returns the settled (facility, node, distance) triples of the nodes with
+    keep[node] (all nodes are searched through). Only touched nodes are reset between
+    facilities, so the work is proportional to the reached pairs."""
     nf = len(seed_ptr) - 1
     dist = np.full(n, np.inf)
     done = np.zeros(n, dtype=np.bool_)
@@ -86,12 +87,13 @@ def bounded_searches(
             if done[v] or d > dist[v]:
                 continue
             done[v] = True
-            if m == out_f.shape[0]:
-                out_f, out_t, out_d = _grow(out_f, m), _grow(out_t, m), _grow(out_d, m)
-            out_f[m] = f
-            out_t[m] = v
-            out_d[m] = d
-            m += 1
+            if keep[v]:
+                if m == out_f.shape[0]:
+                    out_f, out_t, out_d = _grow(out_f, m), _grow(out_t, m), _grow(out_d, m)
+                out_f[m] = f
+                out_t[m] = v
+                out_d[m] = d
+                m += 1
             for k in range(indptr[v], indptr[v + 1]):
                 w = indices[k]
                 nd = d + data[k]
@@ -112,8 +114,10 @@ def bounded_searches(
 
 @njit(cache=True, nogil=True)
 def order_pairs(tgt, dist, fac, n_targets):  # pragma: no cover - compiled
-    """``np.lexsort((fac, dist, tgt))`` in O(pairs): a counting sort by target, then an
-    insertion sort of each target's few pairs by (dist, fac)."""
+    """``np.lexsort((fac, dist, tgt))``: a stable counting sort by target, then each target's
+    pairs by (dist, fac): an insertion sort when few, stable merge sorts (by facility, then
+    distance, each only when not already in order) when many (a rural 5 km search gives a
+    node thousands of facilities)."""
     m = len(tgt)
     start = np.zeros(n_targets + 1, dtype=np.int64)
     for i in range(m):
@@ -126,13 +130,113 @@ def order_pairs(tgt, dist, fac, n_targets):  # pragma: no cover - compiled
         order[fill[tgt[i]]] = i
         fill[tgt[i]] += 1
     for t in range(n_targets):
-        for a in range(start[t] + 1, start[t + 1]):
+        lo = start[t]
+        hi = start[t + 1]
+        if hi - lo > 32:
+            idx = order[lo:hi].copy()
+            # already in (dist, fac) order: nothing to do; else by facility (pairs arrive
+            # facility by facility, so usually already), then stably by distance
+            d_sorted = True
+            for a in range(1, hi - lo):
+                if dist[idx[a]] < dist[idx[a - 1]]:
+                    d_sorted = False
+                    break
+            if d_sorted:  # ties in distance still need their facility order
+                for a in range(1, hi - lo):
+                    if dist[idx[a]] == dist[idx[a - 1]] and fac[idx[a]] < fac[idx[a - 1]]:
+                        d_sorted = False
+                        break
+                if d_sorted:
+                    continue
+            f_sorted = True
+            for a in range(1, hi - lo):
+                if fac[idx[a]] < fac[idx[a - 1]]:
+                    f_sorted = False
+                    break
+            if not f_sorted:
+                idx = idx[np.argsort(fac[idx], kind="mergesort")]
+            idx = idx[np.argsort(dist[idx], kind="mergesort")]
+            order[lo:hi] = idx
+            continue
+        for a in range(lo + 1, hi):
             x = order[a]
             b = a - 1
-            while b >= start[t] and (
+            while b >= lo and (
                 dist[order[b]] > dist[x] or (dist[order[b]] == dist[x] and fac[order[b]] > fac[x])
             ):
                 order[b + 1] = order[b]
                 b -= 1
             order[b + 1] = x
     return order
+
+
+@njit(cache=True, nogil=True)
+def point_pairs(
+    r_ptr,
+    r_fac,
+    r_dist,
+    n_fac,
+    pos,
+    end_u,
+    end_v,
+    to_u,
+    to_v,
+    snap_m,
+    x_ptr,
+    x_fac,
+    x_dist,
+    cutoff,
+):  # pragma: no cover - compiled
+    """For each snapped point (leg i, row pos[i]): every facility within cutoff, the best of
+    (its u end's pairs + the partial edge to u + the leg), the same through v, and the
+    direct walks x_ptr[i]:x_ptr[i+1] along its own edge. Returns (facility, point row,
+    distance) triples grouped by point, one per reached facility."""
+    best = np.full(n_fac, np.inf)
+    touched = np.empty(n_fac, dtype=np.int64)
+    cap = 1024
+    out_f = np.empty(cap, dtype=np.int64)
+    out_t = np.empty(cap, dtype=np.int64)
+    out_d = np.empty(cap, dtype=np.float64)
+    m = 0
+    for i in range(len(pos)):
+        nt = 0
+        for side in range(2):
+            node = end_u[i] if side == 0 else end_v[i]
+            part = to_u[i] if side == 0 else to_v[i]
+            for k in range(r_ptr[node], r_ptr[node + 1]):
+                d = r_dist[k] + part + snap_m[i]
+                if d <= cutoff:
+                    f = r_fac[k]
+                    if best[f] == np.inf:
+                        touched[nt] = f
+                        nt += 1
+                    if d < best[f]:
+                        best[f] = d
+        for k in range(x_ptr[i], x_ptr[i + 1]):
+            d = x_dist[k]
+            if d <= cutoff:
+                f = x_fac[k]
+                if best[f] == np.inf:
+                    touched[nt] = f
+                    nt += 1
+                if d < best[f]:
+                    best[f] = d
+        if m + nt > out_f.shape[0]:
+            need = max(2 * out_f.shape[0], m + nt)
+            nf = np.empty(need, dtype=np.int64)
+            nf[:m] = out_f[:m]
+            out_f = nf
+            ntg = np.empty(need, dtype=np.int64)
+            ntg[:m] = out_t[:m]
+            out_t = ntg
+            nd = np.empty(need, dtype=np.float64)
+            nd[:m] = out_d[:m]
+            out_d = nd
+        for j in range(nt):
+            f = touched[j]
+            out_f[m] = f
+            out_t[m] = pos[i]
+            out_d[m] = best[f]
+            m += 1
+            best[f] = np.inf
+    return out_f[:m].copy(), out_t[:m].copy(), out_d[:m].copy()

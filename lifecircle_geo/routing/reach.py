@@ -160,6 +160,7 @@ def reach_matrix(
     batch_size: int | None = None,
     n_jobs: int | None = None,
     progress: bool | None = None,
+    targets: np.ndarray | None = None,
 ) -> Reach:
     """Every facility's reached nodes within ``cutoff_m``, from one bounded search per facility.
 
@@ -192,6 +193,10 @@ def reach_matrix(
         Threads for the numba backend (default: all cores).
     progress : bool, optional
         tqdm progress bar over batches (default ``settings.progress``).
+    targets : ndarray of bool, optional
+        Keep only the pairs of these nodes (a mask over nodes; the searches still walk
+        through every node). Memory and the sort then grow with the pairs wanted, e.g. the
+        end nodes of residents' edges, not with everything within the cutoff.
 
     Returns
     -------
@@ -219,6 +224,15 @@ def reach_matrix(
         raise InputError(f"seed nodes must be node positions in 0..{net.n_nodes - 1}")
     if off.size and (not np.all(np.isfinite(off)) or off.min() < 0):
         raise InputError("seed start distances must be finite and >= 0")
+    if targets is None:
+        keep = np.ones(net.n_nodes, dtype=bool)
+    else:
+        keep = np.asarray(targets)
+        if keep.dtype != bool or keep.shape != (net.n_nodes,):
+            raise InputError(
+                f"targets must be a boolean mask over the {net.n_nodes} nodes, "
+                f"got {keep.dtype} of shape {keep.shape}"
+            )
     labels, fac_of_seed = np.unique(lab, return_inverse=True)
     q = quantum(cutoff_m)
     off = quantize(off, q)
@@ -252,6 +266,7 @@ def reach_matrix(
                 s_node[lo:hi],
                 s_off[lo:hi],
                 cutoff_m,
+                keep,
             )
             return f + a, t, d
 
@@ -270,7 +285,7 @@ def reach_matrix(
         bs = batch_size or max(1, int(64e6 // (8 * (net.n_nodes + 1))))
         batches = [(a, min(a + bs, n_fac)) for a in range(0, n_fac, bs)]
         parts = [
-            _scipy_batch(g, net.n_nodes, a, b, seed_ptr, s_node, s_off, cutoff_m)
+            _scipy_batch(g, net.n_nodes, a, b, seed_ptr, s_node, s_off, cutoff_m, keep)
             for a, b in tqdm(batches, disable=not show, desc="per-facility searches", leave=False)
         ]
     fac = np.concatenate([p[0] for p in parts]) if parts else empty
@@ -311,8 +326,12 @@ def _scipy_batch(
     s_node: np.ndarray,
     s_off: np.ndarray,
     cutoff_m: float,
+    keep: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Facilities a..b-1: virtual sources n..n+B-1 joined to their seeds, one dijkstra call."""
+    """Facilities a..b-1: virtual sources n..n+B-1 joined to their seeds, one dijkstra call.
+
+    Only the pairs of nodes with ``keep`` are returned.
+    """
     nb = b - a
     lo, hi = seed_ptr[a], seed_ptr[b]
     counts = np.diff(seed_ptr[a : b + 1])
@@ -323,7 +342,7 @@ def _scipy_batch(
     aug = csr_matrix((data, indices, indptr), shape=(n + nb, n + nb))
     dist = dijkstra(aug, directed=True, indices=np.arange(n, n + nb), limit=cutoff_m)
     dist = dist[:, :n]
-    rows, cols = np.nonzero(np.isfinite(dist))
+    rows, cols = np.nonzero(np.isfinite(dist) & keep[None, :])
     d = dist[rows, cols]
     del dist
     return rows.astype(np.int64) + a, cols.astype(np.int64), d

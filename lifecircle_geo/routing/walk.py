@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ._search import Seeds
-from .reach import Reach, sorted_reach
+from .reach import Reach, _kernels, sorted_reach
 from .snap import Snap
 
 if TYPE_CHECKING:
@@ -243,6 +243,42 @@ def reach_at_points(
     """
     n_pts = len(snap)
     lg = _legs(net, snap)
+    same = _same_edge(lg, sites)
+    x_leg = np.empty(0, dtype=np.int64)
+    x_fac = np.empty(0, dtype=np.int64)
+    x_dist = np.empty(0, dtype=np.float64)
+    if len(same) and len(reach.labels):
+        s_lab = same["label"].to_numpy(dtype=np.int64)
+        s_fac = np.searchsorted(reach.labels, s_lab)
+        known = (s_fac < len(reach.labels)) & (
+            reach.labels[np.minimum(s_fac, len(reach.labels) - 1)] == s_lab
+        )
+        x_leg = same["i"].to_numpy(dtype=np.int64)[known]
+        x_fac = s_fac[known].astype(np.int64)
+        x_dist = same["direct"].to_numpy(dtype=np.float64)[known]
+    kernels = _kernels()
+    if kernels is not None:
+        order = np.argsort(x_leg, kind="stable")
+        x_ptr = np.concatenate([[0], np.cumsum(np.bincount(x_leg, minlength=len(lg.edge)))]).astype(
+            np.int64
+        )
+        f, t, d = kernels.point_pairs(
+            reach.indptr,
+            reach.facility,
+            reach.dist_m,
+            len(reach.labels),
+            lg.pos.astype(np.int64),
+            net.u[lg.edge].astype(np.int64),
+            net.v[lg.edge].astype(np.int64),
+            lg.to_u_m,
+            lg.to_v_m,
+            lg.snap_m,
+            x_ptr,
+            x_fac[order],
+            x_dist[order],
+            float(reach.cutoff_m),
+        )
+        return sorted_reach(f, t, d, reach.labels, n_pts, reach.cutoff_m)
     indptr = reach.indptr
     fs, ts, ds = [], [], []
     for end_node, partial in ((net.u[lg.edge], lg.to_u_m), (net.v[lg.edge], lg.to_v_m)):
@@ -254,16 +290,9 @@ def reach_at_points(
         fs.append(reach.facility[idx])
         ts.append(lg.pos[owner])
         ds.append(reach.dist_m[idx] + partial[owner] + lg.snap_m[owner])
-    same = _same_edge(lg, sites)
-    if len(same) and len(reach.labels):
-        s_lab = same["label"].to_numpy(dtype=np.int64)
-        s_fac = np.searchsorted(reach.labels, s_lab)
-        known = (s_fac < len(reach.labels)) & (
-            reach.labels[np.minimum(s_fac, len(reach.labels) - 1)] == s_lab
-        )
-        fs.append(s_fac[known])
-        ts.append(lg.pos[same["i"].to_numpy(dtype=np.int64)[known]])
-        ds.append(same["direct"].to_numpy(dtype=np.float64)[known])
+    fs.append(x_fac)
+    ts.append(lg.pos[x_leg])
+    ds.append(x_dist)
     f = np.concatenate(fs).astype(np.int64)
     t = np.concatenate(ts).astype(np.int64)
     d = np.concatenate(ds).astype(np.float64)
