@@ -382,6 +382,13 @@ def main():
     ap.add_argument("--districts", nargs="*", default=["310101"], help="batch subset")
     ap.add_argument("--max-tasks", type=int, default=0, help="at most this many subset tasks")
     ap.add_argument("--full", action="store_true", help="the whole city through batch")
+    ap.add_argument(
+        "--by",
+        default="jiezhen_code",
+        choices=["jiezhen_code", "district_code"],
+        help="one batch task per 街镇 (a district drafting) or per district (the city office)",
+    )
+    ap.add_argument("--outputs", nargs="*", help="[batch] outputs of the batch runs (default: all)")
     ap.add_argument("--schedulers", nargs="*", default=["local", "dask"])
     ap.add_argument("--budget-min", type=float, default=10.0, help="per batch run")
     ap.add_argument("--quick", action="store_true")
@@ -457,6 +464,17 @@ def main():
         report["generate"] = {"reused": str(city), "seconds_when_written": meta["seconds"]}
     report["city"] = meta["counts"]
     config = str(city / "batch_synthetic.toml")
+    batch_config = config
+    if args.by != "jiezhen_code" or args.outputs is not None:
+        # a variant of the written config (same folder: its relative paths hold)
+        text = Path(config).read_text(encoding="utf-8")
+        extra = f'by = "{args.by}"'
+        if args.outputs is not None:
+            extra += "\noutputs = [" + ", ".join(f'"{o}"' for o in args.outputs) + "]"
+        text = text.replace('by = "jiezhen_code"', extra)
+        name = f"batch_{args.by}_{'-'.join(args.outputs) if args.outputs is not None else 'all'}"
+        batch_config = str(city / f"{name}.toml")
+        Path(batch_config).write_text(text, encoding="utf-8")
     common += ["--config", config]
 
     if args.profile:
@@ -486,7 +504,11 @@ def main():
         }
 
     # 4. batch: local processes and a Dask LocalCluster
-    n_tasks_city = meta["counts"]["jiezhen"]
+    n_tasks_city = (
+        meta["counts"]["jiezhen"]
+        if args.by == "jiezhen_code"
+        else len({r["district_code"] for r in meta["jiezhen"]})
+    )
     units_city = meta["counts"]["units"]
     sample_tasks = report.get("stages", {}).get("tasks", [])
     mean_task = sum(t["seconds"] for t in sample_tasks) / max(1, len(sample_tasks))
@@ -494,7 +516,9 @@ def main():
     estimate_city = city_once + mean_task * n_tasks_city / max(1, args.workers)
     report["estimate_city_s_from_sample"] = round(estimate_city)
     subset = None
-    if not args.full:
+    if not args.full and args.by == "district_code":
+        subset = list(args.districts)
+    elif not args.full:
         subset = [
             r["jiezhen_code"] for r in meta["jiezhen"] if r["district_code"] in set(args.districts)
         ]
@@ -505,11 +529,15 @@ def main():
         label = "whole city" if subset is None else f"{len(subset)} tasks of {args.districts}"
         print(f"batch ({sched}, {args.workers} workers) on {label} ...", flush=True)
         argv = [
-            *common,
+            *[a if a != config else batch_config for a in common],
             "--scheduler",
             sched,
             "--batch-out",
-            str(city / f"batch_{sched}"),
+            str(
+                city / f"batch_{sched}"
+                if batch_config == config
+                else city / f"{Path(batch_config).stem}_{sched}"
+            ),
             "--workers",
             str(args.workers),
         ]
@@ -523,7 +551,8 @@ def main():
             once = sum((res.get("parent_stages") or {}).values())
             row["city_by_tasks_s"] = round(once + (wall - once) * n_tasks_city / res["tasks"])
             row["city_by_units_s"] = round(once + (wall - once) * units_city / res["units"])
-        report["batch"][sched] = row
+        by_label = "" if batch_config == config else f" ({Path(batch_config).stem})"
+        report["batch"][sched + by_label] = row
 
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")

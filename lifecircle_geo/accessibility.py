@@ -307,6 +307,8 @@ def nearest_k(
     """
     if not isinstance(k, (int, np.integer)) or not 1 <= k <= MAX_K:
         raise InputError(f"k must be an integer from 1 to {MAX_K}, got {k!r}")
+    if not reach.ordered:
+        raise InputError("nearest_k needs a reach sorted by distance: build it with ordered=True")
     r = reach.within(_sub_cutoff(reach, cutoff_m))
     dist = np.full((r.n_targets, k), np.inf)
     label = np.full((r.n_targets, k), -1, dtype=np.int64)

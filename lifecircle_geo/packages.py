@@ -565,11 +565,36 @@ def _interchange(
     """
     picks = list(picks)
     tol = 1e-9 * max(float(w.sum()), 1.0)
+    mc = m.tocsc()
+
+    def covered_by(s: int, funcs: tuple[int, ...]) -> np.ndarray:
+        cols = m.indices[m.indptr[s] : m.indptr[s + 1]]
+        return cols[np.isin(cat[cols], funcs)]
+
+    def state() -> tuple[np.ndarray, np.ndarray]:
+        """How many picks cover each element, and every site's gains with all picks open."""
+        cnt = np.zeros(len(w), dtype=np.int64)
+        for s, funcs in picks:
+            cnt[covered_by(s, funcs)] += 1
+        return cnt, _site_gains(m, cat, np.where(cnt == 0, w, 0.0), n_cat)
+
     for _ in range(rounds):
         changed = False
+        cnt, g_all = state()
         for i in range(len(picks)):
             rest = picks[:i] + picks[i + 1 :]
-            left = _left_after(m, cat, w, rest)
+            s_old, f_old = picks[i]
+            # what only pick i covers comes back into play without it: the gains given the
+            # others are the gains given all plus those elements' share (one column slice,
+            # not a product over every site and element)
+            only = covered_by(s_old, f_old)
+            only = only[cnt[only] == 1]
+            g = g_all
+            if len(only):
+                back = csr_matrix(
+                    (w[only], (np.arange(len(only)), cat[only])), shape=(len(only), n_cat)
+                )
+                g = g_all + np.asarray((mc[:, only] @ back).todense())
             cap = cap0.copy()
             for s, _f in rest:
                 cap[s] = 0
@@ -580,15 +605,13 @@ def _interchange(
                         used[hubs.unit[s]] += 1
                 for u in np.flatnonzero(hubs.quota - used <= 0):
                     hubs.close(int(u), cap)
-            g = _site_gains(m, cat, left, n_cat)
             gain = np.round(_bundle_gains(g, cap), 9)
             s_new = int(np.argmax(gain))
-            s_old, f_old = picks[i]
-            cols = m.indices[m.indptr[s_old] : m.indptr[s_old + 1]]
-            now = float(left[cols[np.isin(cat[cols], f_old)]].sum())
+            now = float(w[only].sum())
             if gain[s_new] > now + tol:
                 picks[i] = (s_new, _bundle(g[s_new], int(cap[s_new]))[1])
                 changed = True
+                cnt, g_all = state()
         if not changed:
             break
     return picks
@@ -1114,7 +1137,7 @@ def _problem(
         w_of = dict(zip(rows["unit_id"], priority_decay**prio, strict=True))
         idx = np.sort(np.concatenate([none, *(rows_of_unit.get(u, none) for u in thr_of)]))
         idx = idx[demand_snap.ok[idx]]
-        thr = np.array([thr_of[u] for u in unit_of[idx]], dtype=float)
+        thr = pd.Series(thr_of, dtype=float).reindex(unit_of[idx]).to_numpy(dtype=float)
         walk = demand[f"walk_m_{c}"].to_numpy(dtype=float)[idx]
         pop = demand[col].to_numpy(dtype=float)[idx]
         beyond = ~(walk <= thr) & (pop > 0)
@@ -1123,7 +1146,9 @@ def _problem(
         cat_parts.append(np.full(len(idx), k, dtype=np.int64))
         thr_parts.append(thr)
         p_parts.append(pop)
-        w_parts.append(pop * np.array([w_of[u] for u in unit_of[idx]], dtype=float))
+        w_parts.append(
+            pop * pd.Series(w_of, dtype=float).reindex(unit_of[idx]).to_numpy(dtype=float)
+        )
     elem_res = np.concatenate(res_parts) if res_parts else np.empty(0, np.int64)
     elem_cat = np.concatenate(cat_parts) if cat_parts else np.empty(0, np.int64)
     elem_thr = np.concatenate(thr_parts) if thr_parts else np.empty(0)
@@ -1172,8 +1197,8 @@ def _cover_pairs(
         keep = np.zeros(net.n_nodes, dtype=bool)
         keep[net.u[ends]] = True
         keep[net.v[ends]] = True
-        r = reach_matrix(net, seeds, cutoff, progress=False, targets=keep)
-        rp = reach_at_points(net, r, snap, sites=sites)
+        r = reach_matrix(net, seeds, cutoff, progress=False, targets=keep, ordered=False)
+        rp = reach_at_points(net, r, snap, sites=sites, ordered=False)
         p_site = local[r.labels[rp.facility]]
         p_res = rp.target  # position in `res`
         for k in group:  # one vectorised pass per category

@@ -178,6 +178,17 @@ def test_reach_targets_and_compiled_point_pairs_match_the_plain_path(backend, mo
         t, d, f = full.target[perm], np.round(full.dist_m[perm], -2), full.facility[perm]
         got = _reach_kernels.order_pairs(t, d, f, net.n_nodes)
         np.testing.assert_array_equal(got, np.lexsort((f, d, t)))
+    # ordered=False: the same pairs, grouped by target (by point) but not sorted within
+    loose = routing.reach_matrix(net, sites, 2000.0, backend=backend, ordered=False)
+    loose_pts = routing.reach_at_points(net, loose, res, sites, ordered=False)
+    for got, ref in ((loose, full), (loose_pts, plain)):
+        assert not got.ordered and np.all(np.diff(got.target) >= 0)
+        key = np.lexsort((got.dist_m, got.facility, got.target))
+        ref_key = np.lexsort((ref.dist_m, ref.facility, ref.target))
+        for a in ("facility", "target", "dist_m"):
+            np.testing.assert_array_equal(getattr(got, a)[key], getattr(ref, a)[ref_key])
+    with pytest.raises(lc.InputError, match="sorted by distance"):
+        lc.accessibility.nearest_k(loose, 2)
     with pytest.raises(lc.InputError, match="boolean mask"):
         routing.reach_matrix(net, sites, 100.0, targets=np.ones(3, dtype=bool))
 

@@ -113,11 +113,11 @@ def bounded_searches(
 
 
 @njit(cache=True, nogil=True)
-def order_pairs(tgt, dist, fac, n_targets):  # pragma: no cover - compiled
+def order_pairs(tgt, dist, fac, n_targets, within=True):  # pragma: no cover - compiled
     """``np.lexsort((fac, dist, tgt))``: a stable counting sort by target, then each target's
     pairs by (dist, fac): an insertion sort when few, stable merge sorts (by facility, then
     distance, each only when not already in order) when many (a rural 5 km search gives a
-    node thousands of facilities)."""
+    node thousands of facilities). ``within=False``: the counting sort only."""
     m = len(tgt)
     start = np.zeros(n_targets + 1, dtype=np.int64)
     for i in range(m):
@@ -129,6 +129,8 @@ def order_pairs(tgt, dist, fac, n_targets):  # pragma: no cover - compiled
     for i in range(m):
         order[fill[tgt[i]]] = i
         fill[tgt[i]] += 1
+    if not within:  # grouped by target only
+        return order
     for t in range(n_targets):
         lo = start[t]
         hi = start[t + 1]

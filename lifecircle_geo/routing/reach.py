@@ -57,6 +57,9 @@ class Reach:
         Number of nodes (or points).
     cutoff_m : float
         Pairs farther than this are not stored.
+    ordered : bool
+        Pairs are sorted by ``(target, dist_m, label)``; False: only grouped by target (built
+        with ``ordered=False``, for callers that need the pairs, not their order).
     """
 
     facility: np.ndarray
@@ -65,6 +68,7 @@ class Reach:
     labels: np.ndarray
     n_targets: int
     cutoff_m: float
+    ordered: bool = True
     _indptr: np.ndarray | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
@@ -112,6 +116,7 @@ class Reach:
             self.labels,
             self.n_targets,
             float(cutoff_m),
+            self.ordered,
         )
 
     def to_frame(self) -> pd.DataFrame:
@@ -128,8 +133,12 @@ def sorted_reach(
     labels: np.ndarray,
     n_targets: int,
     cutoff_m: float,
+    ordered: bool = True,
 ) -> Reach:
-    """Build a :class:`Reach` from unordered pairs, sorted by (target, distance, facility)."""
+    """Build a :class:`Reach` from unordered pairs, sorted by (target, distance, facility).
+
+    With ``ordered=False`` the pairs are only grouped by target (a stable counting sort).
+    """
     # labels are sorted, so facility order = label order
     kernels = _kernels() if len(fac) else None
     if kernels is not None:
@@ -138,9 +147,12 @@ def sorted_reach(
             dist.astype(np.float64, copy=False),
             fac.astype(np.int64, copy=False),
             int(n_targets),
+            bool(ordered),
         )
-    else:
+    elif ordered:
         order = np.lexsort((fac, dist, tgt))
+    else:
+        order = np.argsort(tgt, kind="stable")
     return Reach(
         fac[order].astype(np.int64, copy=False),
         tgt[order].astype(np.int64, copy=False),
@@ -148,6 +160,7 @@ def sorted_reach(
         labels,
         int(n_targets),
         float(cutoff_m),
+        bool(ordered),
     )
 
 
@@ -161,6 +174,7 @@ def reach_matrix(
     n_jobs: int | None = None,
     progress: bool | None = None,
     targets: np.ndarray | None = None,
+    ordered: bool = True,
 ) -> Reach:
     """Every facility's reached nodes within ``cutoff_m``, from one bounded search per facility.
 
@@ -197,6 +211,9 @@ def reach_matrix(
         Keep only the pairs of these nodes (a mask over nodes; the searches still walk
         through every node). Memory and the sort then grow with the pairs wanted, e.g. the
         end nodes of residents' edges, not with everything within the cutoff.
+    ordered : bool
+        Sort each target's pairs by distance (default); False leaves them only grouped by
+        target, which is all :func:`~lifecircle_geo.routing.reach_at_points` needs.
 
     Returns
     -------
@@ -291,7 +308,7 @@ def reach_matrix(
     fac = np.concatenate([p[0] for p in parts]) if parts else empty
     tgt = np.concatenate([p[1] for p in parts]) if parts else empty
     dist = np.concatenate([p[2] for p in parts]) if parts else np.empty(0)
-    r = sorted_reach(fac, tgt, dist, labels, net.n_nodes, cutoff_m)
+    r = sorted_reach(fac, tgt, dist, labels, net.n_nodes, cutoff_m, ordered)
     log.debug(
         "reach_matrix: %d facilities, %d reached pairs (%.1f MB), backend %s",
         n_fac,

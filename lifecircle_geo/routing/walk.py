@@ -207,6 +207,7 @@ def reach_at_points(
     reach: Reach,
     snap: Snap,
     sites: Sites | None = None,
+    ordered: bool = True,
 ) -> Reach:
     """Facility distances at snapped points (residents), with their walk to the street.
 
@@ -224,6 +225,8 @@ def reach_at_points(
         The points, from :meth:`WalkNetwork.snap`; points with ``ok == False`` reach nothing.
     sites : Sites, optional
         The facilities the reach was computed from (their labels are ``reach.labels``).
+    ordered : bool
+        Sort each point's pairs by distance (default); False leaves them grouped by point.
 
     Returns
     -------
@@ -278,7 +281,7 @@ def reach_at_points(
             x_dist[order],
             float(reach.cutoff_m),
         )
-        return sorted_reach(f, t, d, reach.labels, n_pts, reach.cutoff_m)
+        return sorted_reach(f, t, d, reach.labels, n_pts, reach.cutoff_m, ordered)
     indptr = reach.indptr
     fs, ts, ds = [], [], []
     for end_node, partial in ((net.u[lg.edge], lg.to_u_m), (net.v[lg.edge], lg.to_v_m)):
@@ -303,4 +306,4 @@ def reach_at_points(
     f, t, d = f[order], t[order], d[order]
     first = np.ones(len(f), dtype=bool)
     first[1:] = (f[1:] != f[:-1]) | (t[1:] != t[:-1])
-    return sorted_reach(f[first], t[first], d[first], reach.labels, n_pts, reach.cutoff_m)
+    return sorted_reach(f[first], t[first], d[first], reach.labels, n_pts, reach.cutoff_m, ordered)
