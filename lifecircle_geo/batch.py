@@ -65,6 +65,7 @@ import datetime as _dt
 import hashlib
 import json
 import logging
+import multiprocessing
 import os
 import pickle
 import signal
@@ -74,6 +75,7 @@ import time
 import tomllib
 import traceback
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -636,7 +638,9 @@ def _digest(*parts: Any) -> str:
 def _frame_digest(df: pd.DataFrame | None) -> str:
     if df is None:
         return "none"
-    geom = [shapely.to_wkb(g) if g is not None else b"" for g in df.geometry]
+    # one vectorised WKB call; a missing geometry counts as empty bytes
+    wkb = shapely.to_wkb(df.geometry.to_numpy())
+    geom = [b"" if g is None else g for g in wkb]
     rest = pd.DataFrame(df.drop(columns=df.geometry.name)).astype(str).to_csv(index=False)
     return _digest(b"".join(geom), rest.encode(), len(df))
 
@@ -645,6 +649,15 @@ def _ways_digest(raw: Any) -> str:
     if raw is None:
         return "none"
     return _digest(raw.ref, raw.way, raw.lon, raw.lat, raw.way_osmid, list(raw.kind))
+
+
+def _read_osm_facilities(paths: list, profile: Any) -> list[gpd.GeoDataFrame]:
+    return [lc_facilities.from_osm(p, profile=profile) for p in paths]
+
+
+def _can_fork() -> bool:
+    """Return whether a side process is cheap: a second core and fork (POSIX, no re-import)."""
+    return (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods()
 
 
 class CityInputs:
@@ -662,18 +675,32 @@ class CityInputs:
         self.rules = WalkRules.coerce(net_cfg.get("rules"))
         self.raw = None
         self.net_meta: dict = {}
-        if "osm" in net_cfg:
-            path = Path(net_cfg["osm"])
-            raw = read_walk_ways(path, self.rules)
-            if raw.n_ways == 0:
-                raise NetworkError(f"{path}: no walkable way in this file (dropped: {raw.dropped})")
-            self.raw = raw
-            self.net_meta = file_provenance(path)
         profile = cfg["profile"]
-        self.osm_facilities = [
-            lc_facilities.from_osm(p, profile=profile) for p in cfg["facilities"]["osm"]
-        ]
-        self.population = read_residents(cfg)
+        fac_paths = list(cfg["facilities"]["osm"])
+        # the facilities' parse (the longest read) runs in a second process while this one
+        # reads the ways and the residents
+        pool = None
+        future = None
+        if fac_paths and "osm" in net_cfg and _can_fork():
+            pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+            future = pool.submit(_read_osm_facilities, fac_paths, profile)
+        try:
+            if "osm" in net_cfg:
+                path = Path(net_cfg["osm"])
+                raw = read_walk_ways(path, self.rules)
+                if raw.n_ways == 0:
+                    raise NetworkError(
+                        f"{path}: no walkable way in this file (dropped: {raw.dropped})"
+                    )
+                self.raw = raw
+                self.net_meta = file_provenance(path)
+            self.population = read_residents(cfg)
+            self.osm_facilities = (
+                future.result() if future is not None else _read_osm_facilities(fac_paths, profile)
+            )
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
         self._owners: dict[str, pd.Series] = {}
         self._trees: list = [None] * len(self.osm_facilities)
 
@@ -753,7 +780,7 @@ class CityInputs:
                 raw, ref=raw.ref[v], way=raw.way[v], lon=raw.lon[v], lat=raw.lat[v]
             )
         path = self.cfg["network"]["osm"]
-        clipped = _wn._clip(sub, task.boundary, 4326, task.area.buffer_m, path)
+        clipped = _wn._clip(sub, task.boundary, 4326, task.area.buffer_m, path, area=keep)
         if clipped.n_ways == 0:
             raise NetworkError(
                 f"{path}: the boundary (buffered by {task.area.buffer_m:g} m) holds no "
@@ -1137,8 +1164,7 @@ def _execute(
             s = _now()
             record(t, _run_task_safe(t, out), s)
     elif scheduler == "local":
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures import as_completed
 
         # spawn: no fork of a process that may hold threads (numba, tqdm, dask)
         ctx = multiprocessing.get_context("spawn")

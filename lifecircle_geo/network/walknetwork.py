@@ -1040,11 +1040,14 @@ def _clip(
     boundary_crs: Any,
     buffer_m: float,
     path: str | os.PathLike,
+    area: shapely.Geometry | None = None,
 ) -> RawWays:
+    """Ways within ``boundary`` plus ``buffer_m`` (or within ``area``, that buffer already made)."""
     poly = _as_wgs84_geometry(boundary, boundary_crs)
-    c = poly.centroid
-    utm = lc_crs.local_utm_crs(c.x, c.y)
-    area = gpd.GeoSeries([poly], crs=4326).to_crs(utm).buffer(buffer_m).to_crs(4326).iloc[0]
+    if area is None:
+        c = poly.centroid
+        utm = lc_crs.local_utm_crs(c.x, c.y)
+        area = gpd.GeoSeries([poly], crs=4326).to_crs(utm).buffer(buffer_m).to_crs(4326).iloc[0]
     inside = shapely.contains_xy(area, raw.lon, raw.lat)
     if not inside.any():
         b = raw.lon.min(), raw.lat.min(), raw.lon.max(), raw.lat.max()
