@@ -513,7 +513,8 @@ def main():
     sample_tasks = report.get("stages", {}).get("tasks", [])
     mean_task = sum(t["seconds"] for t in sample_tasks) / max(1, len(sample_tasks))
     city_once = report.get("stages", {}).get("city_s", 0.0)  # read once per batch run
-    estimate_city = city_once + mean_task * n_tasks_city / max(1, args.workers)
+    # the sample is one 街镇 per task: its estimate is for a batch by 街镇
+    estimate_city = city_once + mean_task * meta["counts"]["jiezhen"] / max(1, args.workers)
     report["estimate_city_s_from_sample"] = round(estimate_city)
     subset = None
     if not args.full and args.by == "district_code":

@@ -18,7 +18,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -113,56 +113,121 @@ def summarize(long: pd.DataFrame, keys: list[str], walk_speed_kmh: float) -> pd.
         cutoff; ``p90_walk_min`` is NaN when more than 10 % are not reached; ``meets_standard``
         is ``share >= target_share`` (True for a group with no residents).
     """
-    df = long[[*keys, "category", "population", "walk_m", "threshold_m", "target_share"]].copy()
+    gkeys = [*keys, "category"]
+    gid, out = _groups(long, gkeys)
+    n_grp = len(out)
     speed = (
         long["speed_kmh"].to_numpy(dtype=float)
         if "speed_kmh" in long.columns
         else np.full(len(long), float(walk_speed_kmh))
     )
-    df["walk_min"] = df["walk_m"].to_numpy(dtype=float) / (speed * 1000.0 / 60.0)
-    within = df["walk_m"].to_numpy(dtype=float) <= df["threshold_m"].to_numpy(float) + TOLERANCE_M
-    df["covered"] = np.where(within, df["population"], 0.0)
-    reached = np.isfinite(df["walk_m"].to_numpy())
-    df["reached"] = np.where(reached, df["population"], 0.0)
-    df["walk_x_pop"] = np.where(reached, df["walk_min"] * df["population"], 0.0)
-    gkeys = [*keys, "category"]
-    g = df.groupby(gkeys, sort=False, dropna=False)
-    out = g.agg(
-        population=("population", "sum"),
-        covered_population=("covered", "sum"),
-        reached_population=("reached", "sum"),
-        walk_x_pop=("walk_x_pop", "sum"),
-        target_share=("target_share", "first"),
-    ).reset_index()
-    out["mean_walk_min"] = np.divide(
-        out["walk_x_pop"],
-        out["reached_population"],
-        out=np.full(len(out), np.nan),
-        where=out["reached_population"] > 0,
+    walk_m = long["walk_m"].to_numpy(dtype=float)
+    pop = long["population"].to_numpy(dtype=float)
+    walk_min = walk_m / (speed * 1000.0 / 60.0)
+    within = walk_m <= long["threshold_m"].to_numpy(dtype=float) + TOLERANCE_M
+    reached = np.isfinite(walk_m)
+    # sums per group by bincount (a groupby's factorising is done once, in _groups)
+    out["population"] = np.bincount(gid, weights=pop, minlength=n_grp)
+    out["covered_population"] = np.bincount(
+        gid, weights=np.where(within, pop, 0.0), minlength=n_grp
     )
-    # vectorized weighted p90: sort within groups (by minutes, then stably by group: a float
-    # sort and an integer one, not a two-key lexsort), first row where the cumulative weight
-    # passes 90 %; ties in minutes give the same value whichever of them comes first
-    gid = g.ngroup().to_numpy()
-    walk_min = df["walk_min"].to_numpy(dtype=float)
-    by_walk = np.argsort(walk_min)
-    order = by_walk[np.argsort(gid[by_walk], kind="stable")]
+    out["reached_population"] = np.bincount(
+        gid, weights=np.where(reached, pop, 0.0), minlength=n_grp
+    )
+    walk_x_pop = np.bincount(gid, weights=np.where(reached, walk_min, 0.0) * pop, minlength=n_grp)
+    first = np.full(n_grp, -1, dtype=np.int64)
+    first[gid[::-1]] = np.arange(len(gid))[::-1]
+    out["target_share"] = long["target_share"].to_numpy()[first] if len(first) else []
+    out["mean_walk_min"] = np.divide(
+        walk_x_pop,
+        out["reached_population"].to_numpy(),
+        out=np.full(n_grp, np.nan),
+        where=out["reached_population"].to_numpy() > 0,
+    )
+    out["p90_walk_min"] = weighted_p90(gid, walk_min, pop, n_grp)
+    _share_and_meets(out)
+    return out[[*gkeys, "target_share", *MEASURES]]
+
+
+def _groups(long: pd.DataFrame, gkeys: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """Group number of each row (in order of first appearance, NaN keys kept) and the keys."""
+    if not len(long):
+        return np.empty(0, dtype=np.int64), pd.DataFrame({k: long[k] for k in gkeys})
+    g = long.groupby(gkeys, sort=False, dropna=False)
+    gid = g.ngroup().to_numpy(dtype=np.int64)
+    first = np.full(int(gid.max()) + 1, -1, dtype=np.int64)
+    first[gid[::-1]] = np.arange(len(gid))[::-1]
+    return gid, long[gkeys].iloc[first].reset_index(drop=True)
+
+
+def weighted_p90(gid: np.ndarray, value: np.ndarray, weight: np.ndarray, n_grp: int) -> np.ndarray:
+    """Return the weighted 90th percentile of ``value`` in each group (NaN where not finite).
+
+    Rows sorted within their group by value; the first row where the cumulative weight
+    reaches 90 % of the group's. Ties in value give the same result in any order.
+
+    Parameters
+    ----------
+    gid : ndarray of int64
+        Group of each row (0 .. n_grp - 1).
+    value, weight : ndarray of float64
+        The value and its weight (people) of each row.
+    n_grp : int
+        Number of groups.
+
+    Returns
+    -------
+    ndarray of float64
+        One per group; NaN for a group without weight or whose percentile is not finite.
+    """
+    out = np.full(n_grp, np.nan)
+    if not len(gid):
+        return out
+    kernels = None if np.isnan(value).any() else _pair_kernels()
+    if kernels is not None:  # one counting sort by group, then by value within each
+        order = kernels.order_pairs(
+            gid.astype(np.int64, copy=False),
+            value.astype(np.float64, copy=False),
+            np.zeros(len(gid), dtype=np.int64),
+            int(n_grp),
+            True,
+        )
+    else:  # by value, then stably by group: a float sort and an integer one
+        by_value = np.argsort(value)
+        order = by_value[np.argsort(gid[by_value], kind="stable")]
     gs = gid[order]
-    pop = df["population"].to_numpy(dtype=float)[order]
-    n_grp = len(out)
-    total = np.bincount(gs, weights=pop, minlength=n_grp)
+    w = weight[order]
+    total = np.bincount(gs, weights=w, minlength=n_grp)
     start = np.concatenate([[0], np.cumsum(np.bincount(gs, minlength=n_grp))[:-1]])
-    csum = np.cumsum(pop)
+    csum = np.cumsum(w)
     before = np.where(start > 0, csum[np.maximum(start - 1, 0)], 0.0)
     cw = csum - before[gs]
     hit = np.flatnonzero((cw >= 0.9 * total[gs] - 1e-9 * total[gs]) & (total[gs] > 0))
     first_gid, first = np.unique(gs[hit], return_index=True)
-    p90_min = np.full(n_grp, np.nan)
-    # groups come out in ngroup order when sort=False
-    p90_min[first_gid] = walk_min[order[hit[first]]]
-    out["p90_walk_min"] = np.where(np.isfinite(p90_min), p90_min, np.nan)
-    _share_and_meets(out)
-    return out[[*gkeys, "target_share", *MEASURES]]
+    out[first_gid] = value[order[hit[first]]]
+    return np.where(np.isfinite(out), out, np.nan)
+
+
+def _pair_kernels() -> Any:
+    """Return the compiled pair-ordering kernels, or None without numba."""
+    from .routing.reach import _kernels
+
+    return _kernels()
+
+
+def _p90_table(long: pd.DataFrame, keys: list[str], walk_speed_kmh: float) -> pd.DataFrame:
+    """``keys`` + ``category`` + ``p90_walk_min`` of resident rows (as :func:`summarize`)."""
+    gid, out = _groups(long, [*keys, "category"])
+    speed = (
+        long["speed_kmh"].to_numpy(dtype=float)
+        if "speed_kmh" in long.columns
+        else np.full(len(long), walk_speed_kmh)
+    )
+    walk_min = long["walk_m"].to_numpy(dtype=float) / (speed * 1000.0 / 60.0)
+    out["p90_walk_min"] = weighted_p90(
+        gid, walk_min, long["population"].to_numpy(dtype=float), len(out)
+    )
+    return out
 
 
 def _share_and_meets(out: pd.DataFrame) -> None:
@@ -382,7 +447,7 @@ def rollup(
     out["population"] = pop
     measures = [m for m in MEASURES if m != "p90_walk_min"]
     if residents is not None:
-        p90 = summarize(residents, keys, walk_speed_kmh)[[*gkeys, "p90_walk_min"]]
+        p90 = _p90_table(residents, keys, float(walk_speed_kmh))
         out = out.merge(p90, on=gkeys, how="left")
         measures = MEASURES
     partial = out["_partial_pop"].to_numpy(float) > PARTIAL_ROLLUP_SHARE * pop

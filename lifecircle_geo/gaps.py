@@ -115,8 +115,13 @@ def rank_gaps(
 def _candidate_nodes(
     net: WalkNetwork, polygon: shapely.Geometry, max_candidates: int
 ) -> np.ndarray:
-    # street nodes only: never a node that only ferries touch
-    inside = np.flatnonzero(shapely.contains_xy(polygon, net.x_m, net.y_m) & net.street_nodes)
+    # street nodes only: never a node that only ferries touch; the bounding box first, so a
+    # city of units does not test every node against every unit
+    x0, y0, x1, y1 = polygon.bounds
+    box = np.flatnonzero(
+        (net.x_m >= x0) & (net.x_m <= x1) & (net.y_m >= y0) & (net.y_m <= y1) & net.street_nodes
+    )
+    inside = box[shapely.contains_xy(polygon, net.x_m[box], net.y_m[box])]
     if len(inside) > max_candidates:
         # an even spatial sample: order along a coarse grid, then take every k-th
         key = np.round(net.y_m[inside] / 50.0) * 1e7 + np.round(net.x_m[inside] / 50.0)

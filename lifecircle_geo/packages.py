@@ -1106,10 +1106,24 @@ class _Problem:
     reach: csr_matrix  # local candidate × element
 
 
+class _Columns:
+    """A table's columns as arrays, each made once (every 街镇 reads the same columns)."""
+
+    def __init__(self, table: pd.DataFrame) -> None:
+        self.table = table
+        self._arrays: dict[tuple[str, str], np.ndarray] = {}
+
+    def get(self, name: str, dtype: Any) -> np.ndarray:
+        key = (name, np.dtype(dtype).str)
+        if key not in self._arrays:
+            self._arrays[key] = self.table[name].to_numpy(dtype=dtype)
+        return self._arrays[key]
+
+
 def _problem(
     net: WalkNetwork,
     jz_gaps: pd.DataFrame,
-    demand: gpd.GeoDataFrame,
+    demand: gpd.GeoDataFrame | _Columns,
     demand_snap: Snap,
     cand: Candidates,
     cand_rows: np.ndarray,
@@ -1118,7 +1132,9 @@ def _problem(
     rows_of_unit: Mapping[Any, np.ndarray],
 ) -> _Problem:
     cats = list(pd.unique(jz_gaps["category"]))
-    unit_of = demand["unit_id"].to_numpy(dtype=object)
+    cols = demand if isinstance(demand, _Columns) else _Columns(demand)
+    demand = cols.table
+    unit_of = cols.get("unit_id", object)
     none = np.empty(0, dtype=np.int64)
     res_parts, cat_parts, thr_parts, w_parts, p_parts = [], [], [], [], []
     for k, c in enumerate(cats):
@@ -1138,8 +1154,8 @@ def _problem(
         idx = np.sort(np.concatenate([none, *(rows_of_unit.get(u, none) for u in thr_of)]))
         idx = idx[demand_snap.ok[idx]]
         thr = pd.Series(thr_of, dtype=float).reindex(unit_of[idx]).to_numpy(dtype=float)
-        walk = demand[f"walk_m_{c}"].to_numpy(dtype=float)[idx]
-        pop = demand[col].to_numpy(dtype=float)[idx]
+        walk = cols.get(f"walk_m_{c}", float)[idx]
+        pop = cols.get(col, float)[idx]
         beyond = ~(walk <= thr) & (pop > 0)
         idx, thr, pop = idx[beyond], thr[beyond], pop[beyond]
         res_parts.append(idx)
@@ -1387,6 +1403,7 @@ def select_packages(
     func_rows: list[dict] = []
     gain_rows: list[dict] = []
     meta_jz: dict[str, dict] = {}
+    demand_cols = _Columns(demand)
     for jz, jz_gaps in proj.groupby("jiezhen_code", sort=True):
         if isinstance(budget, Mapping):
             b = int(budget.get(jz, default_budget(n_units.get(jz, 1))))
@@ -1396,7 +1413,15 @@ def select_packages(
             b = int(budget)
         rows = np.flatnonzero(cand.jiezhen_code == jz)
         pb = _problem(
-            net, jz_gaps, demand, demand_snap, cand, rows, profile, priority_decay, rows_of_unit
+            net,
+            jz_gaps,
+            demand_cols,
+            demand_snap,
+            cand,
+            rows,
+            profile,
+            priority_decay,
+            rows_of_unit,
         )
         cap, hub_ok = cap_all[rows].copy(), hub_ok_all[rows]
         site_unit, unit_codes = pd.factorize(pd.Series(cand.unit_id[rows], dtype=object))
