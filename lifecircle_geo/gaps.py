@@ -236,28 +236,34 @@ def package_projects(
     group_names = {g.id: g.name_zh for g in profile.target_groups.values()} | {"all": "居民"}
     cat_names = {c.id: c.name_zh for c in profile.categories}
     share = packages.share_after.set_index(["unit_id", "category"])
+    # one lookup per (unit, category) and one table per package, not a search per row
+    share_of = share[["share_before", "share_after", "target_share"]].to_dict("index")
     need = (
         gaps.set_index(["unit_id", "category"])["need"]
         if "need" in gaps.columns
         else pd.Series(dtype=object)
     )
     gains = packages.gains
+    gains_of = {k: g for k, g in gains.groupby("package_id", sort=False)} if len(gains) else {}
     rows = []
     ll = pk.to_crs(4326).geometry if len(pk) else pk.geometry
+    lons = ll.x.to_numpy(dtype=float) if len(pk) else np.empty(0)
+    lats = ll.y.to_numpy(dtype=float) if len(pk) else np.empty(0)
+    glons, glats = lc_crs.convert(lons, lats, "wgs84", "gcj02")
     for i, p in enumerate(pk.itertuples(index=False)):
-        lon, lat = float(ll.iloc[i].x), float(ll.iloc[i].y)
-        glon, glat = lc_crs.convert(np.array([lon]), np.array([lat]), "wgs84", "gcj02")
+        lon, lat = float(lons[i]), float(lats[i])
+        glon, glat = glons[i : i + 1], glats[i : i + 1]
         unit_name = names.get(p.unit_id, p.unit_id)
         by_group: dict[str, float] = {}
         for cat, people in (p.newly_covered or {}).items():
             g = groups.get(cat, "all")
             by_group[g] = by_group.get(g, 0.0) + float(people)
         notes, asked = [], []
-        mine = gains[gains["package_id"] == p.package_id]
+        mine = gains_of.get(p.package_id, gains.iloc[:0])
         for rec in mine.itertuples(index=False):
             key = (rec.unit_id, rec.category)
-            if key in share.index:
-                row = share.loc[key]
+            row = share_of.get(key)
+            if row is not None:
                 who = names.get(rec.unit_id, rec.unit_id)
                 notes.append(
                     f"{who}{cat_names.get(rec.category, rec.category)}"

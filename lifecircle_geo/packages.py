@@ -1136,35 +1136,43 @@ def _problem(
     demand = cols.table
     unit_of = cols.get("unit_id", object)
     none = np.empty(0, dtype=np.int64)
+    # the gap rows as arrays once: per category only masks, no frame filtering
+    g_cat = jz_gaps["category"].to_numpy(dtype=object)
+    g_unit = jz_gaps["unit_id"].to_numpy(dtype=object)
+    g_thr = jz_gaps["threshold_m"].to_numpy(dtype=float)
+    g_prio = (
+        pd.to_numeric(jz_gaps["priority"], errors="coerce").fillna(0.0).to_numpy(dtype=float)
+        if "priority" in jz_gaps.columns
+        else np.zeros(len(jz_gaps))
+    )
+    g_group = (
+        jz_gaps["target_group"].to_numpy(dtype=object)
+        if "target_group" in jz_gaps.columns
+        else np.full(len(jz_gaps), None, dtype=object)
+    )
     res_parts, cat_parts, thr_parts, w_parts, p_parts = [], [], [], [], []
     for k, c in enumerate(cats):
-        rows = jz_gaps[jz_gaps["category"] == c]
-        group = _target_group(rows, profile, c)
+        mine = np.flatnonzero(g_cat == c)
+        group = _target_group_of(g_group[mine], profile, c)
         col = "population" if group == "all" else f"population_{group}"
         for need in (col, f"walk_m_{c}"):
             if need not in demand.columns:
                 raise InputError(f"demand has no column {need!r} (category {c!r}): run analyze")
-        thr_of = dict(zip(rows["unit_id"], rows["threshold_m"].astype(float), strict=True))
-        prio = (
-            rows["priority"].astype(float).fillna(0.0).to_numpy()
-            if "priority" in rows.columns
-            else np.zeros(len(rows))
-        )
-        w_of = dict(zip(rows["unit_id"], priority_decay**prio, strict=True))
-        idx = np.sort(np.concatenate([none, *(rows_of_unit.get(u, none) for u in thr_of)]))
+        mine = mine[~pd.Index(g_unit[mine]).duplicated(keep="last")]  # as a dict would
+        units_c = pd.Index(g_unit[mine])
+        idx = np.sort(np.concatenate([none, *(rows_of_unit.get(u, none) for u in units_c)]))
         idx = idx[demand_snap.ok[idx]]
-        thr = pd.Series(thr_of, dtype=float).reindex(unit_of[idx]).to_numpy(dtype=float)
+        pos = units_c.get_indexer(unit_of[idx])  # each resident's row among the gap rows
+        thr = g_thr[mine][pos]
         walk = cols.get(f"walk_m_{c}", float)[idx]
         pop = cols.get(col, float)[idx]
         beyond = ~(walk <= thr) & (pop > 0)
-        idx, thr, pop = idx[beyond], thr[beyond], pop[beyond]
+        idx, thr, pop, pos = idx[beyond], thr[beyond], pop[beyond], pos[beyond]
         res_parts.append(idx)
         cat_parts.append(np.full(len(idx), k, dtype=np.int64))
         thr_parts.append(thr)
         p_parts.append(pop)
-        w_parts.append(
-            pop * pd.Series(w_of, dtype=float).reindex(unit_of[idx]).to_numpy(dtype=float)
-        )
+        w_parts.append(pop * (priority_decay ** g_prio[mine])[pos])
     elem_res = np.concatenate(res_parts) if res_parts else np.empty(0, np.int64)
     elem_cat = np.concatenate(cat_parts) if cat_parts else np.empty(0, np.int64)
     elem_thr = np.concatenate(thr_parts) if thr_parts else np.empty(0)
@@ -1230,9 +1238,11 @@ def _cover_pairs(
     return np.concatenate([none, *rows_l]), np.concatenate([none, *cols_l])
 
 
-def _target_group(rows: pd.DataFrame, profile: Profile, category: str) -> str:
-    if "target_group" in rows.columns and rows["target_group"].notna().any():
-        return str(rows["target_group"].dropna().iloc[0]) or "all"
+def _target_group_of(given: np.ndarray, profile: Profile, category: str) -> str:
+    """Return the gap rows' own target group (the first given), else the profile's."""
+    for g in given:
+        if not pd.isna(g):
+            return str(g) or "all"
     return profile.category(category).target_group or "all"
 
 

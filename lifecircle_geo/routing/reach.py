@@ -141,7 +141,9 @@ def sorted_reach(
     """
     # labels are sorted, so facility order = label order
     kernels = _kernels() if len(fac) else None
-    if kernels is not None:
+    if not ordered and len(tgt) * 4 < n_targets:  # few pairs over many targets: no O(targets)
+        order = np.argsort(tgt, kind="stable")
+    elif kernels is not None:
         order = kernels.order_pairs(
             tgt.astype(np.int64, copy=False),
             dist.astype(np.float64, copy=False),
