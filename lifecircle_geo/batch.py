@@ -63,6 +63,7 @@ import contextlib
 import dataclasses
 import datetime as _dt
 import hashlib
+import itertools
 import json
 import logging
 import multiprocessing
@@ -74,7 +75,7 @@ import threading
 import time
 import tomllib
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -795,6 +796,39 @@ class CityInputs:
         idx = np.sort(self._trees[i].query(keep, predicate="intersects"))
         return t.iloc[idx]
 
+    def size_of(self, task: Task) -> int:
+        """Rough work of a task: street vertices and resident points near its boundary."""
+        data = task.data or {}
+        if data:
+            ways, pop = data.get("ways"), data.get("population")
+            return (len(ways.lon) if ways is not None else 0) + (len(pop) if pop is not None else 0)
+        pad = task.area.buffer_m / 111_000.0  # metres as degrees of latitude: ordering only
+        x0, y0, x1, y1 = task.boundary.bounds
+        n = 0
+        if self.raw is not None:
+            lon, lat = self.raw.lon, self.raw.lat
+            n += int(
+                np.count_nonzero(
+                    (lon >= x0 - pad) & (lon <= x1 + pad) & (lat >= y0 - pad) & (lat <= y1 + pad)
+                )
+            )
+        if self.population is not None and len(self.population):
+            xy = self.__dict__.get("_pop_lonlat")
+            if xy is None:
+                b = self.population.to_crs(4326).geometry.bounds
+                xy = self._pop_lonlat = np.column_stack(
+                    [b["minx"].to_numpy(), b["miny"].to_numpy()]
+                )
+            n += int(
+                np.count_nonzero(
+                    (xy[:, 0] >= x0 - pad)
+                    & (xy[:, 0] <= x1 + pad)
+                    & (xy[:, 1] >= y0 - pad)
+                    & (xy[:, 1] <= y1 + pad)
+                )
+            )
+        return n
+
     def for_task(self, task: Task) -> dict:
         """Return the task's part of the inputs and its fingerprint.
 
@@ -1039,56 +1073,12 @@ def run(
     manifest_path = out / _MANIFEST
     entries = {} if restart else _read_manifest(manifest_path)
     results: dict[str, TaskResult] = {}
-    todo: list[Task] = []
-    # the city inputs are read once (or loaded from out/_cache); each task gets its part
-    t0 = time.perf_counter()
-    prepared: list[Task] = []
-    if tasks:
-        city = CityInputs.load(tasks[0].inputs["config"], out / _CACHE_DIR)
-        for t in tasks:
-            try:
-                prepared.append(
-                    t if t.data is not None else dataclasses.replace(t, data=city.for_task(t))
-                )
-            except LifecircleError as exc:
-                results[t.key] = TaskResult(
-                    t.key, "failed", 0.0, t.folder(out), error=_error_text(t, exc)
-                )
-        del city
-        log.info("city inputs split into %d tasks in %.1f s", len(tasks), time.perf_counter() - t0)
-    for t in prepared:
-        if not restart and _is_done(t, entries.get(t.key), out):
-            e = entries[t.key]
-            results[t.key] = TaskResult(
-                t.key, "skipped", float(e.get("seconds", 0.0)), t.folder(out)
-            )
-        else:
-            todo.append(t)
-    for t in tasks:
-        if t.key in results and results[t.key].status == "failed":
-            entries[t.key] = {
-                "status": "failed",
-                "error": results[t.key].error,
-                "seconds": 0.0,
-                "fingerprint": None,
-                "started": _now(),
-                "finished": _now(),
-                "folder": str(t.folder(out).relative_to(out)),
-            }
-            log.error("task failed: %s", results[t.key].error)
-    # largest first (street vertices + resident points): a long task started last would
-    # leave the other workers idle at the end
-    todo.sort(key=_task_size, reverse=True)
-    skipped = [k for k, r in results.items() if r.status == "skipped"]
-    if skipped:
-        log.info("%d tasks already done with the same inputs: skipped", len(skipped))
     show = settings.progress if progress is None else progress
     bar = tqdm(
         total=len(tasks),
-        initial=len(tasks) - len(todo),
         desc=f"tasks ({by})",
         unit="task",
-        disable=not show or not todo,
+        disable=not show or not tasks,
     )
 
     def record(task: Task, res: TaskResult, started: str) -> None:
@@ -1107,11 +1097,55 @@ def run(
             log.error("task failed: %s", res.error)
         bar.update(1)
 
+    def todo() -> Iterator[Task]:
+        """Yield the tasks to run, largest first, each cut out of the city as workers start.
+
+        The city inputs are read once (or loaded from out/_cache); a task whose part cannot be
+        cut fails here, one already done with the same inputs is skipped.
+        """
+        if not tasks:
+            return
+        t0 = time.perf_counter()
+        city = CityInputs.load(tasks[0].inputs["config"], out / _CACHE_DIR)
+        # largest first (street vertices + resident points near it): a long task started
+        # last would leave the other workers idle at the end
+        for t in sorted(tasks, key=city.size_of, reverse=True):
+            try:
+                ready = t if t.data is not None else dataclasses.replace(t, data=city.for_task(t))
+            except LifecircleError as exc:
+                now = _now()
+                results[t.key] = TaskResult(
+                    t.key, "failed", 0.0, t.folder(out), error=_error_text(t, exc)
+                )
+                entries[t.key] = {
+                    "status": "failed",
+                    "error": results[t.key].error,
+                    "seconds": 0.0,
+                    "fingerprint": None,
+                    "started": now,
+                    "finished": now,
+                    "folder": str(t.folder(out).relative_to(out)),
+                }
+                log.error("task failed: %s", results[t.key].error)
+                bar.update(1)
+                continue
+            if not restart and _is_done(ready, entries.get(t.key), out):
+                e = entries[t.key]
+                results[t.key] = TaskResult(
+                    t.key, "skipped", float(e.get("seconds", 0.0)), t.folder(out)
+                )
+                bar.update(1)
+                continue
+            yield ready
+        log.info("city inputs split into %d tasks in %.1f s", len(tasks), time.perf_counter() - t0)
+
     try:
-        if todo:
-            _execute(todo, out, scheduler, workers, record)
+        _execute(todo(), len(tasks), out, scheduler, workers, record)
     finally:
         bar.close()
+    skipped = sorted(k for k, r in results.items() if r.status == "skipped")
+    if skipped:
+        log.info("%d tasks already done with the same inputs: skipped", len(skipped))
     _write_manifest(manifest_path, entries, by)
     done = sorted(k for k, r in results.items() if r.status == "done")
     failed = {k: r.error or "failed" for k, r in sorted(results.items()) if r.status == "failed"}
@@ -1124,19 +1158,11 @@ def run(
         out=out,
         tasks=results,
         done=done,
-        skipped=sorted(skipped),
+        skipped=skipped,
         failed=failed,
         city_summary=summary,
         files=files,
     )
-
-
-def _task_size(task: Task) -> int:
-    """Rough work of a task: its street vertices plus resident points (0 when unknown)."""
-    data = task.data or {}
-    ways = data.get("ways")
-    pop = data.get("population")
-    return (len(ways.lon) if ways is not None else 0) + (len(pop) if pop is not None else 0)
 
 
 def _require_dask(scheduler: str) -> None:
@@ -1151,13 +1177,19 @@ def _require_dask(scheduler: str) -> None:
 
 
 def _execute(
-    todo: list[Task],
+    todo: Iterable[Task],
+    n_max: int,
     out: Path,
     scheduler: str,
     workers: int | None,
     record: Callable[[Task, TaskResult, str], None],
 ) -> None:
-    n = max(1, min(workers or os.cpu_count() or 1, len(todo)))
+    """Run the tasks ``todo`` yields (at most ``n_max``), each submitted as soon as it comes.
+
+    Workers start with the first task, so the tasks run while the rest are still being cut
+    out of the city; nothing starts when ``todo`` yields nothing.
+    """
+    n = max(1, min(workers or os.cpu_count() or 1, n_max))
     started = _now()
     if scheduler == "sync":
         for t in todo:
@@ -1168,12 +1200,19 @@ def _execute(
 
         # spawn: no fork of a process that may hold threads (numba, tqdm, dask)
         ctx = multiprocessing.get_context("spawn")
-        pool = ProcessPoolExecutor(
-            max_workers=n, mp_context=ctx, initializer=_watch_parent, initargs=(os.getpid(),)
-        )
+        pool = None
         try:
             with _stop_on_signals():
-                futs = {pool.submit(_run_task_safe, t, out): t for t in todo}
+                futs = {}
+                for t in todo:
+                    if pool is None:
+                        pool = ProcessPoolExecutor(
+                            max_workers=n,
+                            mp_context=ctx,
+                            initializer=_watch_parent,
+                            initargs=(os.getpid(),),
+                        )
+                    futs[pool.submit(_run_task_safe, t, out)] = t
                 for f in as_completed(futs):
                     t = futs[f]
                     try:
@@ -1185,6 +1224,8 @@ def _execute(
                     record(t, res, started)
         except BaseException:
             # interrupted: stop the workers now, queued tasks are not started
+            if pool is None:
+                raise
             procs = list((getattr(pool, "_processes", None) or {}).values())
             pool.shutdown(wait=False, cancel_futures=True)
             for proc in procs:
@@ -1195,7 +1236,8 @@ def _execute(
                     proc.join(5)
             raise
         else:
-            pool.shutdown(wait=True)
+            if pool is not None:
+                pool.shutdown(wait=True)
     else:
         _require_dask(scheduler)
         try:
@@ -1206,6 +1248,12 @@ def _execute(
                 f"({exc}); install the optional extra: pip install 'lifecircle-geo[dask]'"
             ) from None
 
+        # the cluster starts with the first task to run: none for a batch already done
+        todo = iter(todo)
+        first = next(todo, None)
+        if first is None:
+            return
+        todo = itertools.chain([first], todo)
         cluster = None
         if scheduler == "dask":
             cluster = LocalCluster(
