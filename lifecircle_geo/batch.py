@@ -699,9 +699,19 @@ class CityInputs:
             self.osm_facilities = (
                 future.result() if future is not None else _read_osm_facilities(fac_paths, profile)
             )
-        finally:
-            if pool is not None:
-                pool.shutdown(cancel_futures=True)
+        except BaseException:
+            if pool is not None:  # a failed read: the side parse is stopped, not waited for
+                procs = list((getattr(pool, "_processes", None) or {}).values())
+                for proc in procs:
+                    with contextlib.suppress(Exception):
+                        proc.terminate()
+                pool.shutdown(wait=False, cancel_futures=True)
+                for proc in procs:
+                    with contextlib.suppress(Exception):
+                        proc.join(5)
+            raise
+        if pool is not None:
+            pool.shutdown()
         self._owners: dict[str, pd.Series] = {}
         self._trees: list = [None] * len(self.osm_facilities)
 

@@ -514,3 +514,37 @@ def test_lighter_task_outputs_and_the_city_annex(tmp_path):
     assert total["n_hubs"] + total["n_points"] == projects
     sheets = openpyxl.load_workbook(out / "city_coverage.xlsx", read_only=True).sheetnames
     assert "附件汇总 Annex" in sheets
+
+
+def test_city_read_side_process_equals_the_serial_read_and_stops_on_error(tmp_path, monkeypatch):
+    """The facilities' parse in a forked side process gives the serial read's table; a
+    failing read of the ways raises at once and leaves no side process behind."""
+    import multiprocessing
+
+    from lifecircle_geo.pipeline import load_config
+
+    cfg = load_config(_write_case(tmp_path / "a"))
+    side = batch.CityInputs(cfg)
+    monkeypatch.setattr(batch, "_can_fork", lambda: False)
+    serial = batch.CityInputs(cfg)
+    monkeypatch.undo()
+    pd.testing.assert_frame_equal(
+        side.osm_facilities[0].drop(columns=["geometry", "entrances"]),
+        serial.osm_facilities[0].drop(columns=["geometry", "entrances"]),
+    )
+    assert side.osm_facilities[0].geometry.equals(serial.osm_facilities[0].geometry)
+    assert side.osm_facilities[0].attrs["unmatched"] == serial.osm_facilities[0].attrs["unmatched"]
+    bad = tmp_path / "motorway.osm"
+    bad.write_text(
+        """<?xml version="1.0" encoding="UTF-8"?>
+<osm version="0.6">
+  <node id="1" lat="31.23" lon="121.47"/><node id="2" lat="31.231" lon="121.471"/>
+  <way id="10"><nd ref="1"/><nd ref="2"/><tag k="highway" v="motorway"/></way>
+</osm>
+""",
+        encoding="utf-8",
+    )
+    broken = dict(cfg, network=dict(cfg["network"], osm=bad))
+    with pytest.raises(lc.NetworkError, match="no walkable way"):
+        batch.CityInputs(broken)
+    assert not multiprocessing.active_children()
