@@ -122,7 +122,8 @@ def summarize(long: pd.DataFrame, keys: list[str], walk_speed_kmh: float) -> pd.
         else np.full(len(long), float(walk_speed_kmh))
     )
     walk_m = long["walk_m"].to_numpy(dtype=float)
-    pop = long["population"].to_numpy(dtype=float)
+    # a missing count adds nobody (as a pandas sum skips it)
+    pop = np.nan_to_num(long["population"].to_numpy(dtype=float), nan=0.0)
     walk_min = walk_m / (speed * 1000.0 / 60.0)
     within = walk_m <= long["threshold_m"].to_numpy(dtype=float) + TOLERANCE_M
     reached = np.isfinite(walk_m)
@@ -144,7 +145,7 @@ def summarize(long: pd.DataFrame, keys: list[str], walk_speed_kmh: float) -> pd.
         out=np.full(n_grp, np.nan),
         where=out["reached_population"].to_numpy() > 0,
     )
-    out["p90_walk_min"] = weighted_p90(gid, walk_min, pop, n_grp)
+    out["p90_walk_min"] = _grouped_quantile(gid, walk_min, pop, n_grp)
     _share_and_meets(out)
     return out[[*gkeys, "target_share", *MEASURES]]
 
@@ -160,11 +161,14 @@ def _groups(long: pd.DataFrame, gkeys: list[str]) -> tuple[np.ndarray, pd.DataFr
     return gid, long[gkeys].iloc[first].reset_index(drop=True)
 
 
-def weighted_p90(gid: np.ndarray, value: np.ndarray, weight: np.ndarray, n_grp: int) -> np.ndarray:
-    """Return the weighted 90th percentile of ``value`` in each group (NaN where not finite).
+def _grouped_quantile(
+    gid: np.ndarray, value: np.ndarray, weight: np.ndarray, n_grp: int, q: float = 0.9
+) -> np.ndarray:
+    """Return :func:`weighted_quantile` of ``value`` in each group, all groups at once.
 
     Rows sorted within their group by value; the first row where the cumulative weight
-    reaches 90 % of the group's. Ties in value give the same result in any order.
+    reaches ``q`` of the group's. Ties in value give the same result in any order. Unlike
+    :func:`weighted_quantile`, a quantile that is not finite (not reached) is NaN.
 
     Parameters
     ----------
@@ -174,11 +178,13 @@ def weighted_p90(gid: np.ndarray, value: np.ndarray, weight: np.ndarray, n_grp: 
         The value and its weight (people) of each row.
     n_grp : int
         Number of groups.
+    q : float
+        The quantile.
 
     Returns
     -------
     ndarray of float64
-        One per group; NaN for a group without weight or whose percentile is not finite.
+        One per group; NaN for a group without weight or whose quantile is not finite.
     """
     out = np.full(n_grp, np.nan)
     if not len(gid):
@@ -202,7 +208,7 @@ def weighted_p90(gid: np.ndarray, value: np.ndarray, weight: np.ndarray, n_grp: 
     csum = np.cumsum(w)
     before = np.where(start > 0, csum[np.maximum(start - 1, 0)], 0.0)
     cw = csum - before[gs]
-    hit = np.flatnonzero((cw >= 0.9 * total[gs] - 1e-9 * total[gs]) & (total[gs] > 0))
+    hit = np.flatnonzero((cw >= q * total[gs] - 1e-9 * total[gs]) & (total[gs] > 0))
     first_gid, first = np.unique(gs[hit], return_index=True)
     out[first_gid] = value[order[hit[first]]]
     return np.where(np.isfinite(out), out, np.nan)
@@ -224,9 +230,8 @@ def _p90_table(long: pd.DataFrame, keys: list[str], walk_speed_kmh: float) -> pd
         else np.full(len(long), walk_speed_kmh)
     )
     walk_min = long["walk_m"].to_numpy(dtype=float) / (speed * 1000.0 / 60.0)
-    out["p90_walk_min"] = weighted_p90(
-        gid, walk_min, long["population"].to_numpy(dtype=float), len(out)
-    )
+    pop = np.nan_to_num(long["population"].to_numpy(dtype=float), nan=0.0)
+    out["p90_walk_min"] = _grouped_quantile(gid, walk_min, pop, len(out))
     return out
 
 

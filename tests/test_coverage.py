@@ -338,3 +338,44 @@ def test_empty_table_declared_complete_is_zero_everywhere(grid_case):
     measured = result.coverage[result.coverage["status"] != "informational"]
     assert (measured["share"] == 0).all() and set(measured["status"]) == {"gap"}
     assert result.demand["nearest_childcare"].isna().all()
+
+
+def test_summarize_counts_a_missing_population_as_nobody():
+    """A NaN count adds nobody to the sums or the 90th percentile (as a pandas sum skips it)."""
+    from lifecircle_geo.coverage import summarize
+
+    long = pd.DataFrame(
+        {
+            "unit_id": ["a", "a", "a", "b"],
+            "category": "park",
+            "population": [10.0, np.nan, 30.0, 5.0],
+            "walk_m": [100.0, 50.0, 900.0, np.inf],
+            "threshold_m": 500.0,
+            "target_share": 0.8,
+        }
+    )
+    got = summarize(long, ["unit_id"], 4.5).set_index("unit_id")
+    ref = summarize(long.fillna({"population": 0.0}), ["unit_id"], 4.5).set_index("unit_id")
+    pd.testing.assert_frame_equal(got, ref)
+    assert got.loc["a", "population"] == 40.0 and got.loc["a", "covered_population"] == 10.0
+    assert got.loc["a", "p90_walk_min"] == 900.0 / (4.5 * 1000 / 60)
+    assert got.loc["b", "reached_population"] == 0.0 and np.isnan(got.loc["b", "p90_walk_min"])
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_grouped_quantile_is_weighted_quantile_per_group(seed):
+    """The all-groups-at-once percentile of summarize equals weighted_quantile group by group
+    (ties, zero weights and unreached rows included)."""
+    from lifecircle_geo.coverage import _grouped_quantile
+
+    rng = np.random.default_rng(seed)
+    n, n_grp = 3000, 40
+    gid = rng.integers(0, n_grp, n)
+    value = np.round(rng.uniform(0, 30, n))  # many ties
+    value[rng.random(n) < 0.05] = np.inf
+    weight = rng.integers(0, 5, n).astype(float)
+    for q in (0.5, 0.9):
+        got = _grouped_quantile(gid, value, weight, n_grp, q)
+        for g in range(n_grp):
+            ref = weighted_quantile(value[gid == g], weight[gid == g], q)
+            assert (np.isnan(got[g]) and not np.isfinite(ref)) or got[g] == ref, (g, q)
