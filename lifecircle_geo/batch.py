@@ -90,12 +90,10 @@ from tqdm.auto import tqdm
 from . import _io
 from . import crs as lc_crs
 from . import facilities as lc_facilities
-from . import population as lc_population
 from ._io import atomic_path, json_text
 from ._version import __version__
 from .coverage import rollup as coverage_rollup
 from .errors import InputError, LifecircleError, NetworkError
-from .extent import clip_units
 from .gaps import annex_table
 from .network import WalkNetwork, WalkRules
 from .network import walknetwork as _wn
@@ -106,6 +104,7 @@ from .pipeline import (
     Inputs,
     _assign_within_m,
     analyze_inputs,
+    complete_inputs,
     input_files,
     load_config,
     read_residents,
@@ -926,35 +925,8 @@ def _task_inputs(task: Task, data: dict) -> Inputs:
         )
     else:
         net = WalkNetwork.load(net_cfg["saved"])
-    if cfg["units"].get("clip_to_network"):
-        units = clip_units(units, net)
-        if units.empty:
-            raise InputError(f"{cfg['units']['path']}: no unit overlaps the street data")
-    profile = cfg["profile"]
-    tables = list(data["osm_facilities"])
-    if cfg["facilities"]["tables"]:
-        keep = area.buffered()
-        for t in cfg["facilities"]["tables"]:
-            tab = lc_facilities.from_table(
-                t["path"],
-                coords=t["coords"],
-                profile=profile,
-                columns=t.get("columns"),
-                sheet=t.get("sheet", 0),
-                net=net,
-            )
-            tables.append(tab[tab.geometry.intersects(keep)])
-    fac = lc_facilities.merge(*tables)
-    p_cfg = cfg["population"]
-    pop = data["population"]
-    if "totals" in p_cfg:
-        try:
-            pop = lc_population.from_totals(
-                units, net, column=p_cfg["totals"], groups=p_cfg.get("groups")
-            )
-        except InputError as exc:
-            raise InputError(f"{cfg['units']['path']}: [population] totals: {exc}") from None
-    return Inputs(network=net, facilities=fac, units=units, population=pop)
+    keep = area.buffered() if cfg["facilities"]["tables"] else None
+    return complete_inputs(cfg, net, units, data["osm_facilities"], data["population"], keep)
 
 
 # ---------------------------------------------------------------------------- manifest

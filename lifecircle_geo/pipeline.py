@@ -102,6 +102,7 @@ __all__ = [
     "Key",
     "analyze_inputs",
     "build_inputs",
+    "complete_inputs",
     "config_help",
     "input_files",
     "load_config",
@@ -995,14 +996,62 @@ def build_inputs(config: str | os.PathLike | dict, *, area: Area | None = None) 
         )
     else:
         net = WalkNetwork.load(net_cfg["saved"])
+    keep = area.buffered() if area is not None else None
+    osm = [lc_facilities.from_osm(p, profile=cfg["profile"]) for p in cfg["facilities"]["osm"]]
+    if keep is not None:
+        osm = [t[t.geometry.intersects(keep)] for t in osm]
+    pop = read_residents(cfg)
+    if area is not None and pop is not None and "totals" not in cfg["population"]:
+        pop = _residents_of(area, pop, all_units, _assign_within_m(cfg))
+    return complete_inputs(cfg, net, units, osm, pop, keep)
+
+
+def complete_inputs(
+    cfg: dict,
+    net: WalkNetwork,
+    units: gpd.GeoDataFrame,
+    osm_facilities: list[gpd.GeoDataFrame],
+    population: gpd.GeoDataFrame | None,
+    keep: Any = None,
+) -> Inputs:
+    """Return the inputs of a run whose network, OSM facilities and residents are read.
+
+    One place for what a run and a batch task (:mod:`lifecircle_geo.batch`) do alike: units
+    clipped to the network (``[units] clip_to_network``), the planners' facility tables read
+    (those outside ``keep`` dropped) and merged with ``osm_facilities``, and residents from
+    ``[population] totals`` when the config gives totals.
+
+    Parameters
+    ----------
+    cfg : dict
+        A loaded config (:func:`load_config`).
+    net : WalkNetwork
+    units : GeoDataFrame
+        The run's units.
+    osm_facilities : list of GeoDataFrame
+        The OSM facility tables, already cut to the run's area.
+    population : GeoDataFrame or None
+        The run's resident points (ignored with ``[population] totals``).
+    keep : shapely geometry, optional
+        The run's buffered area (WGS-84): table facilities outside it are dropped.
+
+    Returns
+    -------
+    Inputs
+
+    Raises
+    ------
+    InputError
+        No unit overlaps the street data, or bad facility tables or totals (the file named).
+    """
     if cfg["units"].get("clip_to_network"):
         units = clip_units(units, net)
         if units.empty:
             raise InputError(f"{cfg['units']['path']}: no unit overlaps the street data")
     profile = cfg["profile"]
-    tables = [lc_facilities.from_osm(p, profile=profile) for p in cfg["facilities"]["osm"]]
-    tables += [
-        lc_facilities.from_table(
+    tables = list(osm_facilities)
+    for t in cfg["facilities"]["tables"]:
+        tab = lc_facilities.from_table(
             t["path"],
             coords=t["coords"],
             profile=profile,
@@ -1010,22 +1059,17 @@ def build_inputs(config: str | os.PathLike | dict, *, area: Area | None = None) 
             sheet=t.get("sheet"),
             net=net,
         )
-        for t in cfg["facilities"]["tables"]
-    ]
-    if area is not None:
-        keep = area.buffered()
-        tables = [t[t.geometry.intersects(keep)] for t in tables]
+        tables.append(tab if keep is None else tab[tab.geometry.intersects(keep)])
     fac = lc_facilities.merge(*tables)
     p_cfg = cfg["population"]
-    groups = p_cfg.get("groups")
-    pop = read_residents(cfg)
+    pop = population
     if "totals" in p_cfg:
         try:
-            pop = lc_population.from_totals(units, net, column=p_cfg["totals"], groups=groups)
+            pop = lc_population.from_totals(
+                units, net, column=p_cfg["totals"], groups=p_cfg.get("groups")
+            )
         except InputError as exc:
             raise InputError(f"{cfg['units']['path']}: [population] totals: {exc}") from None
-    if area is not None and pop is not None and "totals" not in p_cfg:
-        pop = _residents_of(area, pop, all_units, _assign_within_m(cfg))
     return Inputs(network=net, facilities=fac, units=units, population=pop)
 
 
