@@ -1079,6 +1079,8 @@ def run(
             log.error("task failed: %s", res.error)
         bar.update(1)
 
+    city_units: list[gpd.GeoDataFrame] = []  # the units read with the city, for its map
+
     def todo() -> Iterator[Task]:
         """Yield the tasks to run, largest first, each cut out of the city as workers start.
 
@@ -1089,6 +1091,7 @@ def run(
             return
         t0 = time.perf_counter()
         city = CityInputs.load(tasks[0].inputs["config"], out / _CACHE_DIR)
+        city_units.append(city.units)
         # largest first (street vertices + resident points near it): a long task started
         # last would leave the other workers idle at the end
         for t in sorted(tasks, key=city.size_of, reverse=True):
@@ -1132,7 +1135,9 @@ def run(
     done = sorted(k for k, r in results.items() if r.status == "done")
     failed = {k: r.error or "failed" for k, r in sorted(results.items()) if r.status == "failed"}
     finished = [t for t in tasks if results[t.key].status in ("done", "skipped")]
-    summary, files = rollup(out, finished, status=results)
+    summary, files = rollup(
+        out, finished, status=results, units=city_units[0] if city_units else None
+    )
     files["manifest"] = manifest_path
     if failed:
         log.error("%d of %d tasks failed: %s", len(failed), len(tasks), "; ".join(failed.values()))
@@ -1328,7 +1333,11 @@ _ROLLUP_COLS = [
 
 
 def rollup(
-    out: str | os.PathLike, tasks: list[Task], status: dict[str, TaskResult] | None = None
+    out: str | os.PathLike,
+    tasks: list[Task],
+    status: dict[str, TaskResult] | None = None,
+    *,
+    units: gpd.GeoDataFrame | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Path]]:
     """Combine the finished tasks' ``coverage.csv`` into the city tables.
 
@@ -1338,6 +1347,8 @@ def rollup(
     the task list, with :func:`lifecircle_geo.coverage.rollup`: population, covered and reached
     population are sums; ``share`` is covered / population and ``mean_walk_min`` is weighted by
     reached population; the 90th percentile cannot be recomputed from unit rows and is left out.
+    And ``out/city_map.html`` (:func:`lifecircle_geo.report.citymap.write_city_map`): every
+    unit, 街镇 and district coloured by coverage, each linked to its task's ``map.html``.
 
     Parameters
     ----------
@@ -1347,11 +1358,16 @@ def rollup(
         The finished tasks to combine.
     status : dict, optional
         key → :class:`TaskResult` of every task, for the task sheet.
+    units : GeoDataFrame, optional
+        The city's units (their polygons for the city map); read from the first task's
+        config when not given.
 
     Returns
     -------
     (DataFrame, dict)
-        The city summary and ``{"city_summary": Path, "city_coverage": Path}``.
+        The city summary and ``{"city_summary": Path, "city_coverage": Path,
+        "city_annex": Path, "city_map": Path}`` (no ``city_map`` when no task finished or the
+        map could not be drawn: the reason is logged as an error).
 
     Examples
     --------
@@ -1457,14 +1473,14 @@ def rollup(
             projects.append(
                 pd.read_csv(p, encoding="utf-8", dtype=str, keep_default_na=False, na_values=[""])
             )
-    units = (
+    unit_districts = (
         cov[["unit_id", "district_code"]].drop_duplicates("unit_id")
         if len(cov)
         else pd.DataFrame(columns=["unit_id", "district_code"])
     )
     annex = annex_table(
         pd.concat(projects, ignore_index=True) if projects else pd.DataFrame(columns=["unit_id"]),
-        units,
+        unit_districts,
     )
     annex_path = out / "city_annex.csv"
     with atomic_path(annex_path) as tmp:
@@ -1482,8 +1498,43 @@ def rollup(
     ]
     write_tables(xlsx_path, sheets)
     log.info("wrote %s and %s", csv_path, xlsx_path)
-    return summary, {
-        "city_summary": csv_path,
-        "city_coverage": xlsx_path,
-        "city_annex": annex_path,
-    }
+    files = {"city_summary": csv_path, "city_coverage": xlsx_path, "city_annex": annex_path}
+    if len(cov) and tasks:
+        map_path = _city_map(out, tasks, cov, {"jiezhen": jz, "district": dist}, units)
+        if map_path is not None:
+            files["city_map"] = map_path
+    return summary, files
+
+
+def _city_map(
+    out: Path,
+    tasks: list[Task],
+    cov: pd.DataFrame,
+    rollups: dict[str, pd.DataFrame],
+    units: gpd.GeoDataFrame | None,
+) -> Path | None:
+    """Write ``out/city_map.html``, each unit linked to the map of the task that holds it."""
+    from .report import FILE_NAMES
+    from .report.citymap import write_city_map
+
+    names = (
+        dict(zip(cov["jiezhen_code"].astype(str), cov["jiezhen_name"].astype(str), strict=False))
+        if "jiezhen_name" in cov.columns
+        else {}
+    )
+    links: dict[str, tuple[str, str]] = {}
+    for t in tasks:
+        page = t.folder(out) / FILE_NAMES["html"]
+        if not page.exists():
+            continue
+        label = t.key + (f" {names[t.key]}" if names.get(t.key) else "")
+        href = page.relative_to(out).as_posix()
+        for uid in t.unit_ids:
+            links[str(uid)] = (label, href)
+    try:
+        if units is None:
+            units = read_units(tasks[0].inputs["config"])
+        return write_city_map(units, cov, out / "city_map.html", rollups=rollups, links=links)
+    except Exception as exc:  # the tables are written; the map is said to be missing
+        log.error("no city map: %s", exc)
+        return None

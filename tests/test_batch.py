@@ -166,6 +166,31 @@ def test_local_run_writes_tasks_manifest_and_city_rollup(case, local_run):
     assert (got_d["meets_standard"].astype(bool) == ref_d["meets_standard"]).all()
 
 
+def test_city_map_links_every_unit_to_its_task_map(case, local_run):
+    """The city map shows every unit and 街镇 with the roll-up's shares, linked to task maps."""
+    import re
+
+    out = case.parent / "out_local"
+    page = local_run.files["city_map"]
+    assert page == out / "city_map.html"
+    data = json.loads(re.search(r"var D = (\{.*?\});\n", page.read_text(encoding="utf-8")).group(1))
+    units = data["levels"]["unit"]["features"]
+    assert sorted(f["properties"]["id"] for f in units) == sorted(
+        u for t in batch.plan(case) for u in t.unit_ids
+    )
+    for f in units:  # each unit links the map of the task that holds it, and the file is there
+        ((label, href),) = f["properties"]["links"]
+        assert (out / href).is_file() and href.split("/")[1] == label.split(" ")[0]
+    city = pd.read_csv(out / "city_summary.csv", dtype={"jiezhen_code": str})
+    jz = city[city.level == "jiezhen"].set_index(["jiezhen_code", "category"])["share"]
+    order = [c["id"] for c in data["cats"]]
+    for f in data["levels"]["jiezhen"]["features"]:
+        p = f["properties"]
+        want = [jz.get((p["id"], c)) for c in order]
+        got = [np.nan if s is None else s for s in p["s"]]
+        assert np.allclose(got, want, atol=1e-3, equal_nan=True), p["id"]
+
+
 def test_rerun_skips_done_and_reruns_missing_or_changed(case, local_run, tmp_path):
     out = tmp_path / "out"
     shutil.copytree(case.parent / "out_local", out)

@@ -88,8 +88,10 @@ _STREET_SIMPLIFY_M = 3.0
 _MAX_PROJECTS_IN_POPUP = 5
 #: Most facility markers drawn; above it the map shows units and roll-ups only.
 MAX_FACILITY_MARKERS = 20_000
-#: Most street edges in the offline basemap (the longest are kept).
-MAX_STREET_EDGES = 150_000
+#: Most street edges in the offline basemap (the longest are kept). A district's map with
+#: 150,000 took about 7 s to open in Chromium on the 2-core machine, 4 s with 30,000
+#: (``benchmarks/map_open.py``); short alleys matter little at a district's zoom.
+MAX_STREET_EDGES = 60_000
 #: The static picture of the map written beside it (see ``figures.py``).
 PNG_NAME = "unit_coverage_map.png"
 
@@ -567,29 +569,46 @@ _JS = r"""
     }
     return h + "</div>";
   }
-  function unitLayer(cat) {
-    return L.geoJson(D.units, {
-      style: function (f) {
-        var p = f.properties, v, below = false;
-        if (p.partial_network) {
-          return {fillColor: "#d7ccc8", fillOpacity: 0.55, color: "#795548", weight: 2,
-                  dashArray: "2 4"};
-        }
-        if (cat) {
-          v = cat.nodata ? null : (p.share || {})[cat.id];
-          below = isNum(v) && isNum(cat.target) && v < cat.target;
-        } else {
-          v = p.n_categories ? p.n_meets_standard / p.n_categories : null;
-        }
-        return {fillColor: shareColour(v), fillOpacity: 0.65, color: below ? "#b71c1c" : "#444",
-                weight: below ? 2.5 : 1, dashArray: below ? "5 4" : null};
-      },
-      onEachFeature: function (f, layer) {
-        layer.bindPopup(unitPopup(f.properties, cat), {maxWidth: 380});
-        layer.bindTooltip(esc(f.properties.unit_name || f.properties.unit_id));
-      }
-    });
+  // One layer of units, restyled when another category is chosen: one layer per category
+  // (21 copies of every polygon) made a district's map take seconds to open. The radio
+  // buttons are empty layer groups that only name the view; popups are built when opened.
+  var current = null;
+  function unitStyle(f) {
+    var p = f.properties, v, below = false, cat = current;
+    if (p.partial_network) {
+      return {fillColor: "#d7ccc8", fillOpacity: 0.55, color: "#795548", weight: 2,
+              dashArray: "2 4"};
+    }
+    if (cat) {
+      v = cat.nodata ? null : (p.share || {})[cat.id];
+      below = isNum(v) && isNum(cat.target) && v < cat.target;
+    } else {
+      v = p.n_categories ? p.n_meets_standard / p.n_categories : null;
+    }
+    return {fillColor: shareColour(v), fillOpacity: 0.65, color: below ? "#b71c1c" : "#444",
+            weight: below ? 2.5 : 1, dashArray: below ? "5 4" : null};
   }
+  var unitLayer = L.geoJson(D.units, {
+    style: unitStyle,
+    onEachFeature: function (f, layer) {
+      layer.bindPopup(function () { return unitPopup(f.properties, current); },
+                      {maxWidth: 380});
+      layer.bindTooltip(esc(f.properties.unit_name || f.properties.unit_id));
+    }
+  }).addTo(map);
+
+  var base = {}, baseCat = {};
+  var countName = "达标类别数 Categories meeting standard";
+  base[countName] = L.layerGroup();
+  D.cats.forEach(function (c) {
+    var name = esc(c.zh) + " " + esc(c.en) + (isNum(c.tier) ? " (" + c.tier + " 分钟 min)" : "") +
+      (c.nodata ? " — 无数据 no data" : "") + (c.info ? " — 仅供参考 informational" : "") +
+      (c.assumed ? " ※" : "");
+    base[name] = L.layerGroup();
+    baseCat[name] = c;
+  });
+  base[countName].addTo(map);
+
   // offline basemap: the network's own streets, under everything (no tile server needed)
   var streetPane = map.createPane("lcStreets");
   streetPane.style.zIndex = 350;
@@ -602,18 +621,6 @@ _JS = r"""
        renderer: L.canvas({pane: "lcStreets"}), pane: "lcStreets"});
   if (D.streets.length) streetLayer.addTo(map);
 
-  var base = {}, baseCat = {};
-  var countName = "达标类别数 Categories meeting standard";
-  base[countName] = unitLayer(null);
-  D.cats.forEach(function (c) {
-    var name = esc(c.zh) + " " + esc(c.en) + (isNum(c.tier) ? " (" + c.tier + " 分钟 min)" : "") +
-      (c.nodata ? " — 无数据 no data" : "") + (c.info ? " — 仅供参考 informational" : "") +
-      (c.assumed ? " ※" : "");
-    base[name] = unitLayer(c);
-    baseCat[name] = c.id;
-  });
-  base[countName].addTo(map);
-
   var known = {};
   D.cats.forEach(function (c) { known[c.id] = c; });
   function catOf(id) { return known[id] || {id: id, zh: id, en: "", colour: "#555555"}; }
@@ -625,11 +632,14 @@ _JS = r"""
                                  fillOpacity: 0.95});
     },
     onEachFeature: function (f, layer) {
-      var p = f.properties, c = catOf(p.category);
-      layer.bindPopup("<div style='font-size:12px'><b>" + esc(p.name) + "</b><br>类别 Category: " +
-        esc(c.zh) + " " + esc(c.en) + "<br>类型 Type: " + esc(p.facility_type) +
-        "<br>来源 Source: " + esc(p.source) +
-        (p.reachable === false ? "<br><i>不在步行网络上 off the network</i>" : "") + "</div>");
+      var p = f.properties;
+      layer.bindPopup(function () {
+        var c = catOf(p.category);
+        return "<div style='font-size:12px'><b>" + esc(p.name) + "</b><br>类别 Category: " +
+          esc(c.zh) + " " + esc(c.en) + "<br>类型 Type: " + esc(p.facility_type) +
+          "<br>来源 Source: " + esc(p.source) +
+          (p.reachable === false ? "<br><i>不在步行网络上 off the network</i>" : "") + "</div>";
+      });
       layer.bindTooltip(esc(p.name));
     }
   });
@@ -662,7 +672,12 @@ _JS = r"""
   showCategory(null);
   facLayer.addTo(map);
   siteLayer.addTo(map);
-  map.on("baselayerchange", function (e) { showCategory(baseCat[e.name] || null); });
+  map.on("baselayerchange", function (e) {
+    current = baseCat[e.name] || null;
+    unitLayer.setStyle(unitStyle);
+    unitLayer.eachLayer(function (l) { if (l.isPopupOpen()) l.closePopup(); });
+    showCategory(current ? current.id : null);
+  });
 
   var overlays = {};
   if (D.streets.length) overlays["街道底图 Streets (离线 offline basemap)"] = streetLayer;
