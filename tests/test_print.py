@@ -313,3 +313,31 @@ def test_hostile_names_make_safe_file_names(hostile, tmp_path):
     for name in result.units["unit_name"].tolist() + result.units["unit_id"].tolist():
         p = (tmp_path / f"{safe_name(name)}.png").resolve()
         assert p.parent == tmp_path.resolve()
+
+
+def test_line_counts_match_a_per_character_count():
+    """The vectorised row-height count equals wrapping each part, character by character."""
+    import unicodedata
+
+    def width(text: str) -> int:
+        return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+    def lines(value, col_width: float) -> int:
+        if value is None or (isinstance(value, float) and not np.isfinite(value)):
+            return 1
+        usable = max(col_width - 1.5, 1.0)
+        return sum(max(1, int(np.ceil(width(p) / usable))) for p in str(value).split("\n"))
+
+    rng = np.random.default_rng(3)
+    pool = [*"建设内容社区卫生服务站，。・ABC abc\n１２３", "😀", "𠀀", "\u3000", "ｶ"]
+    values = [None, np.nan, 3.5, 12, "", "\n", "a\n\nb", "=1+1"] + [
+        "".join(rng.choice(pool, size=rng.integers(0, 150))) for _ in range(500)
+    ]
+    cells = np.array(values, dtype=object)
+    for col_width in (8.0, 13.5, 40.0, 70.0):
+        want = [lines(v, col_width) for v in values]
+        assert excel._line_counts(cells, col_width).tolist() == want
+        assert [excel._lines(v, col_width) for v in values[:20]] == want[:20]
+        assert [excel._text_width(str(v)) for v in values[8:]] == [
+            width(str(v)) for v in values[8:]
+        ]

@@ -33,7 +33,7 @@ from matplotlib.figure import Figure
 from .._io import atomic_path, safe_name
 from ..gaps import ACTIONS
 from ._util import categories, frame, unit_scores
-from .figures import _fonts, _label, _ticks, draw_streets
+from .figures import PNG_FAST, PNG_METADATA, _fonts, _label, _ticks, draw_streets
 
 __all__ = ["MAX_SUMMARIES", "summary_name", "write_summaries"]
 
@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 #: Most 街镇 summarised in one run (a city run leaves them to the per-街镇 batch tasks).
 MAX_SUMMARIES = 40
 _TOP_PROJECTS = 8
+_DPI = 150
 
 
 def summary_name(code: Any, name: Any) -> str:
@@ -110,12 +111,16 @@ def write_summaries(result: Any, folder: str | os.PathLike, pdf: bool = True) ->
             FigureCanvasAgg(fig)
             stem = summary_name(code, name)
             with atomic_path(folder / f"{stem}.png") as tmp:
-                fig.savefig(tmp, format="png", dpi=150, metadata={"Software": "lifecircle_geo"})
+                fig.savefig(tmp, format="png", dpi=_DPI, metadata=PNG_METADATA, pil_kwargs=PNG_FAST)
             written.append(folder / f"{stem}.png")
             if pdf:
                 try:
                     with atomic_path(folder / f"{stem}.pdf") as tmp:
-                        fig.savefig(tmp, format="pdf", metadata={"Creator": "lifecircle_geo"})
+                        # the map's streets and units are an image in the PDF (rasterized):
+                        # thousands of vector paths made each page slow to write and to open
+                        fig.savefig(
+                            tmp, format="pdf", dpi=_DPI, metadata={"Creator": "lifecircle_geo"}
+                        )
                     written.append(folder / f"{stem}.pdf")
                 except Exception as exc:  # a font the PDF backend cannot embed
                     log.warning("summary of %s: no PDF (%s); the PNG is written", code, exc)
@@ -296,6 +301,8 @@ def _small_map(
     colours = [cmap(norm(v)) if np.isfinite(v) else "#cccccc" for v in meets]
     draw_streets(ax, result, units.crs, units.total_bounds)
     units.plot(ax=ax, color=colours, edgecolor="#333333", linewidth=0.6, alpha=0.8, zorder=2)
+    for layer in ax.collections:  # streets and units: one image in a PDF, not 10k paths
+        layer.set_rasterized(True)
     if len(units) <= 40:
         for (_, row), pt in zip(
             units.iterrows(), units.geometry.representative_point(), strict=True
