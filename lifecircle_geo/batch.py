@@ -347,7 +347,7 @@ def plan(
         "buffer_m": buffer_m,
         "settings": {k: getattr(settings, k) for k in _SETTINGS},
         # which files a task writes ([batch] outputs; None: all)
-        "outputs": (cfg.get("batch") or {}).get("outputs"),
+        "outputs": _default_outputs(b.get("outputs"), by),
     }
     all_geom = hashlib.sha256(b"".join(shapely.to_wkb(g) for g in units.geometry)).hexdigest()
     tasks = []
@@ -950,6 +950,24 @@ def _write_manifest(path: Path, entries: dict, by: str) -> None:
     }
     with atomic_path(path) as tmp:
         tmp.write_text(json_text(doc, indent=2), encoding="utf-8")
+
+
+def _default_outputs(chosen: list[str] | None, by: str) -> list[str] | None:
+    """Return the outputs of a task: ``[batch] outputs``, else all (``None``) for 街镇 tasks.
+
+    A task over a whole district leaves out the one-page 街镇 summaries unless they are asked
+    for: a page per 街镇 is a 街镇's meeting paper, and the city's 229 pages took longer than
+    everything else of a city run together (``benchmarks/city_scale.py``).
+    """
+    if chosen is not None or by == "jiezhen_code":
+        return chosen
+    from .report import OUTPUTS
+
+    log.info(
+        'tasks by %s: no one-page 街镇 summaries (add "summaries" to [batch] outputs for them)',
+        by,
+    )
+    return [o for o in OUTPUTS if o != "summaries"]
 
 
 def _now() -> str:

@@ -260,7 +260,8 @@ SCHEMA: dict[str, tuple[Key, ...]] = {
         Key(
             "outputs",
             "list",
-            "outputs per task: some of gpkg, xlsx, map, figures, summaries (default all)",
+            "outputs per task: some of gpkg, xlsx, map, figures, summaries (default all; "
+            "tasks by district_code leave out summaries)",
         ),
     ),
 }

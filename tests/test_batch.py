@@ -100,6 +100,23 @@ def test_plan_splits_by_jiezhen(case):
         batch.plan(case, keys=["999"])
 
 
+def test_district_tasks_leave_out_the_jiezhen_pages_unless_asked(case, tmp_path):
+    """A page per 街镇 is a 街镇 task's output; a district task writes them on request."""
+    assert batch.plan(case)[0].inputs["outputs"] is None  # 街镇 tasks: everything
+    (district,) = batch.plan(case, by="district_code")
+    assert district.inputs["outputs"] == ["gpkg", "xlsx", "map", "figures"]
+    asked = tmp_path / "asked.toml"
+    asked.write_text(
+        case.read_text(encoding="utf-8")
+        .replace('by = "jiezhen_code"', 'by = "district_code"\noutputs = ["gpkg", "summaries"]')
+        .replace(
+            'path = "units.geojson"', f'path = "{(case.parent / "units.geojson").as_posix()}"'
+        ),
+        encoding="utf-8",
+    )
+    assert batch.plan(asked)[0].inputs["outputs"] == ["gpkg", "summaries"]
+
+
 def test_local_run_writes_tasks_manifest_and_city_rollup(case, local_run):
     out = case.parent / "out_local"
     assert local_run.ok and local_run.done == KEYS and local_run.skipped == []
