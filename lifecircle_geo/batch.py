@@ -29,7 +29,8 @@ to 60 units) so its error names the unit(s) it fails on.
 After the tasks, the coverage of every finished task is rolled up into
 ``out/city_coverage.xlsx`` (bilingual headers) and ``out/city_summary.csv`` (UTF-8): per 街镇 ×
 category and district × category, with :func:`lifecircle_geo.coverage.rollup` (as ``analyze``
-rolls up its units).
+rolls up its units); the unit rows go to ``out/city_coverage.gpkg`` and the city map
+``out/city_map.html`` links every area to its task's map.
 
 Config: the run TOML plus an optional ``[batch]`` table::
 
@@ -1361,12 +1362,15 @@ def rollup(
 
     Writes ``out/city_summary.csv`` (UTF-8 with BOM, for Excel) with one row per 街镇 ×
     category (``level = "jiezhen"``) and per district × category (``level = "district"``),
-    and ``out/city_coverage.xlsx`` with bilingual headers: 街镇, district and unit coverage and
-    the task list, with :func:`lifecircle_geo.coverage.rollup`: population, covered and reached
-    population are sums; ``share`` is covered / population and ``mean_walk_min`` is weighted by
-    reached population; the 90th percentile cannot be recomputed from unit rows and is left out.
-    And ``out/city_map.html`` (:func:`lifecircle_geo.report.citymap.write_city_map`): every
-    unit, 街镇 and district coloured by coverage, each linked to its task's ``map.html``.
+    and ``out/city_coverage.xlsx`` with bilingual headers: 街镇 and district coverage, the annex
+    and the task list, with :func:`lifecircle_geo.coverage.rollup`: population, covered and
+    reached population are sums; ``share`` is covered / population and ``mean_walk_min`` is
+    weighted by reached population; the 90th percentile cannot be recomputed from unit rows and
+    is left out. The long tables go to ``out/city_coverage.gpkg``
+    (:func:`lifecircle_geo.report.gpkg.write_city_gpkg`: the unit polygons with their shares,
+    the unit × category rows, the roll-ups on dissolved polygons). And ``out/city_map.html``
+    (:func:`lifecircle_geo.report.citymap.write_city_map`): every unit, 街镇 and district
+    coloured by coverage, each linked to its task's ``map.html``.
 
     Parameters
     ----------
@@ -1384,8 +1388,8 @@ def rollup(
     -------
     (DataFrame, dict)
         The city summary and ``{"city_summary": Path, "city_coverage": Path,
-        "city_annex": Path, "city_map": Path}`` (no ``city_map`` when no task finished or the
-        map could not be drawn: the reason is logged as an error).
+        "city_annex": Path, "city_database": Path, "city_map": Path}`` (no ``city_map`` when no
+        task finished or the map could not be drawn: the reason is logged as an error).
 
     Examples
     --------
@@ -1394,6 +1398,7 @@ def rollup(
     1
     """
     from .report import write_tables
+    from .report.gpkg import write_city_gpkg
 
     status = status or {}
     out = Path(out)
@@ -1504,10 +1509,12 @@ def rollup(
     with atomic_path(annex_path) as tmp:
         _write_csv(annex, tmp, encoding="utf-8-sig")
     xlsx_path = out / "city_coverage.xlsx"
+    jz_rows = jz.drop(columns="level")
+    dist_rows = dist.drop(columns=["level", "jiezhen_code", "jiezhen_name"])
+    # the workbook holds the roll-ups; the unit rows (32k for the city) go to the GeoPackage
     sheets = [
-        ("街镇覆盖 Sub-district coverage", jz.drop(columns="level")),
-        ("区覆盖 District coverage", dist.drop(columns=["level", "jiezhen_code", "jiezhen_name"])),
-        ("单元覆盖 Unit coverage", cov),
+        ("街镇覆盖 Sub-district coverage", jz_rows),
+        ("区覆盖 District coverage", dist_rows),
         ("附件汇总 Annex", annex),
         (
             "任务 Tasks",
@@ -1517,6 +1524,11 @@ def rollup(
     write_tables(xlsx_path, sheets)
     log.info("wrote %s and %s", csv_path, xlsx_path)
     files = {"city_summary": csv_path, "city_coverage": xlsx_path, "city_annex": annex_path}
+    if units is None and tasks:
+        units = read_units(tasks[0].inputs["config"])
+    files["city_database"] = write_city_gpkg(
+        out / "city_coverage.gpkg", units, cov, jz_rows, dist_rows, annex
+    )
     if len(cov) and tasks:
         map_path = _city_map(out, tasks, cov, {"jiezhen": jz, "district": dist}, units)
         if map_path is not None:
@@ -1529,7 +1541,7 @@ def _city_map(
     tasks: list[Task],
     cov: pd.DataFrame,
     rollups: dict[str, pd.DataFrame],
-    units: gpd.GeoDataFrame | None,
+    units: gpd.GeoDataFrame,
 ) -> Path | None:
     """Write ``out/city_map.html``, each unit linked to the map of the task that holds it."""
     from .report import FILE_NAMES
@@ -1550,8 +1562,6 @@ def _city_map(
         for uid in t.unit_ids:
             links[str(uid)] = (label, href)
     try:
-        if units is None:
-            units = read_units(tasks[0].inputs["config"])
         return write_city_map(units, cov, out / "city_map.html", rollups=rollups, links=links)
     except Exception as exc:  # the tables are written; the map is said to be missing
         log.error("no city map: %s", exc)

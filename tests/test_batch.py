@@ -183,6 +183,31 @@ def test_local_run_writes_tasks_manifest_and_city_rollup(case, local_run):
     assert (got_d["meets_standard"].astype(bool) == ref_d["meets_standard"]).all()
 
 
+def test_city_tables_long_rows_in_the_geopackage(case, local_run):
+    """The city workbook holds roll-ups; the unit rows and polygons are in the GeoPackage."""
+    import pyogrio
+
+    out = case.parent / "out_local"
+    assert local_run.files["city_database"] == out / "city_coverage.gpkg"
+    sheets = openpyxl.load_workbook(out / "city_coverage.xlsx", read_only=True).sheetnames
+    assert "单元覆盖 Unit coverage" not in sheets
+    layers = dict(pyogrio.list_layers(out / "city_coverage.gpkg"))
+    assert layers == {
+        "units": "MultiPolygon",
+        "coverage": None,
+        "jiezhen_coverage": "MultiPolygon",
+        "district_coverage": "MultiPolygon",
+        "annex": None,
+    }
+    cov = pyogrio.read_dataframe(out / "city_coverage.gpkg", layer="coverage")
+    assert len(cov) == len(_coverage(out))
+    units = pyogrio.read_dataframe(out / "city_coverage.gpkg", layer="units")
+    assert sorted(units["unit_id"]) == sorted(cov["unit_id"].unique())
+    assert units.crs.is_projected and (units["n_categories"] > 0).all()
+    jz = pyogrio.read_dataframe(out / "city_coverage.gpkg", layer="jiezhen_coverage")
+    assert sorted(jz["jiezhen_code"].unique()) == KEYS and jz.geometry.notna().all()
+
+
 def test_city_map_links_every_unit_to_its_task_map(case, local_run):
     """The city map shows every unit and 街镇 with the roll-up's shares, linked to task maps."""
     import re

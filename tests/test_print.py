@@ -341,3 +341,5 @@ def test_line_counts_match_a_per_character_count():
         assert [excel._text_width(str(v)) for v in values[8:]] == [
             width(str(v)) for v in values[8:]
         ]
+    texts = [str(v) for v in values]
+    assert excel._text_widths(texts).tolist() == [width(t) for t in texts]

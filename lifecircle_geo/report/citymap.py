@@ -42,6 +42,7 @@ from branca.element import Element, MacroElement
 
 from .._io import atomic_path
 from ..coverage import rollup as coverage_rollup
+from ..crs import utm_crs_for
 from ..errors import InputError
 from .html import SHARE_BINS, Template, _js_json, _num, offline_html
 
@@ -205,7 +206,7 @@ def _metric(units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         units = units.set_crs(4326)
     if units.crs.is_projected:
         return units
-    return units.to_crs(units.estimate_utm_crs())
+    return units.to_crs(utm_crs_for(units))
 
 
 def _dissolve(units: gpd.GeoDataFrame, code_col: str) -> gpd.GeoDataFrame:

@@ -596,14 +596,47 @@ def _wide_flags() -> np.ndarray:
     return flags
 
 
+def _char_widths(codes: np.ndarray) -> np.ndarray:
+    """Columns of each code point: 2 when wide or fullwidth (East Asian Width W or F), else 1."""
+    wide = np.zeros(len(codes), dtype=np.int64)
+    low = codes < _TABLE_END
+    wide[low] = _wide_flags()[codes[low]]
+    for k in np.flatnonzero(~low):  # planes 4 and up: rare, looked up one by one
+        wide[k] = unicodedata.east_asian_width(chr(int(codes[k]))) in "WF"
+    return 1 + wide
+
+
+def _text_widths(texts: Sequence[str], sep: str = "\x00") -> np.ndarray:
+    r"""Columns each text takes in a fixed-width cell (a CJK character counts 2).
+
+        All texts at once: one UTF-32 buffer, widths from a table of the wide code points, summed
+        per text with ``bincount``. ``sep`` (a character none of the texts holds) separates them;
+        ``"
+    "`` splits each text into its lines, one width per line.
+    """
+    if not texts:
+        return np.zeros(0, dtype=np.int64)
+    codes = np.frombuffer((sep.join(texts) + sep).encode("utf-32-le"), dtype=np.uint32)
+    end = codes == ord(sep)
+    part_of = np.cumsum(end) - end  # a separator ends its part
+    weights = np.where(end, 0, _char_widths(codes))
+    return np.bincount(part_of, weights=weights, minlength=int(end.sum())).astype(np.int64)
+
+
 def _text_width(text: str) -> int:
     """Columns ``text`` takes in a fixed-width cell: a CJK (wide) character counts 2."""
     if text.isascii():
         return len(text)
-    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-    low = codes < _TABLE_END
-    high = sum(unicodedata.east_asian_width(chr(int(c))) in "WF" for c in codes[~low])
-    return len(text) + int(_wide_flags()[codes[low]].sum()) + high
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _longest(values: pd.Series) -> int:
+    """Return the width of the widest of the first 200 values shown (CJK: 2)."""
+    sample = values.head(200)
+    texts = [str(v) for v in sample[sample.notna()]]
+    if any("\x00" in t for t in texts):
+        return max((_text_width(t) for t in texts), default=0)
+    return int(_text_widths(texts).max(initial=0))
 
 
 def _lines(text: Any, width: float) -> int:
@@ -615,9 +648,8 @@ def _line_counts(values: np.ndarray, width: float) -> np.ndarray:
     r"""Lines of each cell of ``values`` wrapped in a column ``width`` characters wide.
 
     Each ``\n``-separated part wraps on its own; a missing value is one line. All cells at
-    once: one UTF-32 buffer, the widths from a table of the wide code points, summed per part
-    with ``bincount`` (the row heights of a project list measure every wrapped cell; a
-    per-character Python loop was half of writing a district's workbook).
+    once (:func:`_text_widths` per line; the row heights of a project list measure every
+    wrapped cell, and a per-character Python loop was half of writing a district's workbook).
     """
     texts = [
         "" if v is None or (isinstance(v, float) and not np.isfinite(v)) else str(v) for v in values
@@ -626,23 +658,14 @@ def _line_counts(values: np.ndarray, width: float) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     usable = max(width - 1.5, 1.0)
     parts = np.fromiter((t.count("\n") + 1 for t in texts), np.int64, len(texts))
-    codes = np.frombuffer(("\n".join(texts) + "\n").encode("utf-32-le"), dtype=np.uint32)
-    newline = codes == 10
-    wide = np.zeros(len(codes), dtype=np.int64)
-    low = codes < _TABLE_END
-    wide[low] = _wide_flags()[codes[low]]
-    for k in np.flatnonzero(~low):  # planes 4 and up: rare, looked up one by one
-        wide[k] = unicodedata.east_asian_width(chr(int(codes[k]))) in "WF"
-    part_of = np.cumsum(newline) - newline  # a newline ends its part
-    cols = np.bincount(part_of, weights=np.where(newline, 0, 1 + wide), minlength=parts.sum())
+    cols = _text_widths(texts, sep="\n")
     lines = np.maximum(1, np.ceil(cols / usable)).astype(np.int64)
     cell_of = np.repeat(np.arange(len(texts)), parts)
     return np.bincount(cell_of, weights=lines, minlength=len(texts)).astype(np.int64)
 
 
 def _width(title: str, values: pd.Series, wrap: bool, wide: bool = False) -> float:
-    sample = values.head(200)
-    longest = max((_text_width(str(v)) for v in sample[sample.notna()]), default=0)
+    longest = _longest(values)
     if pd.api.types.is_float_dtype(values.dtype):
         longest = min(longest, 12)
     # the header wraps: its widest word (a Chinese part counts whole) sets the minimum
@@ -658,9 +681,7 @@ def _layout(df: pd.DataFrame, shown: pd.DataFrame) -> tuple[list[float], list[bo
         values = shown[col]
         w = col in _WRAP
         if not w and values.dtype == object:
-            sample = values.head(200)
-            longest = max((_text_width(str(v)) for v in sample[sample.notna()]), default=0)
-            w = longest + 2 > _PLAIN_CAP
+            w = _longest(values) + 2 > _PLAIN_CAP
         wrap.append(w)
         widths.append(_width(header(col), values, w, wide=col == "value"))
     return widths, wrap

@@ -44,7 +44,7 @@ import shapely
 from .._io import atomic_path, json_text
 from ._util import categories, frame, gdal_safe, provenance, run_facts, standards, unit_scores
 
-__all__ = ["GPKG_USER_VERSION", "GPKG_VERSION", "LAYERS", "write_gpkg"]
+__all__ = ["GPKG_USER_VERSION", "GPKG_VERSION", "LAYERS", "write_city_gpkg", "write_gpkg"]
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +125,72 @@ def write_gpkg(result: Any, path: str | os.PathLike) -> Path:
         for name, table in layers:
             _write_layer(table, tmp, name)
     log.info("wrote project database %s (%d layers)", path, len(layers))
+    return path
+
+
+def write_city_gpkg(
+    path: str | os.PathLike,
+    units: gpd.GeoDataFrame | None,
+    coverage: pd.DataFrame,
+    jiezhen: pd.DataFrame,
+    district: pd.DataFrame,
+    annex: pd.DataFrame | None = None,
+) -> Path:
+    """Write a batch's city tables as one GeoPackage: the long tables a workbook should not hold.
+
+    Layers: ``units`` (the unit polygons with ``share_<category>``, ``n_meets_standard`` and
+    ``n_categories``), ``coverage`` (unit × category rows, an attribute table joined to
+    ``units`` by ``unit_id``), ``jiezhen_coverage`` and ``district_coverage`` (the roll-up rows
+    on the units dissolved by code) and ``annex``. In the units' CRS when projected, else in
+    their UTM zone; GeoPackage :data:`GPKG_VERSION`, written atomically.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Output file, conventionally ``city_coverage.gpkg``.
+    units : GeoDataFrame or None
+        The city's units (without them the tables are written without geometry).
+    coverage : DataFrame
+        Unit × category rows (the tasks' ``coverage.csv``).
+    jiezhen, district : DataFrame
+        The roll-up rows per 街镇 × category and per district × category.
+    annex : DataFrame, optional
+        The action plan's annex table.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Examples
+    --------
+    >>> write_city_gpkg("out/city_coverage.gpkg", units, cov, jz, dist)  # doctest: +SKIP
+    PosixPath('out/city_coverage.gpkg')
+    """
+    from types import SimpleNamespace
+
+    from ..crs import utm_crs_for
+
+    path = Path(path)
+    layers: list[tuple[str, pd.DataFrame]] = []
+    shapes = None
+    if units is not None and len(units):
+        shapes = _units(SimpleNamespace(units=units))
+        if shapes is not None and shapes.crs is not None and not shapes.crs.is_projected:
+            shapes = shapes.to_crs(utm_crs_for(shapes))
+    if shapes is not None:
+        scores = unit_scores(SimpleNamespace(coverage=coverage))
+        scores = scores.drop(columns=[c for c in scores.columns if c in shapes and c != "unit_id"])
+        layers.append(("units", shapes.merge(scores, on="unit_id", how="left")))
+    layers.append(("coverage", _plain(coverage)))
+    layers.append(("jiezhen_coverage", _with_dissolved(_plain(jiezhen), shapes, "jiezhen_code")))
+    layers.append(("district_coverage", _with_dissolved(_plain(district), shapes, "district_code")))
+    if annex is not None:
+        layers.append(("annex", _plain(annex)))
+    with atomic_path(path) as tmp:
+        for name, table in layers:
+            _write_layer(table, tmp, name)
+    log.info("wrote the city tables %s (%d layers)", path, len(layers))
     return path
 
 
