@@ -514,7 +514,9 @@ def _start_code(code: str) -> str | None:
         return None
     start = (
         "var lcStart = null;\n  Object.keys(baseCat).forEach(function (n) {\n"
-        "    if (baseCat[n] === D.start) lcStart = n;\n  });\n"
+        "    if (baseCat[n].id === D.start) lcStart = n;\n  });\n"
+        "  current = lcStart ? baseCat[lcStart] : null;\n"
+        "  unitLayer.setStyle(unitStyle);\n"
         "  (lcStart ? base[lcStart] : base[countName]).addTo(map);"
     )
     return code.replace(show_all, start).replace(
@@ -610,7 +612,7 @@ def explore(
         "png": "",  # no picture beside a notebook's map
         "start": category,
     }
-    layers = _map._Layers(data)
+    layers = _map.DataScript("LifecircleLayers", data, _map._JS)
     if category is not None:
         code = _start_code(layers.code)
         if code is None:

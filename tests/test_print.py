@@ -9,6 +9,7 @@ small real ``lc.analyze`` into every output.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -45,6 +46,7 @@ HOSTILE = {
     "traversal": "../../etc/passwd",
     "long": "长" * 3000,
     "control": "bell\x07 and escape\x1b",
+    "template": "{{ 7 * 7 }} {% if x %}{# j #}",
 }
 
 
@@ -243,7 +245,7 @@ def _hostile_case():
         geometry=[shapely.Point(x0 + a, y0 + b) for a, b, _ in pts],
         crs=crs,
     )
-    names = ["img", "at", "tab", "long", "control", "plus", "minus", "cr"]
+    names = ["img", "at", "tab", "long", "control", "plus", "minus", "cr", "template"]
     fac = gpd.GeoDataFrame(
         {
             "facility_id": [f"k{i}" for i in range(len(names))],
@@ -304,6 +306,7 @@ def test_hostile_text_is_escaped_in_the_map(hostile):
     assert "</" not in data
     assert "<script>alert(1)<\\/script>" in data  # the name is there, as inert text
     assert "onerror" in data  # inside the JSON string only
+    assert json.dumps(HOSTILE["template"], ensure_ascii=False) in data  # not template code
     # popups and tooltips go through esc() before they reach the DOM
     assert "function esc(s)" in text and "bindTooltip(esc(" in text
 

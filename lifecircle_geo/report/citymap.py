@@ -38,13 +38,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import Element, MacroElement
+from branca.element import Element
 
 from .._io import atomic_path
 from ..coverage import rollup as coverage_rollup
 from ..crs import utm_crs_for
 from ..errors import InputError
-from .html import SHARE_BINS, Template, _js_json, _num, offline_html
+from .html import SHARE_BINS, DataScript, _num, offline_html
 
 __all__ = ["LEVELS", "write_city_map"]
 
@@ -183,7 +183,7 @@ def write_city_map(
     page_title = title or "15分钟社区生活圈 城市总览 / City overview"
     m.get_root().title = page_title
     m.get_root().html.add_child(Element(_title_html(page_title, data_levels)))
-    _CityLayers(data).add_to(m)
+    DataScript("LifecircleCityLayers", data, _JS).add_to(m)
     with atomic_path(path) as tmp:
         tmp.write_text(offline_html(m.get_root().render()), encoding="utf-8")
     log.info(
@@ -340,26 +340,6 @@ def _title_html(title: str, levels: dict) -> str:
 
 
 # ---------------------------------------------------------------------------- Leaflet
-class _CityLayers(MacroElement):
-    """The three views, the category chooser and the legend."""
-
-    _template = Template("""
-{% macro script(this, kwargs) %}
-(function () {
-  var map = {{ this._parent.get_name() }};
-  var D = {{ this.data_json }};
-{{ this.code }}
-})();
-{% endmacro %}
-""")
-
-    def __init__(self, data: dict) -> None:
-        super().__init__()
-        self._name = "LifecircleCityLayers"
-        self.data_json = _js_json(data)
-        self.code = _JS
-
-
 _JS = r"""
   function esc(s) {
     return String(s === null || s === undefined ? "" : s).replace(/[&<>"']/g, function (c) {
