@@ -233,6 +233,27 @@ def written(tmp_path_factory):
 
 
 # ---------------------------------------------------------------------------- write_result
+def test_write_result_computes_the_summary_once(tmp_path):
+    """The workbook, database and figures show one summary, computed once per write."""
+    result = make_result()
+    table = result.summary()
+    calls = []
+
+    def summary():
+        calls.append(1)
+        return table.copy()
+
+    result.summary = summary
+    paths = write_result(result, tmp_path / "out", outputs=["gpkg", "xlsx", "figures"])
+    assert len(calls) == 1
+    got = pyogrio.read_dataframe(paths["gpkg"], layer="summary")
+    assert got["category"].tolist() == table["category"].tolist()
+    # a result without summary() is written without one
+    del result.summary
+    write_result(result, tmp_path / "bare", outputs=["gpkg"])
+    assert "summary" not in dict(pyogrio.list_layers(tmp_path / "bare" / "project_database.gpkg"))
+
+
 def test_write_result_files(written):
     _, folder, paths = written
     assert set(paths) == {"gpkg", "xlsx", "html", "figures", "summaries"}
