@@ -44,7 +44,7 @@ from .._io import atomic_path
 from ..coverage import rollup as coverage_rollup
 from ..crs import utm_crs_for
 from ..errors import InputError
-from .html import SHARE_BINS, DataScript, _num, offline_html
+from .html import JS_HELPERS, SHARE_BINS, DataScript, _num, offline_html
 
 __all__ = ["LEVELS", "write_city_map"]
 
@@ -340,21 +340,9 @@ def _title_html(title: str, levels: dict) -> str:
 
 
 # ---------------------------------------------------------------------------- Leaflet
-_JS = r"""
-  function esc(s) {
-    return String(s === null || s === undefined ? "" : s).replace(/[&<>"']/g, function (c) {
-      return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c];
-    });
-  }
-  function isNum(v) { return v !== null && v !== undefined && !isNaN(v); }
-  function pct(v) { return isNum(v) ? (100 * v).toFixed(1) + "%" : "—"; }
-  function num(v) { return isNum(v) ? Math.round(v).toLocaleString() : "—"; }
-  function shareColour(v) {
-    if (!isNum(v)) return "#bdbdbd";
-    var c = D.bins[0].colour;
-    D.bins.forEach(function (b) { if (v >= b.min) c = b.colour; });
-    return c;
-  }
+_JS = (
+    JS_HELPERS
+    + r"""
   var cat = -1;  // -1: share of categories meeting standard
   function value(p) {
     if (cat < 0) return p.n ? p.m / p.n : null;
@@ -449,3 +437,4 @@ _JS = r"""
   };
   legend.addTo(map);
 """
+)

@@ -538,7 +538,8 @@ class DataScript(MacroElement):
             child.render(**kwargs)
 
 
-_JS = r"""
+#: The page helpers every map script starts with: HTML escaping, number formats, share colours.
+JS_HELPERS = r"""
   function esc(s) {
     return String(s === null || s === undefined ? "" : s).replace(/[&<>"']/g, function (c) {
       return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c];
@@ -553,6 +554,11 @@ _JS = r"""
     D.bins.forEach(function (b) { if (v >= b.min) c = b.colour; });
     return c;
   }
+"""
+
+_JS = (
+    JS_HELPERS
+    + r"""
   function unitPopup(p, cat) {
     var h = "<div style='max-height:300px;overflow:auto;font-size:12px'><b>" +
       esc(p.unit_name) + "</b> (" + esc(p.unit_id) + ")<br>街镇 Sub-district: " +
@@ -761,3 +767,4 @@ _JS = r"""
   };
   legend.addTo(map);
 """
+)
