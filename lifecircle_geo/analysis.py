@@ -33,7 +33,7 @@ from . import population as lc_population
 from . import units as lc_units
 from ._version import __version__
 from .accessibility import service_load
-from .coverage import apply_status, evaluate_indicators, rollup, summarize
+from .coverage import ResidentRows, apply_status, evaluate_indicators, rollup, summarize
 from .engine import NearestByCategory, nearest_by_category
 from .errors import InputError
 from .extent import network_extent, network_share
@@ -124,10 +124,8 @@ class AnalysisResult:
 
     def summary(self) -> pd.DataFrame:
         """Coverage per category over the whole study area (bilingual names)."""
-        long = _long_table(
-            self.demand, self.units, self.profile, ["_all"], self.meta["walk_speed_kmh"]
-        )
-        out = summarize(long, ["_all"], self.meta["walk_speed_kmh"]).drop(columns="_all")
+        rows = _resident_rows(self.demand, self.profile, ["_all"], self.meta["walk_speed_kmh"])
+        out = summarize(rows, ["_all"], self.meta["walk_speed_kmh"]).drop(columns="_all")
         out = apply_status(
             out,
             no_data=self.meta.get("no_data", ()),
@@ -238,18 +236,18 @@ def _with_names(df: pd.DataFrame, profile: Profile) -> pd.DataFrame:
     return out.sort_values(by="category", key=lambda s: s.map(order), kind="stable")
 
 
-def _long_table(
+def _resident_rows(
     demand: gpd.GeoDataFrame,
-    units: gpd.GeoDataFrame,
     profile: Profile,
     keys: list[str],
     walk_speed_kmh: float,
-) -> pd.DataFrame:
+) -> ResidentRows:
     """Resident points × categories: walk, people served, threshold and minutes' speed.
 
     The people a category serves are its target group's; the speed is the one its threshold's
     mode (walk or 慢行) and its own walking speed give in the unit's area type; plain walking
-    is at the run's ``walk_speed_kmh``.
+    is at the run's ``walk_speed_kmh``. The key columns are kept once per resident
+    (:class:`~lifecircle_geo.coverage.ResidentRows`), never repeated per category.
     """
     n = len(demand)
     cats = profile.categories
@@ -258,12 +256,9 @@ def _long_table(
     # a row without an area type (code -1) reads the trailing NaN
     code, area_types = pd.factorize(demand["area_type"])
     std = profile.standards_table().set_index(["category", "area_type"])
-    data: dict[str, Any] = {}
-    rep = np.tile(np.arange(n), n_cat)
+    key_cols: dict[str, Any] = {}
     for k in keys:  # the key columns keep their dtype
-        data[k] = (
-            np.full(n * n_cat, "all", dtype=object) if k == "_all" else demand[k].array.take(rep)
-        )
+        key_cols[k] = np.full(n, "all", dtype=object) if k == "_all" else demand[k].array
     pop = np.empty(n * n_cat)
     walk = np.empty(n * n_cat)
     thr = np.empty(n * n_cat)
@@ -280,17 +275,19 @@ def _long_table(
         thr[sl] = np.append(rows["threshold_m"].to_numpy(dtype=float), np.nan)[code]
         sp = np.append(rows["speed_kmh"].to_numpy(dtype=float), np.nan)[code]
         if cat.walk_speed_kmh is None:  # the run's speed, not the profile's, for plain walking
-            mode = np.append(rows["mode"].to_numpy(dtype=object), None)[code]
-            sp = np.where(mode == "walk", walk_speed_kmh, sp)
+            walks = np.append(rows["mode"].to_numpy(dtype=object) == "walk", False)[code]
+            sp = np.where(walks, walk_speed_kmh, sp)
         speed[sl] = sp
         share[sl] = cat.target_share
-    data["population"] = pop
-    data["category"] = np.repeat(np.array([c.id for c in cats], dtype=object), n)
-    data["walk_m"] = walk
-    data["threshold_m"] = thr
-    data["speed_kmh"] = speed
-    data["target_share"] = share
-    return pd.DataFrame(data)
+    return ResidentRows(
+        pd.DataFrame(key_cols, index=pd.RangeIndex(n)),
+        tuple(c.id for c in cats),
+        population=pop,
+        walk_m=walk,
+        threshold_m=thr,
+        speed_kmh=speed,
+        target_share=share,
+    )
 
 
 def _walk_speed(
@@ -783,6 +780,9 @@ def analyze(
     # one bounded multi-source search per category, all categories in one call
     near = nearest_by_category(net, sites, cutoff, categories=prof.category_ids)
     area_types = units["area_type"].unique()
+    # residents' area types as codes: a category's thresholds are a small lookup per code (a
+    # row without an area type, code -1, reads the trailing NaN), not a map over every row
+    area_code, area_of_code = pd.factorize(demand["area_type"])
     fac["served_population"] = 0.0
     iso_parts = []
     for cat in tqdm(prof.categories, desc="categories", disable=not show, leave=False):
@@ -799,7 +799,9 @@ def analyze(
             else np.full(len(demand), None, dtype=object)
         )
         # service load: residents within the threshold, counted at their nearest facility
-        thr = demand["area_type"].map(cat.thresholds_m).to_numpy(dtype=float)
+        thr = np.array(
+            [*(cat.thresholds_m.get(a, np.nan) for a in area_of_code), np.nan], dtype=float
+        )[area_code]
         served = demand[_population_column(cat)].to_numpy()
         load = service_load(nearest, walk, thr, served, len(fac))
         rows = np.flatnonzero(fac_cat == cat.id)
@@ -839,9 +841,7 @@ def analyze(
 
     # resident points × categories, built once for every level's summary
     long_keys = ["unit_id", "jiezhen_code", "jiezhen_name", "district_code", "_all"]
-    long = _long_table(
-        demand, units, prof, [k for k in long_keys if k in demand or k == "_all"], speed
-    )
+    long = _resident_rows(demand, prof, [k for k in long_keys if k in demand or k == "_all"], speed)
     coverage = summarize(long, ["unit_id"], speed)
     # units without residents (parks, water, industry) stay in every table: 0 people
     empty_units = sorted(set(units["unit_id"]) - set(coverage["unit_id"]))

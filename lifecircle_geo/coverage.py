@@ -18,6 +18,8 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -32,6 +34,7 @@ __all__ = [
     "NAME_COLUMNS",
     "STATUSES",
     "TOLERANCE_M",
+    "ResidentRows",
     "apply_status",
     "evaluate_indicators",
     "rollup",
@@ -89,17 +92,165 @@ def weighted_quantile(values: ArrayLike, weights: ArrayLike, q: float) -> float:
     return float(v[order][np.searchsorted(cw, q * cw[-1] - 1e-9 * cw[-1])])
 
 
-def summarize(long: pd.DataFrame, keys: list[str], walk_speed_kmh: float) -> pd.DataFrame:
+class _RowArrays:
+    """What :func:`summarize` reads of each resident × category row, as arrays.
+
+    Subclasses hold ``population``, ``walk_m``, ``threshold_m``, ``speed_kmh`` and
+    ``target_share`` (one value per row) and find the groups of a set of keys (``groups``).
+    """
+
+    population: np.ndarray
+    walk_m: np.ndarray
+    threshold_m: np.ndarray
+    speed_kmh: np.ndarray
+    target_share: np.ndarray
+
+    def groups(self, keys: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
+        """Group number of each row and the groups' ``keys`` + ``category`` (see ``_groups``)."""
+        raise NotImplementedError
+
+    @cached_property
+    def people(self) -> np.ndarray:
+        """``population`` with a missing count as nobody (as a pandas sum skips it)."""
+        return np.nan_to_num(np.asarray(self.population, dtype=float), nan=0.0)
+
+    @cached_property
+    def walk_min(self) -> np.ndarray:
+        """Walking minutes of each row at its speed."""
+        return self.walk_m / (self.speed_kmh * 1000.0 / 60.0)
+
+    @property
+    def shared_order(self) -> np.ndarray | None:
+        """Rows by walking minutes when several groupings share the sort, else None."""
+        return None
+
+
+class _FrameRows(_RowArrays):
+    """The long table as a DataFrame (what callers of :func:`summarize` pass)."""
+
+    def __init__(self, long: pd.DataFrame, walk_speed_kmh: float) -> None:
+        self.long = long
+        self.population = long["population"].to_numpy(dtype=float)
+        self.walk_m = long["walk_m"].to_numpy(dtype=float)
+        self.threshold_m = long["threshold_m"].to_numpy(dtype=float)
+        self.speed_kmh = (
+            long["speed_kmh"].to_numpy(dtype=float)
+            if "speed_kmh" in long.columns
+            else np.full(len(long), float(walk_speed_kmh))
+        )
+        self.target_share = long["target_share"].to_numpy()
+
+    def groups(self, keys: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
+        """Group number of each row and the groups' ``keys`` + ``category``."""
+        return _groups(self.long, [*keys, "category"])
+
+
+@dataclass(eq=False)
+class ResidentRows(_RowArrays):
+    """Resident points × categories, one block of rows per category: a long table unbuilt.
+
+    The long table of :func:`summarize` without its repeated key columns: ``keys`` holds them
+    once per resident, and row ``j * n + i`` is resident ``i`` (of ``n``) in category
+    ``categories[j]``. :func:`summarize` and :func:`rollup` read it as they read the table,
+    with the same result, but find each grouping among the residents (not residents ×
+    categories) and sort the rows by walk once for every grouping's 90th percentile.
+
+    Attributes
+    ----------
+    keys : DataFrame
+        One row per resident: the grouping columns (``unit_id``, ``jiezhen_code``, ...).
+    categories : tuple of str
+        Category of each block of rows.
+    population, walk_m, threshold_m, speed_kmh, target_share : ndarray of float64
+        One per row (``len(categories) × n``, category after category): the people the
+        category serves, the walk (``inf`` when not reached), the threshold, the speed that
+        turns it into minutes and the category's target share.
+
+    Examples
+    --------
+    >>> rows = ResidentRows(pd.DataFrame({"unit_id": ["a", "a", "b"]}), ("park",),
+    ...                     population=np.array([100.0, 50.0, 10.0]),
+    ...                     walk_m=np.array([200.0, 900.0, np.inf]), threshold_m=np.full(3, 500.0),
+    ...                     speed_kmh=np.full(3, 4.0), target_share=np.full(3, 0.8))
+    >>> summarize(rows, ["unit_id"], 4.0)["covered_population"].tolist()
+    [100.0, 0.0]
+    """
+
+    keys: pd.DataFrame
+    categories: tuple[str, ...]
+    population: np.ndarray
+    walk_m: np.ndarray
+    threshold_m: np.ndarray
+    speed_kmh: np.ndarray
+    target_share: np.ndarray
+
+    def __post_init__(self) -> None:
+        """Check one value per row in every array."""
+        n = len(self.keys) * len(self.categories)
+        for name in ("population", "walk_m", "threshold_m", "speed_kmh", "target_share"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(
+                    f"ResidentRows: {len(self.keys)} residents × {len(self.categories)} "
+                    f"categories but {len(getattr(self, name))} {name}"
+                )
+
+    def __len__(self) -> int:
+        """Return the number of rows (residents × categories)."""
+        return len(self.walk_m)
+
+    @cached_property
+    def shared_order(self) -> np.ndarray | None:
+        """Rows by walking minutes (:func:`_value_order`): sorted once for every grouping."""
+        return _value_order(self.walk_min)
+
+    def frame(self) -> pd.DataFrame:
+        """Return the long table itself: the key columns, ``category`` and the arrays."""
+        n = len(self.keys)
+        rep = np.tile(np.arange(n), len(self.categories))
+        data: dict[str, Any] = {k: self.keys[k].array.take(rep) for k in self.keys.columns}
+        data["population"] = self.population
+        data["category"] = np.repeat(np.array(self.categories, dtype=object), n)
+        data["walk_m"] = self.walk_m
+        data["threshold_m"] = self.threshold_m
+        data["speed_kmh"] = self.speed_kmh
+        data["target_share"] = self.target_share
+        return pd.DataFrame(data)
+
+    def groups(self, keys: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
+        """Group number of each row and the groups' ``keys`` + ``category``, as ``_groups``.
+
+        The groups of ``keys`` are found among the residents; category ``j``'s copy of
+        residents' group ``g`` is group ``j * n_groups + g``: the order of first appearance in
+        the long table, so the result is that of ``_groups(self.frame(), [*keys, "category"])``.
+        """
+        n, n_cat = len(self.keys), len(self.categories)
+        if n == 0 or n_cat == 0:
+            return _groups(self.frame(), [*keys, "category"])
+        code = self.keys.groupby(keys, sort=False, dropna=False).ngroup().to_numpy(np.int64)
+        n_g = int(code.max()) + 1
+        first = np.full(n_g, -1, dtype=np.int64)
+        first[code[::-1]] = np.arange(n)[::-1]
+        gid = (np.arange(n_cat, dtype=np.int64)[:, None] * n_g + code[None, :]).ravel()
+        rep = np.tile(first, n_cat)
+        data: dict[str, Any] = {k: self.keys[k].array.take(rep) for k in keys}
+        data["category"] = np.repeat(np.array(self.categories, dtype=object), n_g)
+        return gid, pd.DataFrame(data)
+
+
+def summarize(
+    long: pd.DataFrame | ResidentRows, keys: list[str], walk_speed_kmh: float
+) -> pd.DataFrame:
     """Coverage measures per ``keys`` × category.
 
     Parameters
     ----------
-    long : DataFrame
+    long : DataFrame or ResidentRows
         One row per resident point × category: ``category``, ``population``, ``walk_m``
         (``inf`` when not reached within the search cutoff), ``threshold_m``, ``target_share``,
         and the ``keys`` columns; optionally ``speed_kmh`` per row (a category's own speed, or
         慢行 where its threshold is a slow-travel one), else ``walk_speed_kmh`` for all.
-        ``population`` is the people the category serves (its target group's).
+        ``population`` is the people the category serves (its target group's). The same rows
+        as :class:`ResidentRows` (faster for many residents) give the same result.
     keys : list of str
         Grouping columns, e.g. ``["unit_id"]`` or ``["jiezhen_code"]``.
     walk_speed_kmh : float
@@ -114,18 +265,14 @@ def summarize(long: pd.DataFrame, keys: list[str], walk_speed_kmh: float) -> pd.
         is ``share >= target_share`` (True for a group with no residents).
     """
     gkeys = [*keys, "category"]
-    gid, out = _groups(long, gkeys)
+    rows = long if isinstance(long, ResidentRows) else _FrameRows(long, walk_speed_kmh)
+    gid, out = rows.groups(keys)
     n_grp = len(out)
-    speed = (
-        long["speed_kmh"].to_numpy(dtype=float)
-        if "speed_kmh" in long.columns
-        else np.full(len(long), float(walk_speed_kmh))
-    )
-    walk_m = long["walk_m"].to_numpy(dtype=float)
+    walk_m = rows.walk_m
     # a missing count adds nobody (as a pandas sum skips it)
-    pop = np.nan_to_num(long["population"].to_numpy(dtype=float), nan=0.0)
-    walk_min = walk_m / (speed * 1000.0 / 60.0)
-    within = walk_m <= long["threshold_m"].to_numpy(dtype=float) + TOLERANCE_M
+    pop = rows.people
+    walk_min = rows.walk_min
+    within = walk_m <= rows.threshold_m + TOLERANCE_M
     reached = np.isfinite(walk_m)
     # sums per group by bincount (a groupby's factorising is done once, in _groups)
     out["population"] = np.bincount(gid, weights=pop, minlength=n_grp)
@@ -138,14 +285,14 @@ def summarize(long: pd.DataFrame, keys: list[str], walk_speed_kmh: float) -> pd.
     walk_x_pop = np.bincount(gid, weights=np.where(reached, walk_min, 0.0) * pop, minlength=n_grp)
     first = np.full(n_grp, -1, dtype=np.int64)
     first[gid[::-1]] = np.arange(len(gid))[::-1]
-    out["target_share"] = long["target_share"].to_numpy()[first] if len(first) else []
+    out["target_share"] = rows.target_share[first] if len(first) else []
     out["mean_walk_min"] = np.divide(
         walk_x_pop,
         out["reached_population"].to_numpy(),
         out=np.full(n_grp, np.nan),
         where=out["reached_population"].to_numpy() > 0,
     )
-    out["p90_walk_min"] = _grouped_quantile(gid, walk_min, pop, n_grp)
+    out["p90_walk_min"] = _grouped_quantile(gid, walk_min, pop, n_grp, by_value=rows.shared_order)
     _share_and_meets(out)
     return out[[*gkeys, "target_share", *MEASURES]]
 
@@ -161,8 +308,25 @@ def _groups(long: pd.DataFrame, gkeys: list[str]) -> tuple[np.ndarray, pd.DataFr
     return gid, long[gkeys].iloc[first].reset_index(drop=True)
 
 
+def _value_order(value: np.ndarray) -> np.ndarray:
+    """Rows by value, as :func:`_grouped_quantile` orders them within a group.
+
+    Ties keep their row order (a stable sort) where the compiled kernels run and no value is
+    NaN; otherwise ``np.argsort``'s default sort (NaN last), as the numpy path always did.
+    """
+    kernels = _pair_kernels()
+    if kernels is not None and len(value) and not np.isnan(value).any():
+        return kernels.value_order(np.asarray(value, dtype=np.float64))  # a radix sort
+    return np.argsort(value)
+
+
 def _grouped_quantile(
-    gid: np.ndarray, value: np.ndarray, weight: np.ndarray, n_grp: int, q: float = 0.9
+    gid: np.ndarray,
+    value: np.ndarray,
+    weight: np.ndarray,
+    n_grp: int,
+    q: float = 0.9,
+    by_value: np.ndarray | None = None,
 ) -> np.ndarray:
     """Return :func:`weighted_quantile` of ``value`` in each group, all groups at once.
 
@@ -180,6 +344,9 @@ def _grouped_quantile(
         Number of groups.
     q : float
         The quantile.
+    by_value : ndarray of int64, optional
+        :func:`_value_order` of ``value``, when several groupings of the same rows share it;
+        then only a stable counting sort by group is left per grouping.
 
     Returns
     -------
@@ -189,18 +356,26 @@ def _grouped_quantile(
     out = np.full(n_grp, np.nan)
     if not len(gid):
         return out
-    kernels = None if np.isnan(value).any() else _pair_kernels()
-    if kernels is not None:  # one counting sort by group, then by value within each
+    gid = gid.astype(np.int64, copy=False)
+    value = value.astype(np.float64, copy=False)
+    weight = weight.astype(np.float64, copy=False)
+    kernels = _pair_kernels()
+    if by_value is not None and kernels is not None:  # stably by group: a counting sort
+        return kernels.group_quantile_by_value(
+            by_value.astype(np.int64, copy=False), gid, value, weight, int(n_grp), float(q)
+        )
+    if by_value is not None:  # rows by value, then stably by group
+        order = by_value[np.argsort(gid[by_value], kind="stable")]
+    elif kernels is not None and not np.isnan(value).any():
+        # one counting sort by group, then by value within each
         order = kernels.order_pairs(
-            gid.astype(np.int64, copy=False),
-            value.astype(np.float64, copy=False),
-            np.zeros(len(gid), dtype=np.int64),
-            int(n_grp),
-            True,
+            gid, value, np.zeros(len(gid), dtype=np.int64), int(n_grp), True
         )
     else:  # by value, then stably by group: a float sort and an integer one
         by_value = np.argsort(value)
         order = by_value[np.argsort(gid[by_value], kind="stable")]
+    if kernels is not None:  # the same sums in the same order, in one pass
+        return kernels.sorted_group_quantile(order, gid, value, weight, int(n_grp), float(q))
     gs = gid[order]
     w = weight[order]
     total = np.bincount(gs, weights=w, minlength=n_grp)
@@ -221,17 +396,15 @@ def _pair_kernels() -> Any:
     return _kernels()
 
 
-def _p90_table(long: pd.DataFrame, keys: list[str], walk_speed_kmh: float) -> pd.DataFrame:
+def _p90_table(
+    long: pd.DataFrame | ResidentRows, keys: list[str], walk_speed_kmh: float
+) -> pd.DataFrame:
     """``keys`` + ``category`` + ``p90_walk_min`` of resident rows (as :func:`summarize`)."""
-    gid, out = _groups(long, [*keys, "category"])
-    speed = (
-        long["speed_kmh"].to_numpy(dtype=float)
-        if "speed_kmh" in long.columns
-        else np.full(len(long), walk_speed_kmh)
+    rows = long if isinstance(long, ResidentRows) else _FrameRows(long, walk_speed_kmh)
+    gid, out = rows.groups(keys)
+    out["p90_walk_min"] = _grouped_quantile(
+        gid, rows.walk_min, rows.people, len(out), by_value=rows.shared_order
     )
-    walk_min = long["walk_m"].to_numpy(dtype=float) / (speed * 1000.0 / 60.0)
-    pop = np.nan_to_num(long["population"].to_numpy(dtype=float), nan=0.0)
-    out["p90_walk_min"] = _grouped_quantile(gid, walk_min, pop, len(out))
     return out
 
 
@@ -335,7 +508,7 @@ def rollup(
     coverage: pd.DataFrame,
     keys: list[str],
     *,
-    residents: pd.DataFrame | None = None,
+    residents: pd.DataFrame | ResidentRows | None = None,
     walk_speed_kmh: float | None = None,
 ) -> pd.DataFrame:
     """Sum unit × category coverage up to ``keys`` × category (街镇, district, city).
@@ -359,7 +532,7 @@ def rollup(
         :data:`NAME_COLUMNS` present are carried over.
     keys : list of str
         Grouping columns, e.g. ``["jiezhen_code", "jiezhen_name", "district_code"]``.
-    residents : DataFrame, optional
+    residents : DataFrame or ResidentRows, optional
         The long resident × category table behind ``coverage`` (see :func:`summarize`) for
         ``p90_walk_min``.
     walk_speed_kmh : float, optional

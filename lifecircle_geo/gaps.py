@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -112,15 +112,35 @@ def rank_gaps(
     return gaps.reset_index(drop=True)
 
 
+def _street_nodes_by_x(net: WalkNetwork) -> tuple[np.ndarray, np.ndarray]:
+    """Street nodes (:attr:`WalkNetwork.street_nodes`) in order of x, and their x."""
+    nodes = np.flatnonzero(net.street_nodes)
+    nodes = nodes[np.argsort(net.x_m[nodes], kind="stable")]
+    return nodes, net.x_m[nodes]
+
+
 def _candidate_nodes(
-    net: WalkNetwork, polygon: shapely.Geometry, max_candidates: int
+    net: WalkNetwork,
+    polygon: shapely.Geometry,
+    max_candidates: int,
+    by_x: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
+    """Street nodes inside ``polygon`` (ascending), at most ``max_candidates`` spread evenly.
+
+    ``by_x``: :func:`_street_nodes_by_x` of ``net``, when many polygons are asked in turn: the
+    nodes within the bounding box's x range are then a slice, not a test of every node.
+    """
     # street nodes only: never a node that only ferries touch; the bounding box first, so a
     # city of units does not test every node against every unit
     x0, y0, x1, y1 = polygon.bounds
-    box = np.flatnonzero(
-        (net.x_m >= x0) & (net.x_m <= x1) & (net.y_m >= y0) & (net.y_m <= y1) & net.street_nodes
-    )
+    if by_x is None:
+        box = np.flatnonzero(
+            (net.x_m >= x0) & (net.x_m <= x1) & (net.y_m >= y0) & (net.y_m <= y1) & net.street_nodes
+        )
+    else:
+        nodes, xs = by_x
+        box = nodes[np.searchsorted(xs, x0, side="left") : np.searchsorted(xs, x1, side="right")]
+        box = np.sort(box[(net.y_m[box] >= y0) & (net.y_m[box] <= y1)])
     inside = box[shapely.contains_xy(polygon, net.x_m[box], net.y_m[box])]
     if len(inside) > max_candidates:
         # an even spatial sample: order along a coarse grid, then take every k-th
@@ -238,13 +258,16 @@ def package_projects(
     share = packages.share_after.set_index(["unit_id", "category"])
     # one lookup per (unit, category) and one table per package, not a search per row
     share_of = share[["share_before", "share_after", "target_share"]].to_dict("index")
-    need = (
-        gaps.set_index(["unit_id", "category"])["need"]
-        if "need" in gaps.columns
-        else pd.Series(dtype=object)
-    )
+    need_of: dict[tuple[Any, Any], Any] = {}
+    if "need" in gaps.columns:  # a (unit, category) listed twice has no one request: skipped
+        keys = list(zip(gaps["unit_id"], gaps["category"], strict=True))
+        twice = pd.MultiIndex.from_tuples(keys).duplicated(keep=False) if keys else []
+        need_of = {k: text for k, text, d in zip(keys, gaps["need"], twice, strict=True) if not d}
+    # each package's (unit, category) gains as plain tuples, in the table's order
     gains = packages.gains
-    gains_of = {k: g for k, g in gains.groupby("package_id", sort=False)} if len(gains) else {}
+    gains_of: dict[Any, list[tuple[Any, Any]]] = {}
+    for pid, uid, cid in zip(gains["package_id"], gains["unit_id"], gains["category"], strict=True):
+        gains_of.setdefault(pid, []).append((uid, cid))
     rows = []
     ll = pk.to_crs(4326).geometry if len(pk) else pk.geometry
     lons = ll.x.to_numpy(dtype=float) if len(pk) else np.empty(0)
@@ -259,20 +282,19 @@ def package_projects(
             g = groups.get(cat, "all")
             by_group[g] = by_group.get(g, 0.0) + float(people)
         notes, asked = [], []
-        mine = gains_of.get(p.package_id, gains.iloc[:0])
-        for rec in mine.itertuples(index=False):
-            key = (rec.unit_id, rec.category)
+        for key in gains_of.get(p.package_id, []):
+            uid, cid = key
             row = share_of.get(key)
             if row is not None:
-                who = names.get(rec.unit_id, rec.unit_id)
+                who = names.get(uid, uid)
                 notes.append(
-                    f"{who}{cat_names.get(rec.category, rec.category)}"
+                    f"{who}{cat_names.get(cid, cid)}"
                     f"覆盖率{row['share_before']:.0%}→{row['share_after']:.0%}"
                     f"（目标{row['target_share']:.0%}）"
                 )
-            text = need.get(key, "") if len(need) else ""
+            text = need_of.get(key, "")
             if isinstance(text, str) and text:
-                asked.append(f"{names.get(rec.unit_id, rec.unit_id)}：{text}")
+                asked.append(f"{names.get(uid, uid)}：{text}")
         if p.hub_rule:
             notes.insert(0, f"{unit_name}步行范围内缺少党群服务（人民坊）")
         area = p.floor_area_m2

@@ -62,11 +62,12 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from scipy.sparse import csr_matrix, issparse
+from scipy.sparse import csc_matrix, csr_matrix, issparse
 
 from .errors import InputError
-from .gaps import _candidate_nodes
+from .gaps import _candidate_nodes, _street_nodes_by_x
 from .routing import Seeds, Sites, Snap, reach_at_points, reach_matrix
+from .routing._graph import quantum
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -338,10 +339,11 @@ def candidates(
     if street_nodes != "none":
         with_space = set(parts["unit"][0]) if n_space else set()
         seen = np.zeros(net.n_nodes, dtype=bool)
+        by_x = _street_nodes_by_x(net)
         for uid, poly in zip(ut["unit_id"], ut.geometry, strict=True):
             if street_nodes == "fallback" and uid in with_space:
                 continue
-            found = _candidate_nodes(net, poly, max_per_unit)
+            found = _candidate_nodes(net, poly, max_per_unit, by_x)
             found = found[~seen[found]]  # a node on two units' shared edge counts once
             seen[found] = True
             pt = shapely.points(net.x_m[found], net.y_m[found])
@@ -487,18 +489,35 @@ def _prepare(
 
 
 def _site_gains(m: csr_matrix, cat: np.ndarray, w: np.ndarray, n_cat: int) -> np.ndarray:
-    """Weight each site would newly cover per category (sites × categories), all at once."""
+    """Weight each site would newly cover per category (sites × categories), all at once.
+
+    ``m @ W`` with ``W[e, cat[e]] = w[e]``, summed by ``np.bincount`` over ``m``'s stored
+    entries in their order: the sums the sparse product makes, to the last bit, without
+    building ``W`` or the product.
+    """
+    n_site = m.shape[0]
     if m.shape[1] == 0 or n_cat == 0:
-        return np.zeros((m.shape[0], n_cat))
-    wm = csr_matrix((w, (np.arange(len(w)), cat)), shape=(len(w), n_cat))
-    return np.asarray((m @ wm).todense())
+        return np.zeros((n_site, n_cat))
+    row = np.repeat(np.arange(n_site, dtype=np.int64), np.diff(m.indptr))
+    cols = m.indices
+    gains = np.bincount(row * n_cat + cat[cols], weights=m.data * w[cols], minlength=n_site * n_cat)
+    return gains.reshape(n_site, n_cat)
 
 
 def _bundle(g: np.ndarray, k: int) -> tuple[float, tuple[int, ...]]:
-    """Best ``k`` functions of one site: the largest positive gains (ties: smaller code)."""
-    order = np.lexsort((np.arange(len(g)), -g))[:k]
-    order = order[g[order] > 0]
-    return float(g[order].sum()), tuple(sorted(int(c) for c in order))
+    """Best ``k`` functions of one site: the largest positive gains (ties: smaller code).
+
+    On Python numbers (a site has a few categories, so numpy's per-call cost would dominate);
+    the sum is numpy's: fewer than 8 numbers it adds in order, more it sums itself.
+    """
+    gl = g.tolist()
+    order = [c for c in sorted(range(len(gl)), key=lambda c: -gl[c])[:k] if gl[c] > 0]
+    if len(order) >= 8:
+        return float(g[order].sum()), tuple(sorted(order))
+    total = 0.0
+    for c in order:
+        total += gl[c]
+    return total, tuple(sorted(order))
 
 
 def _bundle_gains(g: np.ndarray, cap: np.ndarray) -> np.ndarray:
@@ -591,10 +610,7 @@ def _interchange(
             only = only[cnt[only] == 1]
             g = g_all
             if len(only):
-                back = csr_matrix(
-                    (w[only], (np.arange(len(only)), cat[only])), shape=(len(only), n_cat)
-                )
-                g = g_all + np.asarray((mc[:, only] @ back).todense())
+                g = g_all + _column_gains(mc, only, cat, w, n_cat)
             cap = cap0.copy()
             for s, _f in rest:
                 cap[s] = 0
@@ -617,6 +633,35 @@ def _interchange(
     return picks
 
 
+def _column_gains(
+    mc: csc_matrix, cols: np.ndarray, cat: np.ndarray, w: np.ndarray, n_cat: int
+) -> np.ndarray:
+    """Weight of the elements ``cols`` (ascending) each site reaches, per category.
+
+    ``mc[:, cols] @ W`` with ``W[k, cat[cols[k]]] = w[cols[k]]``, dense (sites × categories),
+    without building either matrix: each site's sum adds its elements' weights in the order
+    of ``cols``, as the sparse product does, so the sums are the same to the last bit.
+    """
+    out = np.zeros((mc.shape[0], n_cat))
+    pos = _entries(mc.indptr, cols)
+    if len(pos) == 0:
+        return out
+    elem = np.repeat(cols, mc.indptr[cols + 1] - mc.indptr[cols])
+    np.add.at(out, (mc.indices[pos], cat[elem]), w[elem])
+    return out
+
+
+def _entries(indptr: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Positions of the stored entries of compressed rows (or columns) ``rows``, in order.
+
+    ``np.concatenate([np.arange(indptr[r], indptr[r + 1]) for r in rows])``, without the loop.
+    """
+    start = indptr[rows]
+    count = indptr[rows + 1] - start
+    n = int(count.sum())
+    return np.arange(n, dtype=np.int64) + np.repeat(start - (np.cumsum(count) - count), count)
+
+
 def _greedy(
     m: csr_matrix,
     cat: np.ndarray,
@@ -634,7 +679,9 @@ def _greedy(
         for u in np.flatnonzero(hub_left <= 0):
             hubs.close(int(u), cap)
     bound0 = _bundle_gains(_site_gains(m, cat, left, n_cat), cap)
-    heap = [(-_round(b), s) for s, b in enumerate(bound0) if b > 0 and cap[s] > 0]
+    # as round(b, 9) of each numpy number, all at once
+    live = np.flatnonzero((bound0 > 0) & (cap > 0))
+    heap = list(zip((-np.round(bound0[live], 9)).tolist(), live.tolist(), strict=True))
     heapq.heapify(heap)
     picks: list[tuple[int, tuple[int, ...]]] = []
     total = 0.0
@@ -821,16 +868,21 @@ def _order_picks(
     """Order chosen packages greedily by marginal gain; drop functions that add nothing."""
     left = w.copy()
     todo = list(picks)
+    # the elements each pick covers, found once (not once per round)
+    covers = []
+    for s, funcs in todo:
+        cols = m.indices[m.indptr[s] : m.indptr[s + 1]]
+        covers.append(cols[np.isin(cat[cols], funcs)])
     out: list[tuple[int, tuple[int, ...]]] = []
     total = 0.0
     while todo:
         best, best_gain = 0, -1.0
-        for i, (s, funcs) in enumerate(todo):
-            cols = m.indices[m.indptr[s] : m.indptr[s + 1]]
-            gain = float(left[cols[np.isin(cat[cols], funcs)]].sum())
+        for i, cov in enumerate(covers):
+            gain = float(left[cov].sum())
             if _round(gain) > _round(best_gain):
                 best, best_gain = i, gain
         s, funcs = todo.pop(best)
+        covers.pop(best)
         cols = m.indices[m.indptr[s] : m.indptr[s + 1]]
         useful = tuple(c for c in funcs if left[cols[cat[cols] == c]].sum() > 0)
         if useful:
@@ -1158,11 +1210,16 @@ def _problem(
         for need in (col, f"walk_m_{c}"):
             if need not in demand.columns:
                 raise InputError(f"demand has no column {need!r} (category {c!r}): run analyze")
-        mine = mine[~pd.Index(g_unit[mine]).duplicated(keep="last")]  # as a dict would
-        units_c = pd.Index(g_unit[mine])
-        idx = np.sort(np.concatenate([none, *(rows_of_unit.get(u, none) for u in units_c)]))
-        idx = idx[demand_snap.ok[idx]]
-        pos = units_c.get_indexer(unit_of[idx])  # each resident's row among the gap rows
+        last = {u: i for i, u in enumerate(g_unit[mine].tolist())}  # as a dict would
+        mine = mine[sorted(last.values())]
+        # each resident's row among the gap rows: its unit's, given by the unit's rows
+        parts = [rows_of_unit.get(u, none) for u in g_unit[mine].tolist()]
+        idx = np.concatenate([none, *parts])
+        pos = np.repeat(np.arange(len(parts), dtype=np.int64), [len(r) for r in parts])
+        by_row = np.argsort(idx, kind="stable")
+        idx, pos = idx[by_row], pos[by_row]
+        ok = demand_snap.ok[idx]
+        idx, pos = idx[ok], pos[ok]
         thr = g_thr[mine][pos]
         walk = cols.get(f"walk_m_{c}", float)[idx]
         pop = cols.get(col, float)[idx]
@@ -1201,27 +1258,52 @@ def _cover_pairs(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(local candidate, element) pairs: the candidate is within the element's threshold.
 
-    Categories are searched in groups of equal cutoff (their largest threshold), smallest
-    first, each keeping only the pairs at the end nodes of its own residents' edges: a rural
-    5,000 m item no longer makes every 1,000 m item carry 5,000 m of pairs.
+    Categories are taken in groups of equal cutoff (their largest threshold), smallest
+    first, each keeping only the pairs within its own cutoff at the end nodes of its own
+    residents' edges: a rural 5,000 m item no longer makes every 1,000 m item carry 5,000 m of
+    pairs. One search at the largest cutoff serves every group when their cutoffs share a
+    cost quantum (below :data:`~lifecircle_geo.routing.EXACT_BELOW_M`: distances are exact,
+    the same at any cutoff); else each group searches at its own.
     """
     local = np.full(len(cand), -1, dtype=np.int64)
     local[cand_rows] = np.arange(len(cand_rows))
     seeds = cand.seeds(net, cand_rows)
     sites = cand._access_of(cand_rows)
     cut_of_cat = {int(k): float(elem_thr[elem_cat == k].max()) for k in np.unique(elem_cat)}
-    rows_l: list[np.ndarray] = []
-    cols_l: list[np.ndarray] = []
-    for cutoff in sorted(set(cut_of_cat.values())):
-        group = np.array([k for k, c in cut_of_cat.items() if c == cutoff], dtype=np.int64)
-        in_group = np.isin(elem_cat, group)
-        res = np.unique(elem_res[in_group])
+    cutoffs = sorted(set(cut_of_cat.values()))
+    groups = {
+        c: np.array([k for k, ck in cut_of_cat.items() if ck == c], dtype=np.int64) for c in cutoffs
+    }
+    residents = {c: np.unique(elem_res[np.isin(elem_cat, g)]) for c, g in groups.items()}
+
+    def ends_of(res: np.ndarray) -> np.ndarray:
+        """Mark the nodes at the ends of the residents' edges (the pairs they need)."""
+        keep = np.zeros(net.n_nodes, dtype=bool)
         snap = demand_snap.take(res)
         ends = snap.edge[snap.ok].astype(np.int64)
-        keep = np.zeros(net.n_nodes, dtype=bool)
         keep[net.u[ends]] = True
         keep[net.v[ends]] = True
-        r = reach_matrix(net, seeds, cutoff, progress=False, targets=keep, ordered=False)
+        return keep
+
+    shared = None
+    if len(cutoffs) > 1 and len({quantum(c) for c in cutoffs}) == 1:
+        # one cost quantum: sums are exact, so a node's distance does not depend on the
+        # cutoff, and the search at the largest cutoff holds every smaller one's pairs
+        keep_all = ends_of(np.unique(np.concatenate(list(residents.values()))))
+        shared = reach_matrix(
+            net, seeds, cutoffs[-1], progress=False, targets=keep_all, ordered=False
+        )
+    rows_l: list[np.ndarray] = []
+    cols_l: list[np.ndarray] = []
+    for cutoff in cutoffs:
+        group = groups[cutoff]
+        res = residents[cutoff]
+        snap = demand_snap.take(res)
+        if shared is not None:
+            r = shared.within(cutoff)
+        else:
+            keep = ends_of(res)
+            r = reach_matrix(net, seeds, cutoff, progress=False, targets=keep, ordered=False)
         rp = reach_at_points(net, r, snap, sites=sites, ordered=False)
         p_site = local[r.labels[rp.facility]]
         p_res = rp.target  # position in `res`
@@ -1273,17 +1355,20 @@ def _hub_first(
     opened = np.zeros(pb.reach.shape[0], dtype=bool)
     served: set = set()
     m_csc = pb.reach.tocsc()
+    # the hub category's elements of each unit, ascending
+    hub_el = np.flatnonzero(pb.elem_cat == h)
+    none = np.empty(0, dtype=np.int64)
+    el_of_unit = {
+        u: hub_el[i] for u, i in pd.Series(hub_el).groupby(pb.elem_unit[hub_el]).indices.items()
+    }
     for uid in units:
         if len(picks) >= budget:
             break
         if uid in served:
             continue
-        mine = np.flatnonzero((pb.elem_cat == h) & (pb.elem_unit == uid) & (left > 0))
-        sites = np.unique(
-            np.concatenate([m_csc.indices[m_csc.indptr[e] : m_csc.indptr[e + 1]] for e in mine])
-            if len(mine)
-            else np.empty(0, np.int64)
-        )
+        mine = el_of_unit.get(uid, none)
+        mine = mine[left[mine] > 0]
+        sites = np.unique(m_csc.indices[_entries(m_csc.indptr, mine)])
         sites = sites[hub_ok[sites] & ~opened[sites]]
         if quota is not None:
             sites = sites[quota[site_unit[sites]] > 0]
@@ -1411,7 +1496,8 @@ def select_packages(
     }
     pkg_rows: list[dict] = []
     func_rows: list[dict] = []
-    gain_rows: list[dict] = []
+    # per package × function: its id, category, and the people and units of what it covers
+    gain_parts: list[tuple[str, str, np.ndarray, np.ndarray]] = []
     meta_jz: dict[str, dict] = {}
     demand_cols = _Columns(demand)
     for jz, jz_gaps in proj.groupby("jiezhen_code", sort=True):
@@ -1472,7 +1558,7 @@ def select_packages(
             cols = pb.reach.indices[pb.reach.indptr[s] : pb.reach.indptr[s + 1]]
             per: dict[str, float] = {}
             wsum = 0.0
-            served: list = []
+            served: set = set()
             kept = []
             for k in funcs:
                 hit = cols[(pb.elem_cat[cols] == k) & ~covered[cols]]
@@ -1496,17 +1582,8 @@ def select_packages(
                         "weighted_gain": wg,
                     }
                 )
-                by_unit = pd.Series(pb.people[hit]).groupby(pb.elem_unit[hit]).sum()
-                for u, v in by_unit.items():
-                    gain_rows.append(
-                        {
-                            "package_id": pid,
-                            "category": c,
-                            "unit_id": u,
-                            "newly_covered_population": float(v),
-                        }
-                    )
-                    served.append(u)
+                gain_parts.append((pid, c, pb.people[hit], pb.elem_unit[hit]))
+                served.update(pb.elem_unit[hit].tolist())
             floor = float(cand.floor_area_m2[r])
             if is_forced:
                 kind = "hub"
@@ -1534,7 +1611,7 @@ def select_packages(
                     "newly_covered": per,
                     "newly_covered_population": float(sum(per.values())),
                     "weighted_gain": wsum,
-                    "units_served": sorted(set(served), key=str),
+                    "units_served": sorted((u for u in served if not pd.isna(u)), key=str),
                     "geometry": cand.point[r],
                 }
             )
@@ -1542,7 +1619,7 @@ def select_packages(
         pd.DataFrame(pkg_rows, columns=_PKG_COLS), geometry="geometry", crs=net.crs
     )
     functions = pd.DataFrame(func_rows, columns=_FUNC_COLS)
-    gains_t = pd.DataFrame(gain_rows, columns=_GAIN_COLS)
+    gains_t = pd.DataFrame(_gain_rows(gain_parts), columns=_GAIN_COLS)
     share = _share_after(proj, gains_t)
     meta = {
         "solver": solver,
@@ -1560,6 +1637,30 @@ def select_packages(
         "seconds": round(time.perf_counter() - t0, 3),
     }
     return Packages(packages, functions, gains_t, share, meta, cand)
+
+
+def _gain_rows(parts: list[tuple[str, str, np.ndarray, np.ndarray]]) -> list[dict]:
+    """People newly covered per package × function × unit, units in order within each.
+
+    ``parts``: per package × function, its package id, category, and the people and unit of
+    each element it covers. One grouped sum over all of them: the sums, and their order, of a
+    sum grouped by unit per part (elements without a unit left out).
+    """
+    if not parts:
+        return []
+    part = np.repeat(np.arange(len(parts)), [len(p[2]) for p in parts])
+    people = np.concatenate([p[2] for p in parts]).astype(np.float64, copy=False)
+    unit = np.concatenate([p[3] for p in parts]).astype(object, copy=False)
+    sums = pd.Series(people).groupby([part, unit], sort=True).sum()
+    return [
+        {
+            "package_id": parts[k][0],
+            "category": parts[k][1],
+            "unit_id": u,
+            "newly_covered_population": float(v),
+        }
+        for (k, u), v in sums.items()
+    ]
 
 
 def _share_after(proj: pd.DataFrame, gains: pd.DataFrame) -> pd.DataFrame:

@@ -33,7 +33,7 @@ import math
 import os
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -549,7 +549,7 @@ def _age_range(group: str) -> tuple[float, float] | None:
 
 def _disjoint_best(
     shares: np.ndarray, groups: list[str]
-) -> tuple[np.ndarray, list[list[str]] | None]:
+) -> tuple[np.ndarray, Callable[[int], list[str]] | None]:
     """Largest sum of shares over age groups that do not overlap, per row.
 
     Age groups (``a-b``, ``a+``) whose ranges do not overlap are disjoint sets of residents, so
@@ -566,8 +566,10 @@ def _disjoint_best(
     -------
     best : ndarray
         Per row, the largest sum.
-    picks : list of list of str or None
-        Per row, the groups of that sum (None when no group is an age range).
+    pick : callable or None
+        ``pick(row)``: the groups of that row's sum, traced back when asked (an error names
+        them for one row; tracing every row of a city's residents would cost seconds). None
+        when no group is an age range.
     """
     ages = [(j, _age_range(g)) for j, g in enumerate(groups)]
     ages = sorted(((j, a) for j, a in ages if a is not None), key=lambda t: (t[1][1], t[1][0]))
@@ -584,8 +586,8 @@ def _disjoint_best(
         take.append(with_k > best[k])
         prev.append(p)
         best.append(np.maximum(best[k], with_k))
-    picks: list[list[str]] = []
-    for r in range(n):
+
+    def pick(r: int) -> list[str]:
         chosen, k = [], len(ages)
         while k > 0:
             if take[k - 1][r]:
@@ -593,8 +595,9 @@ def _disjoint_best(
                 k = prev[k - 1]
             else:
                 k -= 1
-        picks.append(chosen[::-1])
-    return best[-1], picks
+        return chosen[::-1]
+
+    return best[-1], pick
 
 
 @dataclass
@@ -634,10 +637,10 @@ def _defaults(default_shares: Mapping[str, Any] | None) -> dict[str, _Default]:
         out[g] = _Default(share, str(source or ""))
     if out:
         names = list(out)
-        best, picks = _disjoint_best(np.array([[out[g].share for g in names]]), names)
-        if best[0] > 1.0 + _TOLERANCE and picks is not None:
+        best, pick = _disjoint_best(np.array([[out[g].share for g in names]]), names)
+        if best[0] > 1.0 + _TOLERANCE and pick is not None:
             raise InputError(
-                f"default shares of the disjoint age groups {', '.join(picks[0])} sum to "
+                f"default shares of the disjoint age groups {', '.join(pick(0))} sum to "
                 f"{best[0]:.4g} (> 1)"
             )
     return out
@@ -1149,9 +1152,9 @@ def _table_shares_of_points(table: _ShareTable, keys: np.ndarray, pop: np.ndarra
     if not names:
         return
     matrix = np.column_stack([table.values[g] for g in names])
-    best, picks = _disjoint_best(matrix, names)
+    best, pick = _disjoint_best(matrix, names)
     for i in np.flatnonzero(best > 1.0 + _TOLERANCE)[:1]:
-        cols = ", ".join(table.columns[g][0] for g in (picks[i] if picks else []))
+        cols = ", ".join(table.columns[g][0] for g in (pick(int(i)) if pick else []))
         raise InputError(
             f"{table.where}: {table.row_labels[i]}: the disjoint age groups in columns {cols} "
             f"sum to {best[i]:.4g} of the residents (> 1)"
@@ -1170,9 +1173,9 @@ def _check_points_disjoint(
         matrix = np.column_stack(
             [np.where(pop > 0, out[cols[g]].to_numpy(float) / pop, 0.0) for g in names]
         )
-    best, picks = _disjoint_best(matrix, names)
+    best, pick = _disjoint_best(matrix, names)
     for i in np.flatnonzero(best > 1.0 + _TOLERANCE)[:1]:
-        chosen = picks[i] if picks else []
+        chosen = pick(int(i)) if pick else []
         raise InputError(
             f"resident point {i + 1}: the disjoint age groups {', '.join(chosen)} hold "
             f"{best[i]:.4g} times its population; their sources: "

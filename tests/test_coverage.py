@@ -379,3 +379,98 @@ def test_grouped_quantile_is_weighted_quantile_per_group(seed):
         for g in range(n_grp):
             ref = weighted_quantile(value[gid == g], weight[gid == g], q)
             assert (np.isnan(got[g]) and not np.isfinite(ref)) or got[g] == ref, (g, q)
+
+
+def _resident_rows_case(seed, nan_walk=False):
+    """Random resident rows: blocks per category, NaN keys, unreached rows and ties."""
+    from lifecircle_geo.coverage import ResidentRows
+
+    rng = np.random.default_rng(seed)
+    n, cats = 400, ("park", "clinic", "school")
+    units = np.array([f"U{i}" for i in range(12)], dtype=object)
+    keys = pd.DataFrame(
+        {
+            "unit_id": pd.array(rng.choice(units, n), dtype="str"),
+            "jiezhen_code": pd.array(rng.choice(["J1", "J2", None], n), dtype="str"),
+            "_all": np.full(n, "all", dtype=object),
+        }
+    )
+    m = n * len(cats)
+    walk = np.round(rng.uniform(0, 1500, m), -1)  # many ties
+    walk[rng.random(m) < 0.1] = np.inf
+    if nan_walk:  # a category without data
+        walk[n : 2 * n] = np.nan
+    pop = rng.integers(0, 60, m).astype(float)
+    pop[rng.random(m) < 0.02] = np.nan
+    return ResidentRows(
+        keys,
+        cats,
+        population=pop,
+        walk_m=walk,
+        threshold_m=np.repeat([500.0, 1000.0, 300.0], n),
+        speed_kmh=rng.choice([4.0, 4.5], m),
+        target_share=np.repeat([0.8, 0.9, 0.85], n),
+    )
+
+
+@pytest.mark.parametrize("nan_walk", [False, True])
+@pytest.mark.parametrize("numba", [True, False])
+def test_resident_rows_summarize_and_roll_up_as_their_long_table(nan_walk, numba, monkeypatch):
+    """ResidentRows (groups among residents, one sort for every grouping) gives the long
+    table's result to the last bit, with and without the compiled kernels."""
+    from lifecircle_geo import coverage
+
+    if not numba:
+        monkeypatch.setattr(coverage, "_pair_kernels", lambda: None)
+    for seed in (0, 1):
+        rows = _resident_rows_case(seed, nan_walk)
+        long = rows.frame()
+        assert len(long) == len(rows) and list(long["category"].unique()) == list(rows.categories)
+        for keys in (["unit_id"], ["jiezhen_code", "unit_id"], ["_all"]):
+            pd.testing.assert_frame_equal(
+                coverage.summarize(rows, keys, 4.0), coverage.summarize(long, keys, 4.0)
+            )
+        unit = coverage.summarize(rows, ["unit_id", "jiezhen_code"], 4.0)
+        got = coverage.rollup(unit, ["jiezhen_code"], residents=rows, walk_speed_kmh=4.0)
+        ref = coverage.rollup(unit, ["jiezhen_code"], residents=long, walk_speed_kmh=4.0)
+        pd.testing.assert_frame_equal(got, ref)
+        assert got["p90_walk_min"].notna().any()
+
+
+def test_value_order_is_a_stable_argsort():
+    """The compiled radix sort orders as np.argsort(kind="stable"); -0.0 ties with 0.0."""
+    from lifecircle_geo.coverage import _pair_kernels
+
+    kernels = _pair_kernels()
+    if kernels is None:
+        pytest.skip("numba is not installed")
+    rng = np.random.default_rng(3)
+    v = np.round(rng.uniform(-50, 3000, 20_000), 1)
+    v[rng.random(len(v)) < 0.05] = np.inf
+    v[rng.random(len(v)) < 0.01] = -np.inf
+    v[:50], v[50:100] = -0.0, 0.0
+    for values in (v, np.abs(v), np.full(10, 7.0), np.empty(0), rng.uniform(0, 1, 1000)):
+        got = kernels.value_order(values)
+        assert np.array_equal(got, np.argsort(values, kind="stable"))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_grouped_quantile_compiled_and_numpy_paths_agree(seed, monkeypatch):
+    """The one-pass compiled quantile, with and without a shared value order, equals the
+    numpy cumulative sums bit for bit."""
+    from lifecircle_geo import coverage
+
+    rng = np.random.default_rng(seed)
+    n, n_grp = 5000, 60
+    gid = rng.integers(0, n_grp, n)
+    value = np.round(rng.uniform(0, 30, n), 1)
+    value[rng.random(n) < 0.05] = np.inf
+    weight = rng.uniform(0, 7, n) * (rng.random(n) < 0.9)
+    got = coverage._grouped_quantile(gid, value, weight, n_grp)
+    shared = coverage._grouped_quantile(
+        gid, value, weight, n_grp, by_value=coverage._value_order(value)
+    )
+    monkeypatch.setattr(coverage, "_pair_kernels", lambda: None)
+    ref = coverage._grouped_quantile(gid, value, weight, n_grp)
+    assert np.array_equal(got, ref, equal_nan=True) and np.array_equal(shared, ref, equal_nan=True)
+    assert np.isfinite(ref).sum() > n_grp // 2

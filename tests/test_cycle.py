@@ -99,3 +99,46 @@ def test_needs_rank_their_gaps_first(tmp_path):
     bad = needs.assign(类别=["公园绿地", "自然生态", "体育场馆"])
     with pytest.raises(lc.InputError, match=r"row 2: category '公园绿地'"):
         cycle.read_needs(bad, PROFILE)
+
+
+def test_projects_cite_the_requests_of_the_gaps_they_close():
+    """A project's 需求 lists the requests of the (unit, category) gaps its package covers, in
+    the order of its gains; a gap listed twice has no single request and is not cited."""
+    from lifecircle_geo.gaps import package_projects
+    from lifecircle_geo.packages import select_packages
+
+    needs = pd.DataFrame(
+        {
+            "单元编号": ["B", "B", "A"],
+            "类别": ["自然生态", "自然生态", "体育场馆"],
+            "需求": ["家门口缺少口袋公园", "希望有绿地", "想要篮球场"],
+            "人次": [12, 3, 5],
+        }
+    )
+    result = _grid_case(complete=True, needs=needs)
+    snap = result.network.snap(result.demand.geometry)
+    pk = select_packages(
+        result.network, result.gaps, result.demand, snap, result.units, result.profile
+    )
+    names = dict(zip(result.units["unit_id"], result.units["unit_name"], strict=True))
+
+    def cited(gaps):
+        need = gaps.set_index(["unit_id", "category"])["need"]
+        out = {}
+        for pid, g in pk.gains.groupby("package_id", sort=False):
+            texts = [need.get((u, c), "") for u, c in zip(g["unit_id"], g["category"], strict=True)]
+            out[pid] = "；".join(
+                f"{names[u]}：{t}"
+                for u, t in zip(g["unit_id"], texts, strict=True)
+                if isinstance(t, str) and t
+            )
+        return out
+
+    a_sports = (result.gaps["unit_id"] == "A") & (result.gaps["category"] == "sports")
+    for gaps in (result.gaps, pd.concat([result.gaps, result.gaps[a_sports]])):
+        projects = package_projects(pk, gaps, result.units, result.profile, year=2026)
+        want = cited(gaps)
+        assert projects["need_zh"].tolist() == [want.get(p, "") for p in projects["project_id"]]
+        assert "家门口缺少口袋公园" in "".join(want.values())  # B's park request
+    assert "想要篮球场" not in "".join(want.values())  # A's sports gap, listed twice
+    assert "想要篮球场" in "".join(cited(result.gaps).values())  # listed once: cited

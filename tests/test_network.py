@@ -677,3 +677,24 @@ def test_load_is_lazy_and_refuses_damaged_files(shanghai_net, tmp_path):
     np.savez(tmp_path / "bad2.npz", **data)
     with pytest.raises(lc.InputError, match="node positions"):
         lc.WalkNetwork.load(tmp_path / "bad2.npz")
+
+
+def test_snap_split_among_threads_is_the_one_thread_snap(monkeypatch):
+    """Many points are snapped on several threads: every point's answer is unchanged."""
+    from lifecircle_geo.mock import grid_city
+    from lifecircle_geo.network import walknetwork
+
+    x, y, u, v, length = grid_city(4000, seed=1)
+    net = lc.WalkNetwork.from_arrays(x, y, u, v, length, crs=32651)
+    rng = np.random.default_rng(2)
+    pts = np.column_stack(
+        [rng.uniform(x.min(), x.max(), 3000), rng.uniform(y.min(), y.max(), 3000)]
+    )
+    pts[::97] = np.nan  # not finite: left out, said why
+    one = net.snap(pts, max_snap_m=30.0)
+    monkeypatch.setattr(walknetwork, "SNAP_POINTS_PER_THREAD", 500)
+    monkeypatch.setattr(walknetwork.os, "cpu_count", lambda: 4)
+    many = lc.WalkNetwork.from_arrays(x, y, u, v, length, crs=32651).snap(pts, max_snap_m=30.0)
+    for f in ("edge", "along_m", "snap_m", "x", "y", "ok", "reason"):
+        assert np.array_equal(getattr(many, f), getattr(one, f), equal_nan=f != "reason"), f
+    assert (~one.ok).sum() > 31 and one.ok.sum() > 2000

@@ -371,3 +371,110 @@ def test_missing_demand_columns_are_named(grid_complete):
     demand = r.demand.drop(columns="walk_m_health")
     with pytest.raises(InputError, match="walk_m_health"):
         P.select_packages(r.network, r.gaps, demand, snap, r.units, r.profile)
+
+
+def test_column_gains_equal_the_sparse_product():
+    """The interchange's gains of a few elements, without building matrices: the sparse
+    product's sums to the last bit."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse import random as sprand
+
+    rng = np.random.default_rng(4)
+    for _ in range(20):
+        ns, ne, nc = int(rng.integers(1, 60)), int(rng.integers(1, 300)), int(rng.integers(1, 7))
+        mc = (sprand(ns, ne, density=0.2, random_state=int(rng.integers(1e9))) > 0).astype(float)
+        mc = mc.tocsc()
+        cat = rng.integers(0, nc, ne)
+        w = rng.uniform(0, 100, ne) / 3.0
+        cols = np.sort(rng.choice(ne, size=int(rng.integers(1, ne + 1)), replace=False))
+        back = csr_matrix((w[cols], (np.arange(len(cols)), cat[cols])), shape=(len(cols), nc))
+        base = rng.uniform(0, 1e4, (ns, nc))
+        ref = base + np.asarray((mc[:, cols] @ back).todense())
+        assert np.array_equal(base + P._column_gains(mc, cols, cat, w, nc), ref)
+
+
+def test_gain_rows_sum_each_part_by_unit():
+    """One grouped sum over every package × function: the rows, order and sums of a sum
+    grouped by unit per part (an element without a unit left out)."""
+    rng = np.random.default_rng(5)
+    parts = []
+    for k in range(30):
+        n = int(rng.integers(0, 40))
+        unit = rng.choice(np.array(["U3", "U1", "U20", "U2", None], dtype=object), n)
+        parts.append((f"P{k // 3}", f"c{k % 3}", rng.uniform(0, 50, n) / 7.0, unit))
+    ref = [
+        {"package_id": pid, "category": c, "unit_id": u, "newly_covered_population": float(v)}
+        for pid, c, people, unit in parts
+        for u, v in pd.Series(people).groupby(unit).sum().items()
+    ]
+    assert P._gain_rows(parts) == ref and len(ref) > 30
+    assert P._gain_rows([]) == []
+
+
+def test_candidate_nodes_by_x_are_the_scan_over_every_node():
+    from lifecircle_geo.gaps import _candidate_nodes, _street_nodes_by_x
+    from lifecircle_geo.mock import grid_city
+
+    x, y, u, v, length = grid_city(3000, seed=2)
+    net = lc.WalkNetwork.from_arrays(x, y, u, v, length, crs=32651)
+    by_x = _street_nodes_by_x(net)
+    rng = np.random.default_rng(6)
+    for _ in range(20):
+        cx, cy = rng.uniform(x.min(), x.max()), rng.uniform(y.min(), y.max())
+        poly = shapely.Point(cx, cy).buffer(rng.uniform(50, 800))
+        for k in (5, 100, 10_000):
+            ref = _candidate_nodes(net, poly, k)
+            assert np.array_equal(_candidate_nodes(net, poly, k, by_x), ref)
+
+
+def test_bundle_on_python_numbers_is_the_numpy_bundle():
+    """A site's best functions and their gain: the lexsort / numpy-sum form, to the last bit
+    (ties to the smaller code; 8 or more functions summed by numpy)."""
+    rng = np.random.default_rng(7)
+    for _ in range(3000):
+        g = np.round(rng.uniform(-5, 50, int(rng.integers(0, 25))), int(rng.integers(0, 3))) / 3
+        k = int(rng.integers(0, 14))
+        order = np.lexsort((np.arange(len(g)), -g))[:k]
+        order = order[g[order] > 0]
+        ref = (float(g[order].sum()), tuple(sorted(int(c) for c in order)))
+        assert P._bundle(g, k) == ref
+
+
+def test_one_search_serves_every_cutoff_group(grid_complete, monkeypatch):
+    """Cutoff groups sharing a cost quantum read one search at the largest cutoff: the same
+    packages as a search per group."""
+    r = grid_complete
+    args = (r.network, r.gaps, r.demand, r.network.snap(r.demand.geometry), r.units, r.profile)
+    cutoffs: list[float] = []
+    search = P.reach_matrix
+
+    def counted(net, seeds, cutoff_m, **kwargs):
+        cutoffs.append(cutoff_m)
+        return search(net, seeds, cutoff_m, **kwargs)
+
+    monkeypatch.setattr(P, "reach_matrix", counted)
+    shared = P.select_packages(*args)
+    n_shared, cutoffs[:] = len(cutoffs), []
+    monkeypatch.setattr(P, "quantum", lambda c: c)  # every cutoff its own quantum
+    apart = P.select_packages(*args)
+    assert n_shared == 1 and sorted(cutoffs) == sorted(set(cutoffs)) and len(cutoffs) > 1
+    pd.testing.assert_frame_equal(shared.packages, apart.packages)
+    pd.testing.assert_frame_equal(shared.gains, apart.gains)
+    assert len(shared.packages)
+
+
+def test_site_gains_equal_the_sparse_product():
+    """Every site's gain per category by bincount: the sparse product's sums, bit for bit
+    (row-sliced reach included, as the hub rule passes it)."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse import random as sprand
+
+    rng = np.random.default_rng(9)
+    for _ in range(50):
+        ns, ne, nc = int(rng.integers(1, 60)), int(rng.integers(1, 300)), int(rng.integers(1, 7))
+        m = (sprand(ns, ne, density=0.2, random_state=int(rng.integers(1e9))) > 0).astype(float)
+        m = m.tocsr()[rng.permutation(ns)[: ns // 2 + 1]]
+        cat = rng.integers(0, nc, ne)
+        w = rng.uniform(0, 100, ne) / 3.0 * (rng.random(ne) < 0.8)
+        ref = np.asarray((m @ csr_matrix((w, (np.arange(ne), cat)), shape=(ne, nc))).todense())
+        assert np.array_equal(P._site_gains(m, cat, w, nc), ref)

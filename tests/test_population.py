@@ -465,3 +465,36 @@ def test_bad_defaults_and_files(tmp_path, points, units):
     table = write_csv(tmp_path / "j.csv", "jiezhen_code,60+\nJ1,0.3\n")
     with pytest.raises(InputError, match=r"carry no jiezhen_code and no units were given"):
         lc_pop.add_groups(points, ["60+"], shares=table)
+
+
+def test_disjoint_best_traces_the_groups_of_each_rows_best_sum():
+    """The largest sum over non-overlapping age groups, and the groups traced back for any
+    row asked: disjoint, summing to it, the best of every disjoint choice (brute force)."""
+    import itertools
+
+    from lifecircle_geo.population import _age_range, _disjoint_best
+
+    groups = ["0-3", "3-6", "0-6", "60+", "65+", "6-18", "teachers"]
+    rng = np.random.default_rng(8)
+    shares = rng.uniform(0, 0.6, (200, len(groups)))
+    shares[rng.random(shares.shape) < 0.1] = np.nan
+    best, pick = _disjoint_best(shares, groups)
+    ranges = {g: _age_range(g) for g in groups}
+
+    def disjoint(gs):
+        return all(
+            ranges[a][1] <= ranges[b][0] or ranges[b][1] <= ranges[a][0]
+            for a, b in itertools.combinations(gs, 2)
+        )
+
+    ages = [g for g in groups if ranges[g] is not None]
+    choices = [c for k in range(1, len(ages) + 1) for c in itertools.combinations(ages, k)]
+    choices = [c for c in choices if disjoint(c)]
+    w = np.nan_to_num(shares)
+    for r in range(len(shares)):
+        chosen = pick(r)
+        assert disjoint(chosen) and "teachers" not in chosen
+        total = sum(w[r, groups.index(g)] for g in chosen)
+        assert total == pytest.approx(best[r], abs=1e-12)
+        assert best[r] >= max(sum(w[r, groups.index(g)] for g in c) for c in choices) - 1e-12
+    assert _disjoint_best(shares[:, -1:], ["teachers"])[1] is None

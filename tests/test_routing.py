@@ -317,3 +317,54 @@ def test_result_facilities_feed_back_with_the_same_answer(sample_inputs):
         **kw,
     )
     pd.testing.assert_frame_equal(first.coverage, again.coverage)
+
+
+def test_search_arrays_are_the_search_graph_once():
+    """The compiled searches' int64 / float64 arrays of the rounded graph, made once."""
+    from lifecircle_geo.routing._graph import quantum, search_arrays, search_csr
+
+    net = _grid()
+    q = quantum(1000.0)
+    indptr, indices, data = search_arrays(net, q)
+    g = search_csr(net, q)
+    assert indptr.dtype == indices.dtype == np.int64 and data.dtype == np.float64
+    assert np.array_equal(indptr, g.indptr) and np.array_equal(indices, g.indices)
+    assert np.array_equal(data, g.data)
+    assert search_arrays(net, q)[1] is indices
+
+
+def test_same_edge_pairs_are_the_merge_of_every_point():
+    """Direct walks along a shared edge, from the points on an edge with a site only: the rows
+    and order of the merge of every snapped point with the sites."""
+    from lifecircle_geo.routing.walk import _legs, _same_edge
+
+    net = _grid(k=12, step=50.0)
+    rng = np.random.default_rng(10)
+    x0, y0 = net.x_m.min(), net.y_m.min()
+    origin = np.array([x0, y0])
+    pts = rng.uniform(0, 550, (3000, 2)) + origin
+    fac = rng.uniform(0, 550, (40, 2)) + origin
+    fac = np.vstack([fac, fac[:5]])  # two sites at one place
+    sites = Sites.from_points(net, fac, labels=np.arange(len(fac)) * 3)
+    lg = _legs(net, net.snap(pts))
+    got = _same_edge(lg, sites)
+    s = sites.snap
+    src = pd.DataFrame(
+        {"edge": s.edge[s.ok], "s_along": s.along_m[s.ok], "s_off": s.snap_m[s.ok]}
+    ).assign(label=sites.label[s.ok])
+    every = pd.DataFrame(
+        {
+            "edge": lg.edge,
+            "p_along": lg.along_m,
+            "p_off": lg.snap_m,
+            "i": np.arange(len(lg.edge)),
+            "ratio": lg.ratio,
+        }
+    ).merge(src, on="edge", how="inner")
+    every["direct"] = (
+        (every["p_along"] - every["s_along"]).abs() * every["ratio"]
+        + every["p_off"]
+        + every["s_off"]
+    )
+    pd.testing.assert_frame_equal(got, every[["i", "label", "direct"]])
+    assert len(got) > 50

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,6 +54,11 @@ EDGE_KINDS = ("walk", "steps", "area", "ferry")
 #: facilities and candidate sites reach the nearest street, and a ferry is used only from its
 #: end nodes (the piers), like any other edge of the graph.
 SNAP_KINDS = frozenset({"walk", "steps", "area"})
+#: What :meth:`WalkNetwork._snap_points` returns: rows, edges, along, points, distance, length.
+_Snapped = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+#: :meth:`WalkNetwork.snap` splits its points among threads (one per CPU) only when each
+#: thread gets at least this many.
+SNAP_POINTS_PER_THREAD = 50_000
 
 
 def _as_array(name: str, values: ArrayLike, dtype: type) -> np.ndarray:
@@ -821,16 +827,8 @@ class WalkNetwork:
         finite = np.ones(n, dtype=bool)
         finite[~missing] = np.isfinite(xy).all(axis=1)
         valid = ~missing & finite
-        idx_in, idx_item = self._tree.query_nearest(pts[valid], all_matches=False)
-        idx_tree = self._snap_edges[idx_item]
-        vpos = np.flatnonzero(valid)[idx_in]
-        geoms = self.geometry[idx_tree]
-        p = pts[vpos]
-        along = shapely.line_locate_point(geoms, p)
-        snapped = shapely.line_interpolate_point(geoms, along)
-        dist = shapely.distance(p, snapped)
+        vpos, idx_tree, along, snapped, dist, glen = self._snap_points(pts, np.flatnonzero(valid))
         edge[vpos] = idx_tree
-        glen = shapely.length(geoms)
         # along the geometry, rescaled to the edge's length_m (equal for OSM-built networks)
         scale = np.divide(self.length_m[idx_tree], glen, out=np.ones_like(glen), where=glen > 0)
         # clamped: the rescaling may round a point at a node a hair past the edge's end,
@@ -850,6 +848,38 @@ class WalkNetwork:
             for d in dist[dist > max_snap_m]
         ]
         return Snap(edge, along_m, snap_m, x, y, ok, reason)
+
+    def _snap_points(self, pts: np.ndarray, rows: np.ndarray) -> _Snapped:
+        """Nearest snappable edge of the points ``pts[rows]`` and where on it they fall.
+
+        Returns the rows snapped, their edges, the distance along each edge's geometry, the
+        snapped points, the distance to them and the geometries' lengths. Many points are
+        split among threads (:data:`SNAP_POINTS_PER_THREAD` each at least; the tree search
+        and the projections release the GIL); each point's answer is the same either way.
+        """
+        tree = self._tree
+
+        def part(r: np.ndarray) -> _Snapped:
+            idx_in, idx_item = tree.query_nearest(pts[r], all_matches=False)
+            idx_tree = self._snap_edges[idx_item]
+            vpos = r[idx_in]
+            geoms = self.geometry[idx_tree]
+            p = pts[vpos]
+            along = shapely.line_locate_point(geoms, p)
+            snapped = shapely.line_interpolate_point(geoms, along)
+            dist = shapely.distance(p, snapped)
+            return vpos, idx_tree, along, snapped, dist, shapely.length(geoms)
+
+        jobs = min(os.cpu_count() or 1, len(rows) // SNAP_POINTS_PER_THREAD)
+        if jobs <= 1:
+            return part(rows)
+        tree.query_nearest(pts[rows[:1]], all_matches=False)  # built before threads share it
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            parts = list(pool.map(part, np.array_split(rows, jobs)))
+        vpos, idx_tree, along, snapped, dist, glen = (
+            np.concatenate([q[k] for q in parts]) for k in range(6)
+        )
+        return vpos, idx_tree, along, snapped, dist, glen
 
     # ------------------------------------------------------------------ save / load
     def save(self, path: str | os.PathLike) -> Path:

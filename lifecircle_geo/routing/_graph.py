@@ -72,6 +72,7 @@ class _Prepared:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.csr: dict[float, csr_matrix] = {}
+        self.csr64: dict[float, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self.rows: dict[float, np.ndarray] = {}
         self.kernel: dict[tuple[float, str], _KernelGraph] = {}
         self.auto_order: str | None = None
@@ -102,6 +103,26 @@ def search_csr(net: WalkNetwork, q: float) -> csr_matrix:
             g = csr_matrix((quantize(base.data, q), base.indices, base.indptr), shape=base.shape)
             p.csr[q] = g
         return g
+
+
+def search_arrays(net: WalkNetwork, q: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`search_csr` as int64 ``indptr`` and ``indices`` and float64 ``data`` (cached).
+
+    What the compiled per-facility searches take; made once per network and quantum, not
+    copied for every call.
+    """
+    p = prepared(net)
+    g = search_csr(net, q)
+    with p.lock:
+        arrays = p.csr64.get(q)
+        if arrays is None:
+            arrays = (
+                g.indptr.astype(np.int64),
+                g.indices.astype(np.int64),
+                g.data.astype(np.float64),
+            )
+            p.csr64[q] = arrays
+        return arrays
 
 
 def csr_rows(net: WalkNetwork, q: float) -> np.ndarray:

@@ -242,3 +242,97 @@ def point_pairs(
             m += 1
             best[f] = np.inf
     return out_f[:m].copy(), out_t[:m].copy(), out_d[:m].copy()
+
+
+@njit(cache=True, nogil=True)
+def value_order(value):  # pragma: no cover - compiled
+    """``np.argsort(value, kind="stable")`` of values without NaN: an LSD radix sort on the
+    float's bits (16 bits a pass; a pass whose digit is the same for every value is
+    skipped). ``-0.0`` sorts as ``0.0``, as a comparison sort has it."""
+    m = len(value)
+    key = np.empty(m, dtype=np.uint64)
+    sign = np.uint64(1) << np.uint64(63)
+    for i in range(m):
+        b = np.float64(value[i] + 0.0).view(np.uint64)  # -0.0 + 0.0 is 0.0
+        key[i] = ~b if b & sign else b | sign
+    order = np.arange(m)
+    buf_k = np.empty(m, dtype=np.uint64)
+    buf_o = np.empty(m, dtype=np.int64)
+    count = np.empty(65537, dtype=np.int64)
+    mask = np.uint64(0xFFFF)
+    for p in range(4):
+        shift = np.uint64(16 * p)
+        count[:] = 0
+        for i in range(m):
+            count[np.int64((key[i] >> shift) & mask) + 1] += 1
+        if m and count[np.int64((key[0] >> shift) & mask) + 1] == m:
+            continue  # every value has this digit
+        for d in range(65536):
+            count[d + 1] += count[d]
+        for i in range(m):
+            d = np.int64((key[i] >> shift) & mask)
+            j = count[d]
+            count[d] = j + 1
+            buf_k[j] = key[i]
+            buf_o[j] = order[i]
+        key, buf_k = buf_k, key
+        order, buf_o = buf_o, order
+    return order
+
+
+@njit(cache=True, nogil=True)
+def group_quantile_by_value(by_value, gid, value, weight, n_grp, q):  # pragma: no cover
+    """:func:`sorted_group_quantile` of the rows ordered by group, then by ``by_value`` (the
+    rows in value order) within a group: a stable counting sort by group, done here."""
+    m = len(by_value)
+    start = np.zeros(n_grp + 1, dtype=np.int64)
+    for i in range(m):
+        start[gid[i] + 1] += 1
+    for g in range(n_grp):
+        start[g + 1] += start[g]
+    fill = start[:-1].copy()
+    order = np.empty(m, dtype=np.int64)
+    for i in range(m):
+        r = by_value[i]
+        g = gid[r]
+        order[fill[g]] = r
+        fill[g] += 1
+    return sorted_group_quantile(order, gid, value, weight, n_grp, q)
+
+
+@njit(cache=True, nogil=True)
+def sorted_group_quantile(order, gid, value, weight, n_grp, q):  # pragma: no cover - compiled
+    """Weighted quantile ``q`` per group of rows taken in ``order`` (grouped by ascending
+    ``gid``, by value within a group): the value of the first row whose cumulative weight in
+    its group reaches ``q`` of the group's (less 1e-9 of it); NaN for a group without weight
+    or whose quantile is not finite. The sums are those of ``np.bincount`` and ``np.cumsum``
+    over the ordered rows, added in the same order, so the result is the numpy one bit for
+    bit."""
+    m = len(order)
+    total = np.zeros(n_grp)
+    for i in range(m):
+        r = order[i]
+        total[gid[r]] += weight[r]
+    out = np.full(n_grp, np.nan)
+    csum = 0.0
+    before = 0.0
+    prev = -1
+    found = False
+    for i in range(m):
+        r = order[i]
+        g = gid[r]
+        if g != prev:
+            before = csum
+            prev = g
+            found = False
+        csum += weight[r]
+        if found:
+            continue
+        t = total[g]
+        if t > 0 and csum - before >= q * t - 1e-9 * t:
+            out[g] = value[r]
+            found = True
+    for g in range(n_grp):
+        if not np.isfinite(out[g]):
+            out[g] = np.nan
+    return out

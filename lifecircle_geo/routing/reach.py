@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from ..errors import InputError
 from ..settings import settings
-from ._graph import check_cutoff, quantize, quantum, search_csr
+from ._graph import check_cutoff, quantize, quantum, search_arrays, search_csr
 from ._search import Seeds
 
 if TYPE_CHECKING:
@@ -269,9 +269,7 @@ def reach_matrix(
         bs = batch_size or 256
         batches = [(a, min(a + bs, n_fac)) for a in range(0, n_fac, bs)]
         kernel = _numba_kernel()
-        indptr = g.indptr.astype(np.int64)
-        indices = g.indices.astype(np.int64)
-        data = g.data.astype(np.float64)
+        indptr, indices, data = search_arrays(net, q)
 
         def run(batch: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             a, b = batch

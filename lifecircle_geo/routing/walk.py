@@ -130,13 +130,19 @@ def _same_edge(lg: _Legs, sites: Sites | None) -> pd.DataFrame:
             "label": sites.label[s_ok],
         }
     )
+    # only the points on an edge that holds a site can pair (the others would merge to
+    # nothing): the merge then hashes those few, not every resident
+    src_edge = src["edge"].to_numpy(dtype=np.int64)
+    on_site = np.zeros(int(max(lg.edge.max(), src_edge.max(initial=-1))) + 1, dtype=bool)
+    on_site[src_edge] = True
+    i = np.flatnonzero(on_site[lg.edge])
     pts = pd.DataFrame(
         {
-            "edge": lg.edge,
-            "p_along": lg.along_m,
-            "p_off": lg.snap_m,
-            "i": np.arange(len(lg.edge)),
-            "ratio": lg.ratio,
+            "edge": lg.edge[i],
+            "p_along": lg.along_m[i],
+            "p_off": lg.snap_m[i],
+            "i": i,
+            "ratio": lg.ratio[i],
         }
     )
     same = pts.merge(src, on="edge", how="inner")
