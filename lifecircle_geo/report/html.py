@@ -434,19 +434,24 @@ def _categories(result: Any) -> list[dict]:
 
 
 def _feature_collection(gdf: gpd.GeoDataFrame) -> dict:
+    """GeoJSON of ``gdf`` (empty and missing geometries left out), points built from arrays."""
     geom_name = gdf.geometry.name
     props = [c for c in gdf.columns if c != geom_name]
+    geoms = gdf.geometry.to_numpy()
+    keep = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    geoms = geoms[keep]
+    records = pd.DataFrame(gdf[props]).loc[keep].to_dict("records")
+    is_point = shapely.get_type_id(geoms) == 0
+    xy = shapely.get_coordinates(geoms[is_point]).tolist()
+    points = iter(xy)
     features = []
-    for row, geom in zip(gdf[props].itertuples(index=False, name=None), gdf.geometry, strict=True):
-        if geom is None or geom.is_empty:
-            continue
-        features.append(
-            {
-                "type": "Feature",
-                "geometry": shapely.geometry.mapping(geom),
-                "properties": jsonable(dict(zip(props, row, strict=True))),
-            }
+    for geom, point, record in zip(geoms, is_point, records, strict=True):
+        geometry = (
+            {"type": "Point", "coordinates": next(points)}
+            if point
+            else shapely.geometry.mapping(geom)
         )
+        features.append({"type": "Feature", "geometry": geometry, "properties": jsonable(record)})
     return {"type": "FeatureCollection", "features": features}
 
 
