@@ -472,7 +472,8 @@ def main():
         if args.outputs is not None:
             extra += "\noutputs = [" + ", ".join(f'"{o}"' for o in args.outputs) + "]"
         text = text.replace('by = "jiezhen_code"', extra)
-        name = f"batch_{args.by}_{'-'.join(args.outputs) if args.outputs is not None else 'all'}"
+        chosen = "-".join(args.outputs) if args.outputs is not None else "default"
+        name = f"batch_{args.by}_{chosen}"
         batch_config = str(city / f"{name}.toml")
         Path(batch_config).write_text(text, encoding="utf-8")
     common += ["--config", config]

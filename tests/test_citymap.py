@@ -34,6 +34,7 @@ def _case():
             "jiezhen_code": ["J1", "J1", "J2"],
             "jiezhen_name": ["甲街道", "甲街道", "乙镇"],
             "district_code": ["D1", "D1", "D1"],
+            "district_name": ["测试区"] * 3,
         },
         geometry=[
             shapely.box(350_000, 3_450_000, 351_000, 3_451_000),
@@ -104,6 +105,7 @@ def test_city_map_rolls_up_by_population_and_links_task_maps(tmp_path):
     # J2: no park data is not a miss: 1 of 1 measured category meets standard
     assert jz["J2"]["s"] == [0.9, None] and (jz["J2"]["m"], jz["J2"]["n"]) == (1, 1)
     (district,) = [f["properties"] for f in levels["district"]["features"]]
+    assert district["name"] == "测试区" and district["id"] == "D1"
     # health (100 + 180 + 180) / 600; both task maps linked
     assert district["s"][0] == pytest.approx(460 / 600, abs=1e-3)
     assert sorted(h for _, h in district["links"]) == [

@@ -609,3 +609,45 @@ def test_map_streets_show_offline_in_headless_chromium(tmp_path):
     grey = (np.ptp(px, axis=2) < 12) & (px[..., 0] > 100) & (px[..., 0] < 175)
     # the street lines (#8a8a8a) on Leaflet's light-grey background (#ddd)
     assert grey.sum() > 200, f"{grey.sum()} street pixels"
+
+
+def test_draw_streets_draws_the_picture_of_one_line_per_street():
+    """Streets grouped into paths give the picture a line per street gives, street for street."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.collections import LineCollection
+    from matplotlib.figure import Figure
+
+    from lifecircle_geo.report.figures import draw_streets
+
+    result = make_result()
+    net = result.network
+    bounds = result.units.total_bounds
+
+    def picture(draw) -> np.ndarray:
+        fig = Figure(figsize=(4, 4), dpi=100)
+        canvas = FigureCanvasAgg(fig)
+        ax = fig.add_axes((0, 0, 1, 1))
+        drawn = draw(ax)
+        ax.set_xlim(bounds[0] - 300, bounds[2] + 300)
+        ax.set_ylim(bounds[1] - 300, bounds[3] + 300)
+        ax.set_axis_off()
+        canvas.draw()
+        return drawn, np.asarray(canvas.buffer_rgba())[..., :3].astype(int)
+
+    n, ours = picture(lambda ax: draw_streets(ax, result, result.units.crs, bounds))
+    streets = gpd.GeoSeries(
+        np.asarray(net.geometry, dtype=object)[np.asarray(net.snappable)], crs=net.crs
+    ).cx[bounds[0] - 200 : bounds[2] + 200, bounds[1] - 200 : bounds[3] + 200]
+    assert n == len(streets) > 0  # every street near the units
+
+    def one_line_each(ax):
+        xy, index = shapely.get_coordinates(streets.to_numpy(), return_index=True)
+        parts = np.split(xy, np.flatnonzero(np.diff(index)) + 1)
+        ax.add_collection(LineCollection(parts, colors="#9e9e9e", linewidths=0.4))
+        return len(parts)
+
+    m, reference = picture(one_line_each)
+    assert m == n
+    grey = (reference < 250).any(axis=2)
+    assert grey.sum() > 500  # the streets are there
+    assert np.abs(ours - reference).max() <= 40 and (ours != reference).mean() < 0.01

@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 #: The views of the city map: key, Chinese and English name, the code column, the name
 #: column, and how far its polygons are simplified (metres).
 LEVELS = (
-    ("district", "区", "Districts", "district_code", None, 25.0),
+    ("district", "区", "Districts", "district_code", "district_name", 25.0),
     ("jiezhen", "街镇", "Sub-districts", "jiezhen_code", "jiezhen_name", 10.0),
     ("unit", "社区基本单元", "Basic units", "unit_id", "unit_name", 5.0),
 )
@@ -77,7 +77,7 @@ def write_city_map(
     ----------
     units : GeoDataFrame
         The units' polygons, with ``unit_id`` and, where known, ``unit_name``,
-        ``jiezhen_code``, ``jiezhen_name`` and ``district_code`` (any CRS).
+        ``jiezhen_code``, ``jiezhen_name``, ``district_code`` and ``district_name`` (any CRS).
     coverage : DataFrame
         Unit × category rows (a batch's ``coverage.csv`` files): ``unit_id``, ``category``,
         ``share``, ``population``, ``covered_population``, ``meets_standard``, ``status``,
@@ -268,7 +268,7 @@ def _props(
     pop[first[code_col].map(at).to_numpy(dtype=int)] = pd.to_numeric(
         first["population"], errors="coerce"
     ).to_numpy(dtype=float)
-    # names: the unit's own, a 街镇's from its units; a district has only its code
+    # names: the unit's own; a 街镇's or district's from its units (when they carry one)
     names: dict[str, str] = {}
     if name_col and name_col in units.columns:
         named = units[[code_col, name_col]].dropna().drop_duplicates(code_col)
