@@ -453,8 +453,18 @@ def _no_data_categories(
     """Categories with no facility within ``cutoff_m`` of any unit and not declared complete."""
     present: set[str] = set()
     if len(fac):
-        hit, _ = units.sindex.query(fac.geometry, predicate="dwithin", distance=cutoff_m)
-        present = set(fac["category"].to_numpy(dtype=object)[np.unique(hit)])
+        # a facility inside a unit settles its category; only the categories still missing
+        # are searched within the cutoff (every unit within 5 km of each of 浦东's 29,000
+        # facilities was millions of pairs: 1.9 s)
+        cats = fac["category"].to_numpy(dtype=object)
+        inside, _ = units.sindex.query(fac.geometry, predicate="intersects")
+        present = set(cats[np.unique(inside)])
+        rest = np.flatnonzero(~pd.Series(cats).isin(present).to_numpy())
+        if len(rest):
+            near, _ = units.sindex.query(
+                fac.geometry.iloc[rest], predicate="dwithin", distance=cutoff_m
+            )
+            present |= set(cats[rest[np.unique(near)]])
     missing = [c for c in prof.category_ids if c not in present]
     no_data = {c for c in missing if c not in declared}
     if no_data:

@@ -474,3 +474,39 @@ def test_grouped_quantile_compiled_and_numpy_paths_agree(seed, monkeypatch):
     ref = coverage._grouped_quantile(gid, value, weight, n_grp)
     assert np.array_equal(got, ref, equal_nan=True) and np.array_equal(shared, ref, equal_nan=True)
     assert np.isfinite(ref).sum() > n_grp // 2
+
+
+def test_no_data_categories_inside_first_then_within_the_cutoff():
+    """A category counts when a facility lies in a unit or within the cutoff of one."""
+    import geopandas as gpd
+    import shapely
+
+    from lifecircle_geo.analysis import _no_data_categories
+    from lifecircle_geo.standards import load_profile
+
+    prof = load_profile("shanghai-2025")
+    units = gpd.GeoDataFrame(
+        {"unit_id": ["A", "B"]},
+        geometry=[shapely.box(0, 0, 100, 100), shapely.box(300, 0, 400, 100)],
+        crs=32651,
+    )
+    rng = np.random.default_rng(5)
+    cats = np.array(prof.category_ids, dtype=object)
+    for cutoff in (1.0, 60.0, 250.0):
+        xy = rng.uniform(-400, 800, size=(60, 2))
+        fac = gpd.GeoDataFrame(
+            {"category": rng.choice(cats, size=60)}, geometry=shapely.points(xy), crs=32651
+        )
+        hit, _ = units.sindex.query(fac.geometry, predicate="dwithin", distance=cutoff)
+        want = set(cats) - set(fac["category"].to_numpy(dtype=object)[np.unique(hit)])
+        assert _no_data_categories(fac, units, prof, cutoff, set(), []) == want
+    one = gpd.GeoDataFrame(
+        {"category": ["park", "health"]},
+        geometry=[shapely.Point(50, 50), shapely.Point(150, 50)],  # inside A; 50 m from A
+        crs=32651,
+    )
+    warnings: list[str] = []
+    missing = _no_data_categories(one, units, prof, 40.0, {"childcare"}, warnings)
+    assert "park" not in missing and "health" in missing and "childcare" not in missing
+    assert "health" not in _no_data_categories(one, units, prof, 50.0, set(), [])
+    assert warnings and "complete=" in warnings[0]
