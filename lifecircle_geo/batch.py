@@ -1561,8 +1561,12 @@ def _city_map(
         href = page.relative_to(out).as_posix()
         for uid in t.unit_ids:
             links[str(uid)] = (label, href)
+    path = out / "city_map.html"
     try:
-        return write_city_map(units, cov, out / "city_map.html", rollups=rollups, links=links)
+        return write_city_map(units, cov, path, rollups=rollups, links=links)
     except Exception as exc:  # the tables are written; the map is said to be missing
         log.error("no city map: %s", exc)
+        if path.exists():  # a map of an earlier run would show other results
+            path.unlink()
+            log.error("removed the earlier run's %s", path)
         return None

@@ -208,6 +208,20 @@ def test_city_tables_long_rows_in_the_geopackage(case, local_run):
     assert sorted(jz["jiezhen_code"].unique()) == KEYS and jz.geometry.notna().all()
 
 
+def test_a_city_map_that_cannot_be_drawn_is_said_missing(case, local_run, tmp_path, caplog):
+    """No stale city map of an earlier run stays behind when this run's cannot be drawn."""
+    out = tmp_path / "out"
+    shutil.copytree(case.parent / "out_local", out)
+    assert (out / "city_map.html").is_file()
+    units = lc.units.load(case.parent / "units.geojson")
+    no_shapes = units.set_geometry([None] * len(units), crs=units.crs)
+    with caplog.at_level("ERROR", logger="lifecircle_geo.batch"):
+        _, files = batch.rollup(out, batch.plan(case), units=no_shapes)
+    assert "city_map" not in files and not (out / "city_map.html").exists()
+    assert "no city map" in caplog.text and "no unit has a geometry" in caplog.text
+    assert files["city_summary"].is_file()  # the tables are still written
+
+
 def test_city_map_links_every_unit_to_its_task_map(case, local_run):
     """The city map shows every unit and 街镇 with the roll-up's shares, linked to task maps."""
     import re

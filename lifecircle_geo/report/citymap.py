@@ -126,6 +126,8 @@ def write_city_map(
     units["unit_id"] = units["unit_id"].astype(str)
     units = units[units.geometry.notna() & ~units.geometry.is_empty]
     units = units.drop_duplicates("unit_id")
+    if not len(units):
+        raise InputError(f"city map {path.name}: no unit has a geometry")
     cats = _categories(cov)
     order = [c["id"] for c in cats]
     # the units carry their 街镇 and district from the coverage rows when the layer lacks them
@@ -159,7 +161,7 @@ def write_city_map(
             "en": en,
             "features": _features(shapes.to_crs(4326), props),
         }
-    if not data_levels:
+    if not data_levels:  # pragma: no cover - the units level is always there
         raise InputError(f"city map {path.name}: no unit has a geometry")
     data = {
         "cats": cats,

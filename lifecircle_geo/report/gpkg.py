@@ -174,10 +174,12 @@ def write_city_gpkg(
     path = Path(path)
     layers: list[tuple[str, pd.DataFrame]] = []
     shapes = None
-    if units is not None and len(units):
+    if units is not None and (units.geometry.notna() & ~units.geometry.is_empty).any():
         shapes = _units(SimpleNamespace(units=units))
         if shapes is not None and shapes.crs is not None and not shapes.crs.is_projected:
             shapes = shapes.to_crs(utm_crs_for(shapes))
+    elif units is not None:
+        log.warning("%s: the units have no polygons; the city tables have no geometry", path)
     if shapes is not None:
         scores = unit_scores(SimpleNamespace(coverage=coverage))
         scores = scores.drop(columns=[c for c in scores.columns if c in shapes and c != "unit_id"])
