@@ -423,12 +423,7 @@ _JS = (
       "font:12px/1.5 sans-serif;box-shadow:0 1px 4px rgba(0,0,0,0.3);max-width:300px";
     var h = "<details open><summary style='cursor:pointer'><b>图例 Legend</b></summary>" +
       "<b>覆盖率 Coverage share</b><br>";
-    D.bins.slice().reverse().forEach(function (b) {
-      h += "<i style='display:inline-block;width:14px;height:10px;margin-right:6px;background:" +
-        b.colour + "'></i>" + esc(b.label) + "<br>";
-    });
-    h += "<i style='display:inline-block;width:14px;height:10px;margin-right:6px;" +
-      "background:#bdbdbd'></i>无数据 no data<br>" +
+    h += binsLegend() +
       "<i style='display:inline-block;width:14px;height:0;margin:0 6px 3px 0;" +
       "border-top:2px dashed #b71c1c'></i>未达标 below target<br>" +
       "<span style='font-size:11px;color:#555'>街镇与区为其单元的人口加权汇总 / sub-districts " +

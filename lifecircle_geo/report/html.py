@@ -559,6 +559,15 @@ JS_HELPERS = r"""
     D.bins.forEach(function (b) { if (v >= b.min) c = b.colour; });
     return c;
   }
+  function binsLegend() {  // the share classes, highest first, and "no data"
+    var h = "";
+    D.bins.slice().reverse().forEach(function (b) {
+      h += "<i style='display:inline-block;width:14px;height:10px;margin-right:6px;background:" +
+        b.colour + "'></i>" + esc(b.label) + "<br>";
+    });
+    return h + "<i style='display:inline-block;width:14px;height:10px;margin-right:6px;" +
+      "background:#bdbdbd'></i>无数据 no data<br>";
+  }
 """
 
 _JS = (
@@ -734,12 +743,7 @@ _JS = (
     var h = "<details" + open + "><summary style='cursor:pointer'><b>图例 Legend</b></summary>" +
       "<b>覆盖率 Coverage share</b><br><span style='font-size:11px;color:#555'>" +
       "(达标类别数图层: 达标类别占比 / share of categories meeting standard)</span><br>";
-    D.bins.slice().reverse().forEach(function (b) {
-      h += "<i style='display:inline-block;width:14px;height:10px;margin-right:6px;background:" +
-        b.colour + "'></i>" + esc(b.label) + "<br>";
-    });
-    h += "<i style='display:inline-block;width:14px;height:10px;margin-right:6px;" +
-      "background:#bdbdbd'></i>无数据 no data<br>" +
+    h += binsLegend() +
       "<i style='display:inline-block;width:14px;height:10px;margin-right:6px;" +
       "background:#d7ccc8;border:2px dotted #795548'></i>路网不全 partial network<br>" +
       "<i style='display:inline-block;width:14px;height:0;margin:0 6px 3px 0;" +

@@ -113,22 +113,30 @@ def bounded_searches(
 
 
 @njit(cache=True, nogil=True)
+def counting_order(keys, n_keys):  # pragma: no cover - compiled
+    """The rows in a stable order by ``keys`` (each in ``0 .. n_keys - 1``), and where each
+    key's rows start in it (``n_keys + 1`` offsets): a counting sort."""
+    m = len(keys)
+    start = np.zeros(n_keys + 1, dtype=np.int64)
+    for i in range(m):
+        start[keys[i] + 1] += 1
+    for k in range(n_keys):
+        start[k + 1] += start[k]
+    fill = start[:-1].copy()
+    order = np.empty(m, dtype=np.int64)
+    for i in range(m):
+        order[fill[keys[i]]] = i
+        fill[keys[i]] += 1
+    return order, start
+
+
+@njit(cache=True, nogil=True)
 def order_pairs(tgt, dist, fac, n_targets, within=True):  # pragma: no cover - compiled
     """``np.lexsort((fac, dist, tgt))``: a stable counting sort by target, then each target's
     pairs by (dist, fac): an insertion sort when few, stable merge sorts (by facility, then
     distance, each only when not already in order) when many (a rural 5 km search gives a
     node thousands of facilities). ``within=False``: the counting sort only."""
-    m = len(tgt)
-    start = np.zeros(n_targets + 1, dtype=np.int64)
-    for i in range(m):
-        start[tgt[i] + 1] += 1
-    for t in range(n_targets):
-        start[t + 1] += start[t]
-    fill = start[:-1].copy()
-    order = np.empty(m, dtype=np.int64)
-    for i in range(m):
-        order[fill[tgt[i]]] = i
-        fill[tgt[i]] += 1
+    order, start = counting_order(tgt, n_targets)
     if not within:  # grouped by target only
         return order
     for t in range(n_targets):
@@ -284,20 +292,8 @@ def value_order(value):  # pragma: no cover - compiled
 def group_quantile_by_value(by_value, gid, value, weight, n_grp, q):  # pragma: no cover
     """:func:`sorted_group_quantile` of the rows ordered by group, then by ``by_value`` (the
     rows in value order) within a group: a stable counting sort by group, done here."""
-    m = len(by_value)
-    start = np.zeros(n_grp + 1, dtype=np.int64)
-    for i in range(m):
-        start[gid[i] + 1] += 1
-    for g in range(n_grp):
-        start[g + 1] += start[g]
-    fill = start[:-1].copy()
-    order = np.empty(m, dtype=np.int64)
-    for i in range(m):
-        r = by_value[i]
-        g = gid[r]
-        order[fill[g]] = r
-        fill[g] += 1
-    return sorted_group_quantile(order, gid, value, weight, n_grp, q)
+    by_group, _ = counting_order(gid[by_value], n_grp)
+    return sorted_group_quantile(by_value[by_group], gid, value, weight, n_grp, q)
 
 
 @njit(cache=True, nogil=True)
