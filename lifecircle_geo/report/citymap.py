@@ -40,11 +40,10 @@ import pandas as pd
 import shapely
 from branca.element import Element
 
-from .._io import atomic_path
 from ..coverage import rollup as coverage_rollup
 from ..crs import utm_crs_for
 from ..errors import InputError
-from .html import JS_HELPERS, SHARE_BINS, DataScript, _num, offline_html
+from .html import JS_HELPERS, SHARE_BINS, DataScript, _num, write_page
 
 __all__ = ["LEVELS", "write_city_map"]
 
@@ -186,8 +185,7 @@ def write_city_map(
     m.get_root().title = page_title
     m.get_root().html.add_child(Element(_title_html(page_title, data_levels)))
     DataScript("LifecircleCityLayers", data, _JS).add_to(m)
-    with atomic_path(path) as tmp:
-        tmp.write_text(offline_html(m.get_root().render()), encoding="utf-8")
+    write_page(m, path)
     log.info(
         "wrote the city map %s (%s)",
         path,

@@ -164,8 +164,7 @@ def write_map(result: Any, path: str | os.PathLike) -> Path:
         "png": PNG_NAME,
     }
     DataScript("LifecircleLayers", data, _JS).add_to(m)
-    with atomic_path(path) as tmp:
-        tmp.write_text(offline_html(m.get_root().render()), encoding="utf-8")
+    write_page(m, path)
     log.info(
         "wrote map %s (%d units, %d facilities, %d sites)",
         path,
@@ -177,6 +176,12 @@ def write_map(result: Any, path: str | os.PathLike) -> Path:
 
 
 # ---------------------------------------------------------------------------- offline
+def write_page(m: folium.Map, path: Path) -> None:
+    """Write ``m`` to ``path`` as one offline page (:func:`offline_html`), atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(offline_html(m.get_root().render()), encoding="utf-8")
+
+
 _STATIC = Path(__file__).with_name("static")
 _CDN_TAG = re.compile(
     r'<(script|link)\b[^>]*?(?:src|href)="(https?://[^"]+)"[^>]*>(?:</script>)?', re.IGNORECASE
