@@ -73,7 +73,6 @@ def network_extent(
     """
     from affine import Affine
     from rasterio import features
-    from scipy import ndimage
 
     if not (within_m > 0 and cell_m > 0):
         raise InputError(
@@ -97,11 +96,8 @@ def network_extent(
     col = np.clip(((xy[:, 0] - x0) / cell_m).astype(np.int64), 0, ncol - 1)
     row = np.clip(((y1 - xy[:, 1]) / cell_m).astype(np.int64), 0, nrow - 1)
     grid[row, col] = True
-    r = int(np.ceil(within_m / cell_m))
-    yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
-    disk = (xx**2 + yy**2) * cell_m**2 <= within_m**2
-    grid = ndimage.binary_dilation(grid, structure=disk)
-    grid = ndimage.binary_fill_holes(grid)
+    grid = _dilate_disk(grid, within_m, cell_m)
+    grid = _fill_holes(grid)
     transform = Affine(cell_m, 0.0, x0, 0.0, -cell_m, y1)
     polys = [
         shapely.geometry.shape(geom)
@@ -113,6 +109,58 @@ def network_extent(
     extent = shapely.coverage_union_all(polys) if polys else shapely.Polygon()
     cache[cache_key] = extent
     return extent
+
+
+def _dilate_disk(grid: np.ndarray, within_m: float, cell_m: float) -> np.ndarray:
+    """``grid`` dilated by a disk: every cell within ``within_m`` of a set one.
+
+    A cell is set when a set cell lies at an offset ``(dx, dy)`` (in cells) with
+    ``(dx² + dy²) · cell_m² <= within_m²``: the cells of a binary dilation with that disk
+    (what this was), from each cell's distance along its row to the nearest set cell, then
+    one comparison per disk row: 0.33 s instead of 1.27 s on 浦东's 2,610 × 2,223 cells.
+    """
+    nrow, ncol = grid.shape
+    if not grid.any():
+        return grid.copy()
+    far = np.int32(2 * ncol + 2)
+    cols = np.arange(ncol, dtype=np.int32)
+    # the column of the nearest set cell to the left and to the right in each row
+    left = np.where(grid, cols, -far)
+    np.maximum.accumulate(left, axis=1, out=left)
+    right = np.where(grid, cols, far)[:, ::-1]
+    right = np.minimum.accumulate(right, axis=1)[:, ::-1]
+    along = np.minimum(cols - left, right - cols)  # cells along the row to the nearest set one
+    out = np.zeros_like(grid)
+    r = int(np.ceil(within_m / cell_m))
+    for dy in range(-r, r + 1):
+        dx = np.arange(r + 1)
+        inside = dx[(dx**2 + dy**2) * cell_m**2 <= within_m**2]
+        if not len(inside):
+            continue
+        reach = along <= inside.max()  # set cells within the disk's half-width on that row
+        if dy >= 0:
+            out[: nrow - dy] |= reach[dy:]
+        else:
+            out[-dy:] |= reach[: nrow + dy]
+    return out
+
+
+def _fill_holes(grid: np.ndarray) -> np.ndarray:
+    """``grid`` with its holes filled: unset cells not 4-connected to the border are set.
+
+    What ``scipy.ndimage.binary_fill_holes`` does with its default structure, by labelling the
+    unset cells once instead of growing the border region step by step.
+    """
+    from scipy import ndimage
+
+    labels, n = ndimage.label(~grid)
+    if n == 0:
+        return grid.copy()
+    outside = np.zeros(n + 1, dtype=bool)
+    for edge in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
+        outside[edge] = True
+    outside[0] = True  # label 0: the set cells
+    return ~outside[labels] | grid
 
 
 def network_share(units: gpd.GeoDataFrame, extent: shapely.Geometry) -> pd.Series:

@@ -56,7 +56,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -488,19 +488,43 @@ def _prepare(
     return m, cat, w, cap, n_cat
 
 
-def _site_gains(m: csr_matrix, cat: np.ndarray, w: np.ndarray, n_cat: int) -> np.ndarray:
+class _GainKeys(NamedTuple):
+    """What :func:`_site_gains` needs of a reach matrix besides the weights, found once.
+
+    ``key``: each stored entry's ``site * n_cat + category``; ``data``: the entries' values,
+    ``None`` when all are 1 (the products are then the weights themselves, to the bit).
+    """
+
+    key: np.ndarray
+    data: np.ndarray | None
+    n_site: int
+    n_cat: int
+
+
+def _gain_keys(m: csr_matrix, cat: np.ndarray, n_cat: int) -> _GainKeys:
+    n_site = m.shape[0]
+    row = np.repeat(np.arange(n_site, dtype=np.int64), np.diff(m.indptr))
+    data = None if bool(np.all(m.data == 1.0)) else m.data
+    return _GainKeys(row * n_cat + cat[m.indices], data, n_site, n_cat)
+
+
+def _site_gains(
+    m: csr_matrix, cat: np.ndarray, w: np.ndarray, n_cat: int, keys: _GainKeys | None = None
+) -> np.ndarray:
     """Weight each site would newly cover per category (sites × categories), all at once.
 
     ``m @ W`` with ``W[e, cat[e]] = w[e]``, summed by ``np.bincount`` over ``m``'s stored
     entries in their order: the sums the sparse product makes, to the last bit, without
-    building ``W`` or the product.
+    building ``W`` or the product. ``keys`` (:func:`_gain_keys` of the same ``m``, ``cat`` and
+    ``n_cat``) saves finding each entry's site and category again in a loop over weights.
     """
     n_site = m.shape[0]
     if m.shape[1] == 0 or n_cat == 0:
         return np.zeros((n_site, n_cat))
-    row = np.repeat(np.arange(n_site, dtype=np.int64), np.diff(m.indptr))
-    cols = m.indices
-    gains = np.bincount(row * n_cat + cat[cols], weights=m.data * w[cols], minlength=n_site * n_cat)
+    if keys is None:
+        keys = _gain_keys(m, cat, n_cat)
+    weights = w[m.indices] if keys.data is None else keys.data * w[m.indices]
+    gains = np.bincount(keys.key, weights=weights, minlength=n_site * n_cat)
     return gains.reshape(n_site, n_cat)
 
 
@@ -576,6 +600,7 @@ def _interchange(
     hubs: _Hubs | None,
     picks: list[tuple[int, tuple[int, ...]]],
     rounds: int,
+    keys: _GainKeys | None = None,
 ) -> list[tuple[int, tuple[int, ...]]]:
     """Swap local search (Teitz-Bart): replace a package by the best one given the others.
 
@@ -585,6 +610,8 @@ def _interchange(
     picks = list(picks)
     tol = 1e-9 * max(float(w.sum()), 1.0)
     mc = m.tocsc()
+    if keys is None:
+        keys = _gain_keys(m, cat, n_cat)
 
     def covered_by(s: int, funcs: tuple[int, ...]) -> np.ndarray:
         cols = m.indices[m.indptr[s] : m.indptr[s + 1]]
@@ -595,11 +622,11 @@ def _interchange(
         cnt = np.zeros(len(w), dtype=np.int64)
         for s, funcs in picks:
             cnt[covered_by(s, funcs)] += 1
-        return cnt, _site_gains(m, cat, np.where(cnt == 0, w, 0.0), n_cat)
+        return cnt, _site_gains(m, cat, np.where(cnt == 0, w, 0.0), n_cat, keys)
 
+    cnt, g_all = state()  # kept current: found again after each swap only
     for _ in range(rounds):
         changed = False
-        cnt, g_all = state()
         for i in range(len(picks)):
             rest = picks[:i] + picks[i + 1 :]
             s_old, f_old = picks[i]
@@ -678,7 +705,8 @@ def _greedy(
     if hubs is not None:
         for u in np.flatnonzero(hub_left <= 0):
             hubs.close(int(u), cap)
-    bound0 = _bundle_gains(_site_gains(m, cat, left, n_cat), cap)
+    keys = _gain_keys(m, cat, n_cat)
+    bound0 = _bundle_gains(_site_gains(m, cat, left, n_cat, keys), cap)
     # as round(b, 9) of each numpy number, all at once
     live = np.flatnonzero((bound0 > 0) & (cap > 0))
     heap = list(zip((-np.round(bound0[live], 9)).tolist(), live.tolist(), strict=True))
@@ -710,12 +738,12 @@ def _greedy(
                 if hub_left[u] <= 0:
                     hubs.close(u, cap)  # stale heap keys stay upper bounds: lazy still holds
     if swaps and picks:
-        picks = _interchange(m, cat, w, cap0, n_cat, hubs, picks, swaps)
+        picks = _interchange(m, cat, w, cap0, n_cat, hubs, picks, swaps, keys)
         picks, total = _order_picks(m, cat, w, picks)
         left = _left_after(m, cat, w, picks)
     # a-posteriori bound: OPT <= f(S) + the `budget` largest bundle gains left (coverage is
     # submodular in (site, function) pairs; any optimal bundle fits the original capacity)
-    rest = _bundle_gains(_site_gains(m, cat, left, n_cat), cap0)
+    rest = _bundle_gains(_site_gains(m, cat, left, n_cat, keys), cap0)
     ub = min(total + float(np.sort(rest)[::-1][:budget].sum()), float(w.sum()))
     return picks, total, ub
 

@@ -54,6 +54,29 @@ def test_ferry_lines_are_not_extent():
     assert ext.contains(shapely.Point(X0 + 50, Y0)) and ext.contains(shapely.Point(X0 + 2150, Y0))
 
 
+@pytest.mark.parametrize(
+    ("within_m", "cell_m"), [(250.0, 25.0), (100.0, 5.0), (30.0, 7.0), (10.0, 25.0), (52.5, 2.5)]
+)
+def test_disk_dilation_and_hole_filling_are_scipys(within_m, cell_m):
+    # the distance transform and the labelling give exactly the cells of a binary dilation
+    # with the disk and of binary_fill_holes, on sparse random streets with rings and holes
+    from scipy import ndimage
+
+    from lifecircle_geo.extent import _dilate_disk, _fill_holes
+
+    rng = np.random.default_rng(int(within_m * 10 + cell_m))
+    grid = rng.random((150, 170)) < 0.004
+    grid[40:90, 60] = grid[40:90, 120] = grid[40, 60:121] = grid[89, 60:121] = True  # a ring
+    r = int(np.ceil(within_m / cell_m))
+    yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
+    disk = (xx**2 + yy**2) * cell_m**2 <= within_m**2
+    dilated = _dilate_disk(grid, within_m, cell_m)
+    np.testing.assert_array_equal(dilated, ndimage.binary_dilation(grid, structure=disk))
+    for g in (grid, dilated, ~dilated, np.zeros_like(grid), np.ones_like(grid)):
+        np.testing.assert_array_equal(_fill_holes(g), ndimage.binary_fill_holes(g))
+    assert not _dilate_disk(np.zeros_like(grid), within_m, cell_m).any()
+
+
 def test_clip_units_keeps_the_covered_part():
     net = _grid(5, 100.0)
     units = gpd.GeoDataFrame(

@@ -205,6 +205,16 @@ def provenance(result: Any) -> pd.DataFrame:
     return table() if callable(table) else pd.DataFrame()
 
 
+def category_order(result: Any, present: Any) -> list[str]:
+    """The categories in ``present``: the profile's order first, then the rest as they come."""
+    present = pd.unique(pd.Series(present, dtype=object))
+    seen = set(present)
+    cats = categories(result)
+    order = [c for c in cats.get("category", []) if c in seen]
+    chosen = set(order)
+    return order + [c for c in present if c not in chosen]
+
+
 def unit_scores(result: Any) -> pd.DataFrame:
     """Per unit: ``share_<category>`` columns, ``n_meets_standard``, ``n_categories`` (measured).
 
@@ -215,8 +225,7 @@ def unit_scores(result: Any) -> pd.DataFrame:
         return pd.DataFrame(
             columns=["unit_id", "n_meets_standard", "n_categories", "partial_network"]
         )
-    order = [c for c in categories(result)["category"] if c in set(cov["category"])]
-    order += [c for c in pd.unique(cov["category"]) if c not in order]
+    order = category_order(result, cov["category"])
     wide = cov.pivot_table(
         index="unit_id", columns="category", values="share", aggfunc="first", dropna=False
     )
