@@ -179,17 +179,23 @@ class AnalysisResult:
         )
 
     def write(
-        self, folder: str | os.PathLike, *, outputs: Collection[str] | None = None
+        self,
+        folder: str | os.PathLike,
+        *,
+        outputs: Collection[str] | None = None,
+        processes: int | None = None,
     ) -> dict[str, Any]:
         """Write the project database (.gpkg), project list (.xlsx), map (.html) and figures.
 
         Files are written to a temporary folder and moved into place, so a failed run leaves
         nothing half-written. ``outputs`` picks some of ``lifecircle_geo.report.OUTPUTS``
         (``"gpkg"``, ``"xlsx"``, ``"map"``, ``"figures"``, ``"summaries"``); default all.
+        ``processes``: 2 draws the figures in a second process meanwhile, 1 writes one file
+        after another (default ``settings.write_processes``).
         """
         from .report import write_result
 
-        return write_result(self, Path(folder), outputs=outputs)
+        return write_result(self, Path(folder), outputs=outputs, processes=processes)
 
     def _repr_html_(self) -> str:
         """Show a compact HTML summary in Jupyter (:func:`lifecircle_geo.display.result_html`)."""

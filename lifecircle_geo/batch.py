@@ -63,6 +63,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as _dt
+import functools
 import hashlib
 import itertools
 import json
@@ -91,6 +92,7 @@ from tqdm.auto import tqdm
 from . import _io
 from . import crs as lc_crs
 from . import facilities as lc_facilities
+from ._fork import can_fork, side_process
 from ._io import atomic_path, json_text
 from ._version import __version__
 from .coverage import rollup as coverage_rollup
@@ -388,7 +390,11 @@ def _task_settings(values: dict) -> Iterator[None]:
 
 
 def run_task(
-    task: Task, out_root: str | os.PathLike, *, city: CityInputs | None = None
+    task: Task,
+    out_root: str | os.PathLike,
+    *,
+    city: CityInputs | None = None,
+    write_processes: int | None = None,
 ) -> TaskResult:
     """Run one task and write its outputs to ``out_root/<by>/<key>/``.
 
@@ -407,6 +413,9 @@ def run_task(
         The batch's output folder.
     city : CityInputs, optional
         The city inputs, when the task has no :attr:`Task.data` (default: read the files).
+    write_processes : int, optional
+        Processes writing the outputs (:func:`lifecircle_geo.report.write_result`; default
+        ``settings.write_processes``): :func:`run` gives 1 when its workers fill the cores.
 
     Returns
     -------
@@ -445,7 +454,7 @@ def run_task(
                     named = LifecircleError(f"{type(exc).__name__}: {text}")
                 raise named from exc
             raise
-        files = result.write(folder, outputs=inp.get("outputs"))
+        files = result.write(folder, outputs=inp.get("outputs"), processes=write_processes)
         cov = pd.DataFrame(result.coverage)
         with atomic_path(folder / "coverage.csv") as tmp:
             _write_csv(cov, tmp)
@@ -511,14 +520,17 @@ def _failing_units(cfg: dict, inputs: Inputs, owner: pd.Series | None) -> list[s
 
 
 def _run_task_safe(
-    task: Task, out_root: str | os.PathLike, watch_pid: int | None = None
+    task: Task,
+    out_root: str | os.PathLike,
+    watch_pid: int | None = None,
+    write_processes: int | None = None,
 ) -> TaskResult:
     """:func:`run_task`, with any error turned into a failed :class:`TaskResult`."""
     if watch_pid is not None:
         _watch_parent(watch_pid)
     t0 = time.perf_counter()
     try:
-        return run_task(task, out_root)
+        return run_task(task, out_root, write_processes=write_processes)
     except Exception as exc:  # one task failing must not stop the others
         if not isinstance(exc, LifecircleError):
             log.debug("task %s failed:\n%s", task.key, traceback.format_exc())
@@ -656,11 +668,6 @@ def _read_osm_facilities(paths: list, profile: Any) -> list[gpd.GeoDataFrame]:
     return [lc_facilities.from_osm(p, profile=profile) for p in paths]
 
 
-def _can_fork() -> bool:
-    """Return whether a side process is cheap: a second core and fork (POSIX, no re-import)."""
-    return (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods()
-
-
 class CityInputs:
     """A batch's shared inputs, read once: units, walkable ways, OSM facilities, residents.
 
@@ -679,13 +686,11 @@ class CityInputs:
         profile = cfg["profile"]
         fac_paths = list(cfg["facilities"]["osm"])
         # the facilities' parse (the longest read) runs in a second process while this one
-        # reads the ways and the residents
-        pool = None
-        future = None
-        if fac_paths and "osm" in net_cfg and _can_fork():
-            pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
-            future = pool.submit(_read_osm_facilities, fac_paths, profile)
-        try:
+        # reads the ways and the residents; a failed read stops it at once
+        with side_process(
+            functools.partial(_read_osm_facilities, fac_paths, profile),
+            fork=bool(fac_paths) and "osm" in net_cfg and can_fork(),
+        ) as facilities:
             if "osm" in net_cfg:
                 path = Path(net_cfg["osm"])
                 raw = read_walk_ways(path, self.rules)
@@ -696,22 +701,7 @@ class CityInputs:
                 self.raw = raw
                 self.net_meta = file_provenance(path)
             self.population = read_residents(cfg)
-            self.osm_facilities = (
-                future.result() if future is not None else _read_osm_facilities(fac_paths, profile)
-            )
-        except BaseException:
-            if pool is not None:  # a failed read: the side parse is stopped, not waited for
-                procs = list((getattr(pool, "_processes", None) or {}).values())
-                for proc in procs:
-                    with contextlib.suppress(Exception):
-                        proc.terminate()
-                pool.shutdown(wait=False, cancel_futures=True)
-                for proc in procs:
-                    with contextlib.suppress(Exception):
-                        proc.join(5)
-            raise
-        if pool is not None:
-            pool.shutdown()
+            self.osm_facilities = facilities.result()
         self._owners: dict[str, pd.Series] = {}
         self._trees: list = [None] * len(self.osm_facilities)
 
@@ -1197,10 +1187,14 @@ def _execute(
     """
     n = max(1, min(workers or os.cpu_count() or 1, n_max))
     started = _now()
+    # a task writes with a second process only when no other task needs that core (one at a
+    # time in "sync"); on Dask never (a worker's tasks share its process)
+    running = 1 if scheduler == "sync" else n
+    write_processes = min(settings.write_processes, max(1, (os.cpu_count() or 1) // running))
     if scheduler == "sync":
         for t in todo:
             s = _now()
-            record(t, _run_task_safe(t, out), s)
+            record(t, _run_task_safe(t, out, None, write_processes), s)
     elif scheduler == "local":
         from concurrent.futures import as_completed
 
@@ -1218,7 +1212,7 @@ def _execute(
                             initializer=_watch_parent,
                             initargs=(os.getpid(),),
                         )
-                    futs[pool.submit(_run_task_safe, t, out)] = t
+                    futs[pool.submit(_run_task_safe, t, out, None, write_processes)] = t
                 for f in as_completed(futs):
                     t = futs[f]
                     try:
@@ -1278,6 +1272,7 @@ def _execute(
                         t,
                         out,
                         watch,
+                        1,
                         pure=False,
                         key=f"lifecircle-{t.by}-{_safe_name(t.key)}-{time.time_ns()}",
                     )

@@ -60,6 +60,12 @@ class Settings:
         Where downloads (osmnx) are cached.
     progress : bool
         Show tqdm progress bars on long work.
+    write_processes : int
+        Processes writing a run's outputs at once. 2: the figures and one-page summaries are
+        drawn in a forked second process while this one writes the database, workbook and
+        map (where there is a second core and ``fork``; else one after another). 1: one after
+        another. A batch gives its tasks a second process only when it has a core to spare
+        (fewer tasks than half the cores), never on Dask.
     log_level : str
         Level for the ``lifecircle_geo`` logger.
     """
@@ -71,6 +77,7 @@ class Settings:
     min_network_share: float = 0.9
     cache_folder: Path = field(default_factory=_default_cache)
     progress: bool = True
+    write_processes: int = 2
     log_level: str = "WARNING"
 
     def minutes_to_m(self, minutes: float, speed_kmh: float | None = None) -> float:

@@ -606,7 +606,7 @@ def test_city_read_side_process_equals_the_serial_read_and_stops_on_error(tmp_pa
 
     cfg = load_config(_write_case(tmp_path / "a"))
     side = batch.CityInputs(cfg)
-    monkeypatch.setattr(batch, "_can_fork", lambda: False)
+    monkeypatch.setattr(batch, "can_fork", lambda: False)
     serial = batch.CityInputs(cfg)
     monkeypatch.undo()
     pd.testing.assert_frame_equal(

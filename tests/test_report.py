@@ -254,6 +254,55 @@ def test_write_result_computes_the_summary_once(tmp_path):
     assert "summary" not in dict(pyogrio.list_layers(tmp_path / "bare" / "project_database.gpkg"))
 
 
+def test_write_result_in_two_processes_writes_the_same_files(tmp_path, monkeypatch):
+    """processes=2 draws the figures in a forked child: same files as one after another."""
+    import multiprocessing
+    import os
+
+    from lifecircle_geo._fork import can_fork
+
+    result = make_result()
+    drawn_in = []
+    draw = report.figures.write_figures
+
+    def figures_here(res, folder):
+        drawn_in.append(os.getpid())  # in the child: not seen here
+        (tmp_path / "pid.txt").write_text(str(os.getpid()), encoding="utf-8")
+        return draw(res, folder)
+
+    monkeypatch.setattr(report.figures, "write_figures", figures_here)
+    one = write_result(result, tmp_path / "one", processes=1)
+    two = write_result(result, tmp_path / "two", processes=2)
+    assert sorted(one) == sorted(two)
+    pid_two = int((tmp_path / "pid.txt").read_text(encoding="utf-8"))
+    names = sorted(p.name for p in (tmp_path / "one").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "two").iterdir())
+    for a, b in zip(one["figures"], two["figures"], strict=True):
+        assert a.name == b.name and a.read_bytes() == b.read_bytes()
+    for layer in ("coverage", "projects"):
+        pd.testing.assert_frame_equal(
+            pyogrio.read_dataframe(one["gpkg"], layer=layer),
+            pyogrio.read_dataframe(two["gpkg"], layer=layer),
+        )
+    assert drawn_in == [os.getpid()]  # the one-after-another write drew here
+    assert (pid_two != os.getpid()) == can_fork()
+    assert not multiprocessing.active_children()
+
+
+def test_a_failing_figure_in_the_second_process_leaves_nothing(tmp_path, monkeypatch):
+    import multiprocessing
+
+    def boom(res, folder):
+        raise RuntimeError("matplotlib fell over")
+
+    monkeypatch.setattr(report.figures, "write_figures", boom)
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError, match="matplotlib fell over"):
+        write_result(make_result(), out, processes=2)
+    assert list(tmp_path.iterdir()) == []
+    assert not multiprocessing.active_children()
+
+
 def test_write_result_files(written):
     _, folder, paths = written
     assert set(paths) == {"gpkg", "xlsx", "html", "figures", "summaries"}

@@ -27,7 +27,9 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
+from .._fork import can_fork, side_process
 from ..errors import InputError
+from ..settings import settings
 from . import excel, figures, gpkg, html, summary
 from .excel import write_excel, write_tables
 from .figures import write_figures
@@ -56,9 +58,17 @@ FILE_NAMES = {"gpkg": "project_database.gpkg", "xlsx": "project_list.xlsx", "htm
 #: The outputs :func:`write_result` can write (``outputs=`` picks some).
 OUTPUTS = ("gpkg", "xlsx", "map", "figures", "summaries")
 
+#: The outputs drawn in the second process when there is one (matplotlib's): for a 街镇 about
+#: as long as the database, workbook and map together.
+_SIDE_OUTPUTS = ("figures", "summaries")
+
 
 def write_result(
-    result: Any, folder: str | os.PathLike, outputs: Collection[str] | None = None
+    result: Any,
+    folder: str | os.PathLike,
+    outputs: Collection[str] | None = None,
+    *,
+    processes: int | None = None,
 ) -> dict[str, Any]:
     """Write every output of ``result`` into ``folder``, all or nothing.
 
@@ -77,6 +87,10 @@ def write_result(
     outputs : collection of str, optional
         Which of :data:`OUTPUTS` to write (a city batch writes the project database and list
         per 街镇 and leaves the figures to the roll-up); default all.
+    processes : int, optional
+        2: the figures and summaries are drawn in a forked second process meanwhile (where
+        there is a second core and ``fork``); 1: one after another. Default
+        ``settings.write_processes``. The files are the same either way.
 
     Returns
     -------
@@ -114,11 +128,20 @@ def write_result(
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
     moved: list[Path] = []
     try:
-        staged = {}
-        for name in OUTPUTS:
-            if name in chosen:
-                key, write = writers[name]
-                staged[key] = write(tmp)
+        names = [n for n in OUTPUTS if n in chosen]
+        side = [n for n in names if n in _SIDE_OUTPUTS]
+        here = [n for n in names if n not in _SIDE_OUTPUTS]
+        n_proc = settings.write_processes if processes is None else processes
+        written: dict[str, Any] = {}
+        if n_proc > 1 and side and here and can_fork():
+            if callable(getattr(result, "summary", None)):
+                result.summary()  # once, before the fork: both processes show it
+            with side_process(lambda: {n: writers[n][1](tmp) for n in side}, fork=True) as fut:
+                written.update({n: writers[n][1](tmp) for n in here})
+                written.update(fut.result())
+        else:
+            written = {n: writers[n][1](tmp) for n in names}
+        staged = {writers[n][0]: written[n] for n in names}
         folder.mkdir(exist_ok=True)
         out: dict[str, Any] = {}
         for key, value in staged.items():
