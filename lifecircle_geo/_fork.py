@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import logging
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator
@@ -18,7 +19,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["can_fork", "side_process"]
+__all__ = ["Outcome", "can_fork", "side_process"]
 
 #: Calls waiting for their forked child, by token (the child finds its call here).
 _CALLS: dict[int, Callable[[], Any]] = {}
@@ -37,13 +38,90 @@ def can_fork() -> bool:
     )
 
 
-def _call(token: int) -> Any:
-    return _CALLS[token]()
+class _Collect(logging.Handler):
+    """Keep the child's log records (made picklable) to be handled again by the parent."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.NOTSET)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        record.msg, record.args = record.getMessage(), None
+        if record.exc_info:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+            record.exc_info = None
+        self.records.append(record)
+
+
+def _call(token: int) -> tuple[bool, Any, list[logging.LogRecord]]:
+    """In the child: the call's outcome and its log records, which the parent's handlers get.
+
+    The handlers inherited by the fork are set aside: the parent's own handlers (a
+    notebook's, a test's) would never see the child's records otherwise, and stderr would see
+    them twice.
+    """
+    collect = _Collect()
+    root = logging.getLogger()
+    for lg in [root, *logging.Logger.manager.loggerDict.values()]:
+        if isinstance(lg, logging.Logger) and lg.handlers:
+            lg.handlers = []
+            lg.propagate = lg is not root or lg.propagate
+    root.addHandler(collect)
+    try:
+        return True, _CALLS[token](), collect.records
+    except Exception as exc:
+        return False, exc, collect.records
+
+
+class Outcome:
+    """What a side call gave: :meth:`result` returns it or raises its error.
+
+    Parameters
+    ----------
+    ok : bool
+        Whether the call returned.
+    value : Any
+        Its return value, or the exception it raised.
+    """
+
+    def __init__(self, ok: bool, value: Any) -> None:
+        self._ok, self._value = ok, value
+
+    def result(self) -> Any:
+        """Return the call's value, or raise its error.
+
+        Returns
+        -------
+        Any
+            The call's return value.
+        """
+        if not self._ok:
+            raise self._value
+        return self._value
+
+
+class _Pending:
+    """The child's outcome, collected (and its log records handled here) when first asked."""
+
+    def __init__(self, child: Future) -> None:
+        self._child = child
+        self._outcome: Outcome | None = None
+
+    def result(self) -> Any:
+        if self._outcome is None:
+            try:
+                ok, value, records = self._child.result()
+            except Exception as exc:  # the child died (BrokenProcessPool) or could not pickle
+                ok, value, records = False, exc, []
+            for record in records:
+                logging.getLogger(record.name).handle(record)
+            self._outcome = Outcome(ok, value)
+        return self._outcome.result()
 
 
 @contextmanager
-def side_process(call: Callable[[], Any], *, fork: bool | None = None) -> Iterator[Future]:
-    """Run ``call()`` in a forked child while the ``with`` body runs; its future inside.
+def side_process(call: Callable[[], Any], *, fork: bool | None = None) -> Iterator[Any]:
+    """Run ``call()`` in a forked child while the ``with`` body runs.
 
     Parameters
     ----------
@@ -54,36 +132,39 @@ def side_process(call: Callable[[], Any], *, fork: bool | None = None) -> Iterat
 
     Yields
     ------
-    concurrent.futures.Future
-        ``call``'s result or error. Leaving the block waits for the child; an error in the
-        body stops the child at once (its work would be thrown away) and is raised again.
+    Outcome
+        ``.result()`` waits for the child and returns the call's value or raises its error;
+        the child's log records go to this process's loggers then. Leaving the block waits for
+        the child; an error in the body stops the child at once (its work would be thrown
+        away) and is raised again.
 
     Examples
     --------
     >>> from lifecircle_geo._fork import side_process
-    >>> with side_process(lambda: sum(range(10))) as fut:
+    >>> with side_process(lambda: sum(range(10))) as side:
     ...     here = 2 * 3
-    >>> fut.result(), here
+    >>> side.result(), here
     (45, 6)
     """
     if not (can_fork() if fork is None else fork):
-        done: Future = Future()
         try:
-            done.set_result(call())
+            outcome = Outcome(True, call())
         except Exception as exc:
-            done.set_exception(exc)
-        yield done
+            outcome = Outcome(False, exc)
+        yield outcome
         return
     token = next(_TOKENS)
     _CALLS[token] = call  # set before the fork: the child inherits it
     pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
     try:
-        fut = pool.submit(_call, token)
+        pending = _Pending(pool.submit(_call, token))
         try:
-            yield fut
+            yield pending
         except BaseException:
             _stop(pool)
             raise
+        with contextlib.suppress(Exception):  # the body did not ask: records handled anyway
+            pending.result()
         pool.shutdown(wait=True)
     finally:
         _CALLS.pop(token, None)

@@ -1516,18 +1516,26 @@ def rollup(
             pd.DataFrame(task_rows, columns=["key", "by", "n_units", "status", "seconds", "error"]),
         ),
     ]
-    write_tables(xlsx_path, sheets)
-    log.info("wrote %s and %s", csv_path, xlsx_path)
-    files = {"city_summary": csv_path, "city_coverage": xlsx_path, "city_annex": annex_path}
     if units is None and tasks:
         units = read_units(tasks[0].inputs["config"])
-    files["city_database"] = write_city_gpkg(
-        out / "city_coverage.gpkg", units, cov, jz_rows, dist_rows, annex
-    )
-    if len(cov) and tasks:
-        map_path = _city_map(out, tasks, cov, {"jiezhen": jz, "district": dist}, units)
-        if map_path is not None:
-            files["city_map"] = map_path
+    files = {"city_summary": csv_path, "city_coverage": xlsx_path, "city_annex": annex_path}
+    # the city map is drawn in a second process while the workbook and database are written
+    draw_map = bool(len(cov) and tasks)
+    with side_process(
+        lambda: (
+            _city_map(out, tasks, cov, {"jiezhen": jz, "district": dist}, units)
+            if draw_map
+            else None
+        )
+    ) as city_map:
+        write_tables(xlsx_path, sheets)
+        log.info("wrote %s and %s", csv_path, xlsx_path)
+        files["city_database"] = write_city_gpkg(
+            out / "city_coverage.gpkg", units, cov, jz_rows, dist_rows, annex
+        )
+        map_path = city_map.result()
+    if map_path is not None:
+        files["city_map"] = map_path
     return summary, files
 
 

@@ -136,9 +136,9 @@ def write_result(
         if n_proc > 1 and side and here and can_fork():
             if callable(getattr(result, "summary", None)):
                 result.summary()  # once, before the fork: both processes show it
-            with side_process(lambda: {n: writers[n][1](tmp) for n in side}, fork=True) as fut:
+            with side_process(lambda: {n: writers[n][1](tmp) for n in side}, fork=True) as drawn:
                 written.update({n: writers[n][1](tmp) for n in here})
-                written.update(fut.result())
+                written.update(drawn.result())
         else:
             written = {n: writers[n][1](tmp) for n in names}
         staged = {writers[n][0]: written[n] for n in names}
