@@ -528,6 +528,8 @@ class _RuleList(list):
             {k for cr in rules for r in cr.names for k in r["any"]}, key=len, reverse=True
         )
         self.name_re = re.compile("|".join(map(re.escape, words))) if words else None
+        #: name → the categories its name alone says, with the keyword (classification_report)
+        self.name_says: dict[str, list[tuple[str, str]]] = {}
 
     def may_match(self, tags: Any) -> bool:
         """Whether any OSM rule could match ``tags`` (False: no category takes or excludes it).
@@ -545,24 +547,31 @@ _COMPILED: dict[int, tuple[Profile, _RuleList]] = {}
 
 
 def _compiled(profile: Profile) -> _RuleList:
+    """Return the compiled rules of ``profile``.
+
+    An equal profile read again shares them and their caches (a batch worker reads the
+    profile once per task).
+    """
     entry = _COMPILED.get(id(profile))
     if entry is None or entry[0] is not profile:
+        same = next((e for e in _COMPILED.values() if e[0] == profile), None)
         if len(_COMPILED) > 16:
             _COMPILED.clear()
             _TYPE_CACHE.clear()
-        entry = (profile, _RuleList([_CategoryRules(c) for c in profile.categories]))
+        rules = same[1] if same else _RuleList([_CategoryRules(c) for c in profile.categories])
+        entry = (profile, rules)
         _COMPILED[id(profile)] = entry
-        _TYPE_CACHE[id(profile)] = {}
     return entry[1]
 
 
+#: type text and code → match, per compiled rules (by id: they live in _COMPILED)
 _TYPE_CACHE: dict[int, dict[tuple[str, str], _TypeMatch]] = {}
 
 
 def _type_match(type_text: str, typecode: str, profile: Profile) -> _TypeMatch:
     """:class:`_TypeMatch` of a type text and code, cached per profile (exports repeat types)."""
     rules = _compiled(profile)
-    cache = _TYPE_CACHE.setdefault(id(profile), {})
+    cache = _TYPE_CACHE.setdefault(id(rules), {})
     key = (type_text, typecode)
     found = cache.get(key)
     if found is None:
@@ -2285,7 +2294,9 @@ def classification_report(
     for axis in ("lon", "lat"):
         left_out[axis] = pd.Series([u.get(axis) for u in unmatched], dtype="float64")
 
-    says_cache: dict[str, list[tuple[str, str]]] = {}
+    says_cache = _compiled(prof).name_says  # shared by the reports of one profile's tables
+    if len(says_cache) > 500_000:
+        says_cache.clear()
 
     def name_says(name: str) -> list[tuple[str, str]]:
         if name not in says_cache:

@@ -669,13 +669,16 @@ def _column_gains(
     without building either matrix: each site's sum adds its elements' weights in the order
     of ``cols``, as the sparse product does, so the sums are the same to the last bit.
     """
-    out = np.zeros((mc.shape[0], n_cat))
+    n_site = mc.shape[0]
     pos = _entries(mc.indptr, cols)
     if len(pos) == 0:
-        return out
+        return np.zeros((n_site, n_cat))
     elem = np.repeat(cols, mc.indptr[cols + 1] - mc.indptr[cols])
-    np.add.at(out, (mc.indices[pos], cat[elem]), w[elem])
-    return out
+    # np.bincount adds in input order, as np.add.at did (4× slower), so the sums are the same
+    out = np.bincount(
+        mc.indices[pos] * n_cat + cat[elem], weights=w[elem], minlength=n_site * n_cat
+    )
+    return out.reshape(n_site, n_cat)
 
 
 def _entries(indptr: np.ndarray, rows: np.ndarray) -> np.ndarray:

@@ -265,14 +265,11 @@ def _units_4326(result: Any) -> gpd.GeoDataFrame:
     scores = unit_scores(result)
     share_cols = [c for c in scores.columns if c.startswith("share_")]
     out = out.merge(scores, on="unit_id", how="left")
-    out["share"] = (
-        [
-            {c.removeprefix("share_"): _num(row[c], 4) for c in share_cols}
-            for _, row in out[share_cols].iterrows()
-        ]
-        if share_cols
-        else [{} for _ in range(len(out))]
-    )
+    names = [c.removeprefix("share_") for c in share_cols]
+    out["share"] = [
+        {n: _num(v, 4) for n, v in zip(names, row, strict=True)}
+        for row in out[share_cols].to_numpy(dtype=float).tolist()
+    ]
     out["gaps"] = _per_unit(frame(result, "gaps"), out["unit_id"], _gap_record, "rank")
     out["projects"] = _per_unit(
         frame(result, "projects"),
@@ -412,9 +409,11 @@ def _streets_4326(result: Any) -> list[list[float]]:
     except Exception as exc:  # a basemap is a nicety: never fail the map for it
         log.warning("map: no street basemap (%s)", exc)
         return []
-    xy = np.round(xy, 5)
-    splits = np.flatnonzero(np.diff(index)) + 1
-    return [part.ravel().tolist() for part in np.split(xy, splits) if len(part) >= 2]
+    flat = np.round(xy, 5).ravel().tolist()
+    # each street's slice of one flat list (np.split into 60,000 arrays took 0.3 s)
+    ends = (np.r_[np.flatnonzero(np.diff(index)) + 1, len(xy)] * 2).tolist()
+    starts = [0, *ends[:-1]]
+    return [flat[a:b] for a, b in zip(starts, ends, strict=True) if b - a >= 4]
 
 
 def _categories(result: Any) -> list[dict]:
