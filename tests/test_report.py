@@ -700,3 +700,49 @@ def test_draw_streets_draws_the_picture_of_one_line_per_street():
     grey = (reference < 250).any(axis=2)
     assert grey.sum() > 500  # the streets are there
     assert np.abs(ours - reference).max() <= 40 and (ours != reference).mean() < 0.01
+
+
+def test_cell_labels_draw_what_text_artists_draw():
+    """The heat map's numbers, drawn as one collection of glyph outlines: as much ink as one
+    ax.text per number draws, each label centred on its point."""
+    import io
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    from lifecircle_geo.report.figures import _cell_labels
+
+    xy = np.array([[0, 0], [3, 1], [1, 2], [4, 3]], dtype=float)
+    texts = ["85", "100", "7", "42"]
+
+    def draw(with_text: bool) -> tuple[np.ndarray, np.ndarray]:
+        fig = Figure(figsize=(4, 3), dpi=100)
+        ax = fig.add_subplot()
+        ax.set_xlim(-0.5, 4.5)
+        ax.set_ylim(3.5, -0.5)  # rows down, as imshow's
+        ax.set_axis_off()
+        if with_text:
+            for (x, y), t in zip(xy, texts, strict=True):
+                ax.text(x, y, t, ha="center", va="center", fontsize=10, color="black")
+        else:
+            _cell_labels(ax, xy, texts, ["black"] * len(texts), size_pt=10.0)
+        FigureCanvasAgg(fig)
+        anchors = ax.transData.transform(xy)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=100)
+        ink = np.asarray(Image.open(buf).convert("L"), dtype=float) < 128
+        return ink, np.column_stack([anchors[:, 0], ink.shape[0] - anchors[:, 1]])
+
+    text, _ = draw(True)
+    cells, anchors = draw(False)
+    assert 0.8 * text.sum() < cells.sum() < 1.25 * text.sum()
+    rows, cols = np.nonzero(cells)
+    for (ax_, ay), t in zip(anchors, texts, strict=True):
+        near = (np.abs(cols - ax_) < 20) & (np.abs(rows - ay) < 12)
+        assert near.sum() > 10, t
+        # the ink's box is centred on the point
+        mid_x = (cols[near].min() + cols[near].max()) / 2
+        mid_y = (rows[near].min() + rows[near].max()) / 2
+        assert abs(mid_x - ax_) < 1.5 and abs(mid_y - ay) < 1.5, t
+    assert near.sum() < cells.sum()  # each label is its own

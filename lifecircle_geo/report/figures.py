@@ -464,6 +464,41 @@ def draw_streets(ax: Any, result: Any, crs: Any, bounds: Any, margin_m: float = 
     return len(starts)
 
 
+def _cell_labels(ax: Any, xy: np.ndarray, texts: list[str], colours: Any, size_pt: float) -> None:
+    """Draw short labels centred on data points ``xy``, as one collection of glyph outlines.
+
+    The glyphs an ``ax.text`` per label draws (same font and size), each centred on its
+    point, at a fraction of the time: a heat map's 280 numbers took 0.7 s as Text artists.
+    """
+    from matplotlib.collections import PathCollection
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextPath
+    from matplotlib.transforms import Affine2D
+
+    if not len(texts):
+        return
+    prop = FontProperties(size=size_pt)
+    shapes: dict[str, Any] = {}
+    for t in set(texts):
+        path = TextPath((0, 0), t, size=size_pt, prop=prop)
+        # the ink centred on the point (Path.get_extents walks every curve: 0.6 s for 浦东)
+        (x0, y0), (x1, y1) = path.vertices.min(axis=0), path.vertices.max(axis=0)
+        shapes[t] = path.transformed(Affine2D().translate(-(x0 + x1) / 2, -(y0 + y1) / 2))
+    fig = ax.figure
+    ax.add_collection(
+        PathCollection(
+            [shapes[t] for t in texts],
+            offsets=xy,
+            offset_transform=ax.transData,
+            transform=Affine2D().scale(1 / 72) + fig.dpi_scale_trans,  # points → pixels
+            facecolors=colours,
+            edgecolors="none",
+            zorder=3,
+        ),
+        autolim=False,
+    )
+
+
 def _ticks(n: int) -> list[int]:
     step = max(1, int(np.ceil((n + 1) / 11)))
     return list(range(0, n + 1, step))
@@ -525,18 +560,15 @@ def _heatmap(result: Any, jiezhen: pd.DataFrame, zh: bool) -> Figure:
     for i, j in zip(*np.nonzero(np.isnan(values)), strict=True):  # no data: said, not coloured
         ax.text(j, i, "无" if zh else "n/d", ha="center", va="center", fontsize=6, in_layout=False)
     if n_r * n_c <= 600:
-        for i, j in zip(*np.nonzero(~np.isnan(values)), strict=True):
-            v = values[i, j]
-            ax.text(
-                j,
-                i,
-                f"{v * 100:.0f}",
-                ha="center",
-                va="center",
-                fontsize=6,
-                color="black" if 0.25 < v < 0.85 else "white",
-                in_layout=False,  # inside the cells: the layout need not measure each one
-            )
+        cell_i, cell_j = np.nonzero(~np.isnan(values))
+        v = values[cell_i, cell_j]
+        _cell_labels(
+            ax,
+            np.column_stack([cell_j, cell_i]),
+            [f"{x * 100:.0f}" for x in v.tolist()],
+            np.where((v > 0.25) & (v < 0.85), "black", "white"),
+            size_pt=6.0,
+        )
     with np.errstate(invalid="ignore"):
         below_i, below_j = np.nonzero(values < targets - 1e-12)
     if len(below_i):  # one collection of boxes (a patch per cell took 0.5 s for 浦东's 780)
