@@ -14,12 +14,17 @@ import itertools
 import logging
 import multiprocessing
 import os
+import signal
+import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["Outcome", "can_fork", "side_process"]
+__all__ = ["Outcome", "can_fork", "side_process", "watch_parent"]
+
+log = logging.getLogger(__name__)
 
 #: Calls waiting for their forked child, by token (the child finds its call here).
 _CALLS: dict[int, Callable[[], Any]] = {}
@@ -53,13 +58,59 @@ class _Collect(logging.Handler):
         self.records.append(record)
 
 
-def _call(token: int) -> tuple[bool, Any, list[logging.LogRecord]]:
+_WATCHING: set[int] = set()
+
+
+def watch_parent(pid: int, interval_s: float = 0.5) -> None:
+    """Exit this process when the process ``pid`` (the batch parent) is gone.
+
+    Killed, even by SIGKILL: no orphan keeps running queued tasks nobody records, and no side
+    process keeps parsing for a parent that will never ask.
+
+    Parameters
+    ----------
+    pid : int
+        The process to outlive by at most ``interval_s``.
+    interval_s : float
+        How often to look.
+    """
+    if pid in _WATCHING or pid == os.getpid():
+        return
+    _WATCHING.add(pid)
+    ppid = os.getppid()
+
+    def alive() -> bool:
+        if ppid == pid:
+            return os.getppid() == pid
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def watch() -> None:
+        while alive():
+            time.sleep(interval_s)
+        log.error("the batch process %d is gone: this process stops", pid)
+        if ppid != pid and ppid > 1:
+            with contextlib.suppress(OSError):  # a Dask nanny: it would restart us
+                os.kill(ppid, signal.SIGKILL)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="lifecircle-watch-parent", daemon=True).start()
+
+
+def _call(token: int, parent: int) -> tuple[bool, Any, list[logging.LogRecord]]:
     """In the child: the call's outcome and its log records, which the parent's handlers get.
 
     The handlers inherited by the fork are set aside: the parent's own handlers (a
     notebook's, a test's) would never see the child's records otherwise, and stderr would see
     them twice.
     """
+    _WATCHING.clear()  # the parent's watch threads did not come with the fork
+    watch_parent(parent)
     collect = _Collect()
     root = logging.getLogger()
     for lg in [root, *logging.Logger.manager.loggerDict.values()]:
@@ -157,7 +208,7 @@ def side_process(call: Callable[[], Any], *, fork: bool | None = None) -> Iterat
     _CALLS[token] = call  # set before the fork: the child inherits it
     pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
     try:
-        pending = _Pending(pool.submit(_call, token))
+        pending = _Pending(pool.submit(_call, token, os.getpid()))
         try:
             yield pending
         except BaseException:

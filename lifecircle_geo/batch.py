@@ -92,7 +92,7 @@ from tqdm.auto import tqdm
 from . import _io
 from . import crs as lc_crs
 from . import facilities as lc_facilities
-from ._fork import can_fork, side_process
+from ._fork import can_fork, side_process, watch_parent
 from ._io import atomic_path, json_text
 from ._version import __version__
 from .coverage import rollup as coverage_rollup
@@ -527,7 +527,7 @@ def _run_task_safe(
 ) -> TaskResult:
     """:func:`run_task`, with any error turned into a failed :class:`TaskResult`."""
     if watch_pid is not None:
-        _watch_parent(watch_pid)
+        watch_parent(watch_pid)
     t0 = time.perf_counter()
     try:
         return run_task(task, out_root, write_processes=write_processes)
@@ -543,40 +543,11 @@ def _run_task_safe(
         )
 
 
-_WATCHING: set[int] = set()
+def _warm_worker() -> None:
+    """Import what a task needs (run in a new worker while the parent reads the city)."""
+    import matplotlib.backends.backend_agg  # noqa: F401
 
-
-def _watch_parent(pid: int, interval_s: float = 0.5) -> None:
-    """Exit this worker process when the batch parent ``pid`` is gone.
-
-    Killed, even by SIGKILL: no orphan keeps running queued tasks nobody records.
-    """
-    if pid in _WATCHING or pid == os.getpid():
-        return
-    _WATCHING.add(pid)
-    ppid = os.getppid()
-
-    def alive() -> bool:
-        if ppid == pid:
-            return os.getppid() == pid
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-
-    def watch() -> None:
-        while alive():
-            time.sleep(interval_s)
-        log.error("the batch process %d is gone: this worker stops", pid)
-        if ppid != pid and ppid > 1:
-            with contextlib.suppress(OSError):  # a Dask nanny: it would restart us
-                os.kill(ppid, signal.SIGKILL)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="lifecircle-watch-parent", daemon=True).start()
+    from . import analysis, packages, report  # noqa: F401
 
 
 def _error_text(task: Task, exc: BaseException) -> str:
@@ -1134,7 +1105,9 @@ def run(
         log.info("city inputs split into %d tasks in %.1f s", len(tasks), time.perf_counter() - t0)
 
     try:
-        _execute(todo(), len(tasks), out, scheduler, workers, record)
+        # with no task recorded as done every task runs: the workers may start at once, and
+        # import while the city is read
+        _execute(todo(), len(tasks), out, scheduler, workers, record, warm=not entries)
     finally:
         bar.close()
     skipped = sorted(k for k, r in results.items() if r.status == "skipped")
@@ -1179,11 +1152,16 @@ def _execute(
     scheduler: str,
     workers: int | None,
     record: Callable[[Task, TaskResult, str], None],
+    *,
+    warm: bool = False,
 ) -> None:
     """Run the tasks ``todo`` yields (at most ``n_max``), each submitted as soon as it comes.
 
     Workers start with the first task, so the tasks run while the rest are still being cut
-    out of the city; nothing starts when ``todo`` yields nothing.
+    out of the city; nothing starts when ``todo`` yields nothing. ``warm``: every task will
+    run, so local workers start before the first task and import what a task needs while
+    ``todo`` reads the city (cores the read leaves idle: start-up, planning, the wait for the
+    facilities' parse).
     """
     n = max(1, min(workers or os.cpu_count() or 1, n_max))
     started = _now()
@@ -1201,17 +1179,22 @@ def _execute(
         # spawn: no fork of a process that may hold threads (numba, tqdm, dask)
         ctx = multiprocessing.get_context("spawn")
         pool = None
+
+        def start() -> ProcessPoolExecutor:
+            return ProcessPoolExecutor(
+                max_workers=n, mp_context=ctx, initializer=watch_parent, initargs=(os.getpid(),)
+            )
+
         try:
             with _stop_on_signals():
+                if warm and n_max:
+                    pool = start()
+                    for _ in range(n):
+                        pool.submit(_warm_worker)
                 futs = {}
                 for t in todo:
                     if pool is None:
-                        pool = ProcessPoolExecutor(
-                            max_workers=n,
-                            mp_context=ctx,
-                            initializer=_watch_parent,
-                            initargs=(os.getpid(),),
-                        )
+                        pool = start()
                     futs[pool.submit(_run_task_safe, t, out, None, write_processes)] = t
                 for f in as_completed(futs):
                     t = futs[f]
