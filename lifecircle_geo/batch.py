@@ -543,13 +543,6 @@ def _run_task_safe(
         )
 
 
-def _warm_worker() -> None:
-    """Import what a task needs (run in a new worker while the parent reads the city)."""
-    import matplotlib.backends.backend_agg  # noqa: F401
-
-    from . import analysis, packages, report  # noqa: F401
-
-
 def _error_text(task: Task, exc: BaseException) -> str:
     return f"{task.by}={task.key}: {type(exc).__name__}: {exc}"
 
@@ -1105,9 +1098,7 @@ def run(
         log.info("city inputs split into %d tasks in %.1f s", len(tasks), time.perf_counter() - t0)
 
     try:
-        # with no task recorded as done every task runs: the workers may start at once, and
-        # import while the city is read
-        _execute(todo(), len(tasks), out, scheduler, workers, record, warm=not entries)
+        _execute(todo(), len(tasks), out, scheduler, workers, record)
     finally:
         bar.close()
     skipped = sorted(k for k, r in results.items() if r.status == "skipped")
@@ -1152,16 +1143,11 @@ def _execute(
     scheduler: str,
     workers: int | None,
     record: Callable[[Task, TaskResult, str], None],
-    *,
-    warm: bool = False,
 ) -> None:
     """Run the tasks ``todo`` yields (at most ``n_max``), each submitted as soon as it comes.
 
     Workers start with the first task, so the tasks run while the rest are still being cut
-    out of the city; nothing starts when ``todo`` yields nothing. ``warm``: every task will
-    run, so local workers start before the first task and import what a task needs while
-    ``todo`` reads the city (cores the read leaves idle: start-up, planning, the wait for the
-    facilities' parse).
+    out of the city; nothing starts when ``todo`` yields nothing.
     """
     n = max(1, min(workers or os.cpu_count() or 1, n_max))
     started = _now()
@@ -1187,10 +1173,6 @@ def _execute(
 
         try:
             with _stop_on_signals():
-                if warm and n_max:
-                    pool = start()
-                    for _ in range(n):
-                        pool.submit(_warm_worker)
                 futs = {}
                 for t in todo:
                     if pool is None:
