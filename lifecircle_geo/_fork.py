@@ -5,6 +5,11 @@ first read of the city (the OSM facilities there, the ways here) are independent
 each take seconds. A forked child shares the parent's memory (nothing is pickled on the way
 in), so only the result comes back. Where there is one core or no ``fork`` (Windows, macOS by
 default) the call simply runs in the caller, first.
+
+A batch's workers are spawned, not forked (a long-lived worker must not inherit another
+process's threads); these children are short, and do what the parent would have done next:
+draw, write, parse. The package's own thread pools are closed by then, so no lock they hold
+comes with the fork.
 """
 
 from __future__ import annotations
@@ -102,15 +107,19 @@ def watch_parent(pid: int, interval_s: float = 0.5) -> None:
     threading.Thread(target=watch, name="lifecircle-watch-parent", daemon=True).start()
 
 
-def _call(token: int, parent: int) -> tuple[bool, Any, list[logging.LogRecord]]:
+def _child_start(parent: int) -> None:
+    """In a new child, first thing: stop when the parent is gone (even before its call)."""
+    _WATCHING.clear()  # the parent's watch threads did not come with the fork
+    watch_parent(parent)
+
+
+def _call(token: int) -> tuple[bool, Any, list[logging.LogRecord]]:
     """In the child: the call's outcome and its log records, which the parent's handlers get.
 
     The handlers inherited by the fork are set aside: the parent's own handlers (a
     notebook's, a test's) would never see the child's records otherwise, and stderr would see
     them twice.
     """
-    _WATCHING.clear()  # the parent's watch threads did not come with the fork
-    watch_parent(parent)
     collect = _Collect()
     root = logging.getLogger()
     for lg in [root, *logging.Logger.manager.loggerDict.values()]:
@@ -206,9 +215,14 @@ def side_process(call: Callable[[], Any], *, fork: bool | None = None) -> Iterat
         return
     token = next(_TOKENS)
     _CALLS[token] = call  # set before the fork: the child inherits it
-    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+    pool = ProcessPoolExecutor(
+        1,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_child_start,
+        initargs=(os.getpid(),),
+    )
     try:
-        pending = _Pending(pool.submit(_call, token, os.getpid()))
+        pending = _Pending(pool.submit(_call, token))
         try:
             yield pending
         except BaseException:

@@ -1165,18 +1165,17 @@ def _execute(
         # spawn: no fork of a process that may hold threads (numba, tqdm, dask)
         ctx = multiprocessing.get_context("spawn")
         pool = None
-
-        def start() -> ProcessPoolExecutor:
-            return ProcessPoolExecutor(
-                max_workers=n, mp_context=ctx, initializer=watch_parent, initargs=(os.getpid(),)
-            )
-
         try:
             with _stop_on_signals():
                 futs = {}
                 for t in todo:
                     if pool is None:
-                        pool = start()
+                        pool = ProcessPoolExecutor(
+                            max_workers=n,
+                            mp_context=ctx,
+                            initializer=watch_parent,
+                            initargs=(os.getpid(),),
+                        )
                     futs[pool.submit(_run_task_safe, t, out, None, write_processes)] = t
                 for f in as_completed(futs):
                     t = futs[f]

@@ -497,15 +497,13 @@ class _GainKeys(NamedTuple):
 
     key: np.ndarray
     data: np.ndarray | None
-    n_site: int
-    n_cat: int
 
 
 def _gain_keys(m: csr_matrix, cat: np.ndarray, n_cat: int) -> _GainKeys:
     n_site = m.shape[0]
     row = np.repeat(np.arange(n_site, dtype=np.int64), np.diff(m.indptr))
     data = None if bool(np.all(m.data == 1.0)) else m.data
-    return _GainKeys(row * n_cat + cat[m.indices], data, n_site, n_cat)
+    return _GainKeys(row * n_cat + cat[m.indices], data)
 
 
 def _site_gains(

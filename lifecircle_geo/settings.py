@@ -64,8 +64,8 @@ class Settings:
         Processes writing a run's outputs at once. 2: the figures and one-page summaries are
         drawn in a forked second process while this one writes the database, workbook and
         map (where there is a second core and ``fork``; else one after another). 1: one after
-        another. A batch gives its tasks a second process only when it has a core to spare
-        (fewer tasks than half the cores), never on Dask.
+        another. A batch gives its tasks a second process only when it runs at most half as
+        many tasks at once as there are cores (one 街镇 on two cores), never on Dask.
     log_level : str
         Level for the ``lifecircle_geo`` logger.
     """

@@ -56,3 +56,36 @@ def test_without_fork_the_call_runs_here_first():
     with side_process(lambda: order.append("call") or os.getpid(), fork=False) as side:
         order.append("body")
     assert order == ["call", "body"] and side.result() == os.getpid()
+
+
+@needs_fork
+def test_a_side_process_outlives_a_killed_parent_by_a_moment(tmp_path):
+    """kill -9 of the parent: its side process stops too (it watches from its first moment)."""
+    import signal
+    import subprocess
+    import sys
+
+    psutil = pytest.importorskip("psutil")
+    code = (
+        "import time\n"
+        "from lifecircle_geo._fork import side_process\n"
+        "with side_process(lambda: time.sleep(120)):\n"
+        "    time.sleep(120)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    parent = psutil.Process(proc.pid)
+    deadline = time.monotonic() + 60
+    kids: list = []
+    while time.monotonic() < deadline and not kids:
+        time.sleep(0.2)
+        kids = [
+            k
+            for k in parent.children(recursive=True)
+            if "resource_tracker" not in " ".join(k.cmdline())
+        ]
+    assert kids, "the side process did not start"
+    time.sleep(1.0)  # a call under way
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    _gone, alive = psutil.wait_procs(kids, timeout=10)
+    assert not alive
