@@ -122,7 +122,8 @@ def _dilate_disk(grid: np.ndarray, within_m: float, cell_m: float) -> np.ndarray
     nrow, ncol = grid.shape
     if not grid.any():
         return grid.copy()
-    far = np.int32(2 * ncol + 2)
+    r = int(np.ceil(within_m / cell_m))
+    far = np.int32(ncol + r + 1)  # beyond any disk row's reach from any column
     cols = np.arange(ncol, dtype=np.int32)
     # the column of the nearest set cell to the left and to the right in each row
     left = np.where(grid, cols, -far)
@@ -131,9 +132,8 @@ def _dilate_disk(grid: np.ndarray, within_m: float, cell_m: float) -> np.ndarray
     right = np.minimum.accumulate(right, axis=1)[:, ::-1]
     along = np.minimum(cols - left, right - cols)  # cells along the row to the nearest set one
     out = np.zeros_like(grid)
-    r = int(np.ceil(within_m / cell_m))
+    dx = np.arange(r + 1)
     for dy in range(-r, r + 1):
-        dx = np.arange(r + 1)
         inside = dx[(dx**2 + dy**2) * cell_m**2 <= within_m**2]
         if not len(inside):
             continue

@@ -75,6 +75,12 @@ def test_disk_dilation_and_hole_filling_are_scipys(within_m, cell_m):
     for g in (grid, dilated, ~dilated, np.zeros_like(grid), np.ones_like(grid)):
         np.testing.assert_array_equal(_fill_holes(g), ndimage.binary_fill_holes(g))
     assert not _dilate_disk(np.zeros_like(grid), within_m, cell_m).any()
+    # a grid narrower than the disk: rows without a street stay empty unless the disk reaches
+    narrow = np.zeros((30, 3), dtype=bool)
+    narrow[12, 1] = True
+    np.testing.assert_array_equal(
+        _dilate_disk(narrow, within_m, cell_m), ndimage.binary_dilation(narrow, structure=disk)
+    )
 
 
 def test_clip_units_keeps_the_covered_part():

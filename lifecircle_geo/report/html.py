@@ -268,7 +268,7 @@ def _units_4326(result: Any) -> gpd.GeoDataFrame:
     names = [c.removeprefix("share_") for c in share_cols]
     out["share"] = [
         {n: _num(v, 4) for n, v in zip(names, row, strict=True)}
-        for row in out[share_cols].to_numpy(dtype=float).tolist()
+        for row in out[share_cols].to_numpy(dtype=float, na_value=np.nan).tolist()
     ]
     out["gaps"] = _per_unit(frame(result, "gaps"), out["unit_id"], _gap_record, "rank")
     out["projects"] = _per_unit(
