@@ -205,6 +205,20 @@ def provenance(result: Any) -> pd.DataFrame:
     return table() if callable(table) else pd.DataFrame()
 
 
+def street_geometries(net: Any) -> np.ndarray:
+    """The network's walkable streets (``net.snappable``; ferry lines left out), as an array."""
+    geoms = np.asarray(net.geometry, dtype=object)
+    keep = np.asarray(getattr(net, "snappable", np.ones(len(geoms), bool)), dtype=bool)
+    return geoms[keep] if keep.shape == geoms.shape else geoms
+
+
+def longest(geoms: np.ndarray, limit: int) -> np.ndarray:
+    """The ``limit`` longest of ``geoms`` (longest first; all of them, in order, when fewer)."""
+    if len(geoms) <= limit:
+        return geoms
+    return geoms[np.argsort(-shapely.length(geoms), kind="stable")[:limit]]
+
+
 def category_order(result: Any, present: Any) -> list[str]:
     """The categories in ``present``: the profile's order first, then the rest as they come."""
     present = pd.unique(pd.Series(present, dtype=object))

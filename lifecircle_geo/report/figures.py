@@ -32,7 +32,7 @@ from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import PercentFormatter
 
 from .._io import atomic_path
-from ._util import categories, category_order, frame, unit_scores
+from ._util import categories, category_order, frame, longest, street_geometries, unit_scores
 from .fonts import cjk_font
 
 __all__ = ["FIGURES", "draw_streets", "write_figures"]
@@ -433,17 +433,12 @@ def draw_streets(ax: Any, result: Any, crs: Any, bounds: Any, margin_m: float = 
     if net is None or geoms is None or not len(geoms) or crs is None:
         return 0
     try:
-        geoms = np.asarray(geoms, dtype=object)
-        keep = np.asarray(getattr(net, "snappable", np.ones(len(geoms), bool)), dtype=bool)
-        geoms = geoms[keep] if keep.shape == geoms.shape else geoms
-        series = gpd.GeoSeries(geoms, crs=net.crs)
+        series = gpd.GeoSeries(street_geometries(net), crs=net.crs)
         if series.crs is not None and not series.crs.equals(crs):
             series = series.to_crs(crs)
         x0, y0, x1, y1 = bounds
         series = series.cx[x0 - margin_m : x1 + margin_m, y0 - margin_m : y1 + margin_m]
-        arr = series.to_numpy()
-        if len(arr) > MAX_STREET_SEGMENTS:
-            arr = arr[np.argsort(-shapely.length(arr), kind="stable")[:MAX_STREET_SEGMENTS]]
+        arr = longest(series.to_numpy(), MAX_STREET_SEGMENTS)
         xy, index = shapely.get_coordinates(arr, return_index=True)
     except Exception as exc:  # a basemap is a nicety: never fail the figure for it
         log.debug("no streets under the map: %s", exc)

@@ -46,7 +46,7 @@ except ImportError:  # pragma: no cover - older folium
     from jinja2 import Template
 
 from .._io import atomic_path, jsonable
-from ._util import categories, frame, unit_scores
+from ._util import categories, frame, longest, street_geometries, unit_scores
 
 __all__ = ["MAX_FACILITY_MARKERS", "MAX_STREET_EDGES", "SHARE_BINS", "write_map"]
 
@@ -390,12 +390,9 @@ def _streets_4326(result: Any) -> list[list[float]]:
     if net is None or geoms is None or not len(geoms):
         return []
     try:
-        geoms = np.asarray(geoms, dtype=object)
-        keep = np.asarray(getattr(net, "snappable", np.ones(len(geoms), bool)), dtype=bool)
-        geoms = geoms[keep] if keep.shape == geoms.shape else geoms
+        geoms = street_geometries(net)
         if len(geoms) > MAX_STREET_EDGES:
-            lengths = shapely.length(geoms)
-            geoms = geoms[np.argsort(-lengths, kind="stable")[:MAX_STREET_EDGES]]
+            geoms = longest(geoms, MAX_STREET_EDGES)
             log.info("map basemap: the %d longest of the network's streets", MAX_STREET_EDGES)
         crs = net.crs
         if crs is not None and crs.is_projected:
