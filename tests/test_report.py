@@ -640,6 +640,140 @@ def test_gpkg_is_version_1_2(written):
     assert user_version == report.gpkg.GPKG_USER_VERSION == 10200
 
 
+# ---------------------------------------------------------------------------- Arrow writes
+def _layer_facts(path):
+    """Every layer's rows, field types, geometry type and column, CRS and extent."""
+    facts = {}
+    for name, _ in pyogrio.list_layers(path):
+        info = pyogrio.read_info(path, layer=name)
+        frame = pyogrio.read_dataframe(path, layer=name)
+        facts[name] = (
+            pd.DataFrame(frame),
+            [str(info[k]) for k in ("fields", "dtypes", "geometry_type", "crs", "features")],
+            info.get("geometry_name"),
+        )
+    return facts
+
+
+def _assert_same_layers(a, b):
+    fa, fb = _layer_facts(a), _layer_facts(b)
+    assert list(fa) == list(fb)
+    for name in fa:
+        pd.testing.assert_frame_equal(fa[name][0], fb[name][0], obj=name)
+        assert fa[name][1:] == fb[name][1:], name
+
+
+def _count_arrow_writes(monkeypatch):
+    """Count the layers written through ``pyogrio.raw.write_arrow`` (the real call runs)."""
+    real = pyogrio.raw.write_arrow
+    layers = []
+
+    def counted(stream, path, layer=None, **kwargs):
+        layers.append(layer)
+        return real(stream, path, layer=layer, **kwargs)
+
+    monkeypatch.setattr(pyogrio.raw, "write_arrow", counted)
+    return layers
+
+
+def test_gpkg_arrow_writes_the_same_database(tmp_path, monkeypatch):
+    """GDAL's Arrow path and write_dataframe give the same layers, field types and CRS."""
+    if not report.gpkg._arrow_writes():
+        pytest.skip("pyogrio < 0.8 or GDAL < 3.8: no Arrow writes")
+    result = make_result()
+    arrow_layers = _count_arrow_writes(monkeypatch)
+    fast = report.write_gpkg(result, tmp_path / "arrow.gpkg")
+    # the long layers and the boolean/Chinese ones went through Arrow
+    assert {"units", "coverage", "demand", "network_edges", "facilities"} <= set(arrow_layers)
+    monkeypatch.setattr(report.gpkg, "_arrow_writes", lambda: False)
+    slow = report.write_gpkg(result, tmp_path / "plain.gpkg")
+    _assert_same_layers(fast, slow)
+
+
+def _trap_table(n=7):
+    """A table with the cells real outputs hold: Chinese, NULLs, NaN, inf, nullable types."""
+    rng = np.random.default_rng(3)
+    x0, y0 = _utm(121.47, 31.23)
+    geoms = list(shapely.points(x0 + rng.uniform(0, 500, n), y0 + rng.uniform(0, 500, n)))
+    geoms[2] = None
+    return gpd.GeoDataFrame(
+        {
+            "name": ["人民广场", None, "", "静安寺 🏯", "a;b", "人民广场", "x" * 300][:n],
+            "all_null": pd.Series([None] * n, dtype=object),
+            "walk_m": [120.5, np.nan, np.inf, -np.inf, 0.0, 1e9, 3.25][:n],
+            "walk_f32": np.arange(n, dtype=np.float32) / 3,
+            "count": np.arange(n, dtype=np.int64) * 10**10,
+            "small": np.arange(n, dtype=np.int32),
+            "met": np.array([True, False] * 4)[:n],
+            "maybe": pd.array([True, None, False, True, None, False, True][:n], dtype="boolean"),
+            "n_opt": pd.array([1, None, 3, 4, 5, None, 7][:n], dtype="Int64"),
+            "str_dtype": pd.Series(["一", "二", None, "四", "五", "六", "七"][:n], dtype="str"),
+            "cat": pd.Categorical(["中心城", "主城区", "中心城", None, "新城", "新城", "中心城"][:n]),
+        },
+        geometry=geoms,
+        crs=UTM,
+    )
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["none", "empty", "mixed_objects", "dates", "z", "polygons", "no_geometry", "no_crs"],
+)
+def test_gpkg_arrow_and_plain_writes_agree_on_traps(tmp_path, monkeypatch, change):
+    """Each trap writes the same layer both ways; the types Arrow does not take fall back."""
+    if not report.gpkg._arrow_writes():
+        pytest.skip("pyogrio < 0.8 or GDAL < 3.8: no Arrow writes")
+    table = _trap_table()
+    arrow_expected = change in ("none", "empty", "polygons", "no_geometry")
+    if change == "empty":
+        table = table.iloc[:0]
+    elif change == "mixed_objects":
+        table["value"] = pd.Series([1, "一", 2.5, None, True, "x", 3], dtype=object)
+    elif change == "dates":
+        table["when"] = pd.date_range("2025-01-01", periods=len(table), freq="D")
+    elif change == "z":
+        table = table.set_geometry(shapely.force_3d(table.geometry.to_numpy(), 5.0), crs=UTM)
+    elif change == "polygons":
+        boxes = [shapely.box(0, 0, i + 1, i + 1) for i in range(len(table))]
+        boxes[1] = shapely.multipolygons([boxes[1], shapely.box(10, 10, 11, 11)])
+        table = table.set_geometry(gpd.GeoSeries(boxes, crs=UTM))
+    elif change == "no_geometry":
+        table = pd.DataFrame(table.drop(columns="geometry"))
+    elif change == "no_crs":
+        table = table.set_crs(None, allow_override=True)
+    arrow_layers = _count_arrow_writes(monkeypatch)
+    report.gpkg._write_layer(table, tmp_path / "arrow.gpkg", "units")
+    assert (arrow_layers == ["units"]) == arrow_expected, (change, arrow_layers)
+    monkeypatch.setattr(report.gpkg, "_arrow_writes", lambda: False)
+    report.gpkg._write_layer(table, tmp_path / "plain.gpkg", "units")
+    _assert_same_layers(tmp_path / "arrow.gpkg", tmp_path / "plain.gpkg")
+    if change == "none":
+        got = pyogrio.read_dataframe(tmp_path / "arrow.gpkg")
+        assert got["name"].isna().tolist()[:3] == [False, True, False]
+        assert got["name"].tolist()[2:4] == ["", "静安寺 🏯"]
+        assert got["walk_m"].isna().tolist() == [False, True, True, True, False, False, False]
+        assert got["geometry"].isna().tolist() == [i == 2 for i in range(7)]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_arrow_text_bytes_equal_python_encoding(seed):
+    """The factorized text buffers hold each cell's UTF-8 bytes at its offsets."""
+    from lifecircle_geo.report._arrow import _text
+
+    rng = np.random.default_rng(seed)
+    pool = ["", "长征镇", "a", "静安寺 🏯", "x" * 40, "é"]
+    cells = np.array(
+        [None if rng.random() < 0.2 else pool[rng.integers(len(pool))] for _ in range(300)],
+        dtype=object,
+    )
+    ok, offsets, data = _text(cells)
+    assert ok.tolist() == [c is not None for c in cells]
+    raw = data.tobytes()
+    for i, cell in enumerate(cells):
+        assert raw[offsets[i] : offsets[i + 1]] == (b"" if cell is None else cell.encode())
+    assert offsets[-1] == len(raw)
+
+
 def test_map_streets_show_offline_in_headless_chromium(tmp_path):
     """No tile server: the network's streets are the basemap, drawn grey inside the study area."""
     from PIL import Image

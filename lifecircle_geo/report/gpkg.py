@@ -42,6 +42,7 @@ import pyogrio
 import shapely
 
 from .._io import atomic_path, json_text
+from ._arrow import arrow_stream
 from ._util import categories, frame, gdal_safe, provenance, run_facts, standards, unit_scores
 
 __all__ = ["GPKG_USER_VERSION", "GPKG_VERSION", "LAYERS", "write_city_gpkg", "write_gpkg"]
@@ -395,18 +396,74 @@ def _write_layer(table: pd.DataFrame, path: Path, layer: str) -> None:
     if isinstance(table, gpd.GeoDataFrame):
         geom = table.geometry.name
         safe = gpd.GeoDataFrame(gdal_safe(table, geometry=geom), geometry=geom, crs=table.crs)
-        types = set(safe.geometry.dropna().geom_type)
+        types = set(safe.geometry.dropna().geom_type.unique())
         geometry_type = None
         if not types:
             geometry_type = _GEOMETRY_TYPE.get(layer, "Unknown")
         elif types <= {"Polygon", "MultiPolygon"}:
             geometry_type = "MultiPolygon"
-        pyogrio.write_dataframe(
-            safe, path, layer=layer, driver="GPKG", geometry_type=geometry_type, **options
-        )
+        # write_dataframe names a single type itself; the Arrow path needs it named
+        arrow_type = geometry_type or (next(iter(types)) if len(types) == 1 else None)
+        if not _write_arrow(safe, path, layer, geom, arrow_type, safe.crs, options):
+            pyogrio.write_dataframe(
+                safe, path, layer=layer, driver="GPKG", geometry_type=geometry_type, **options
+            )
     else:
         safe = gdal_safe(pd.DataFrame(table), geometry=None)
         if not len(safe.columns):
             safe = pd.DataFrame({"note": pd.Series([], dtype=object)})
-        pyogrio.write_dataframe(safe, path, layer=layer, driver="GPKG", **options)
+        if not _write_arrow(safe, path, layer, None, None, None, options):
+            pyogrio.write_dataframe(safe, path, layer=layer, driver="GPKG", **options)
     log.debug("layer %s: %d rows", layer, len(table))
+
+
+def _arrow_writes() -> bool:
+    """Whether pyogrio can hand GDAL Arrow columns (pyogrio 0.8 and GDAL 3.8 or later)."""
+    return hasattr(pyogrio.raw, "write_arrow") and pyogrio.__gdal_version__ >= (3, 8, 0)
+
+
+def _write_arrow(
+    safe: pd.DataFrame,
+    path: Path,
+    layer: str,
+    geometry: str | None,
+    geometry_type: str | None,
+    crs: Any,
+    options: dict[str, Any],
+) -> bool:
+    """Write ``safe`` through GDAL's Arrow path; False (nothing written) where it cannot.
+
+    The long layers are written in less than half the time (:mod:`._arrow`). Tables with a
+    column type only :func:`pyogrio.write_dataframe` converts, 3-D or mixed geometry types,
+    and installs without the Arrow path (pyogrio < 0.8, GDAL < 3.8, no nanoarrow) return
+    False and are written by it instead: both give the same layer.
+    """
+    if not _arrow_writes():
+        return False
+    if geometry is not None:
+        values = safe[geometry].array
+        if geometry_type is None or crs is None:
+            return False
+        geoms = np.asarray(values, dtype=object)
+        if bool(shapely.has_z(geoms).any()):  # "Point Z" &c.
+            return False
+        single = shapely.get_type_id(geoms) == shapely.GeometryType.POLYGON
+        if geometry_type == "MultiPolygon" and single.any():
+            # as write_dataframe promotes them: a GeoPackage layer holds one geometry type
+            geoms = geoms.copy()
+            geoms[single] = shapely.multipolygons(np.atleast_2d(geoms[single]), axis=0)
+            safe = safe.assign(**{geometry: gpd.GeoSeries(geoms, crs=crs)})
+    stream = arrow_stream(safe, geometry=geometry)
+    if stream is None:
+        return False
+    kwargs: dict[str, Any] = {}
+    if geometry is not None:
+        # as write_dataframe names the layer's CRS: its EPSG code where it has one
+        epsg = crs.to_epsg() if crs is not None else None
+        kwargs = {
+            "geometry_name": geometry,
+            "geometry_type": geometry_type,
+            "crs": None if crs is None else f"EPSG:{epsg}" if epsg else crs.to_wkt("WKT1_GDAL"),
+        }
+    pyogrio.raw.write_arrow(stream, path, layer=layer, driver="GPKG", **kwargs, **options)
+    return True
