@@ -708,7 +708,7 @@ def _trap_table(n=7):
             "maybe": pd.array([True, None, False, True, None, False, True][:n], dtype="boolean"),
             "n_opt": pd.array([1, None, 3, 4, 5, None, 7][:n], dtype="Int64"),
             "str_dtype": pd.Series(["一", "二", None, "四", "五", "六", "七"][:n], dtype="str"),
-            "cat": pd.Categorical(["中心城", "主城区", "中心城", None, "新城", "新城", "中心城"][:n]),
+            "cat": pd.Categorical(["中心城", "主城区", None, "新城", "新城", "中心城", "x"][:n]),
         },
         geometry=geoms,
         crs=UTM,

@@ -114,7 +114,7 @@ def _column(na: Any, series: pd.Series) -> tuple[Any, list[Any], int] | None:
         return None if name is None else (getattr(na, name)(), [None, values], 0)
     if dtype.kind == "b":
         return na.bool_(), [None, np.packbits(values, bitorder="little")], 0
-    if dtype == object and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+    if dtype.kind == "O" and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
         ok, offsets, data = _text(values)
         bitmap, missing = _validity(ok)
         schema = na.large_string() if offsets.dtype == np.int64 else na.string()
