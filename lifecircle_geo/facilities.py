@@ -2323,7 +2323,7 @@ def classification_report(
 
     records: dict[str, list] = {}
     for fid, name, cat, source in zip(
-        rows["facility_id"], rows["name"], rows["category"], rows["source"], strict=True
+        *(rows[c].tolist() for c in ("facility_id", "name", "category", "source")), strict=True
     ):
         rec = records.setdefault(fid, [name, [], source])
         if cat not in rec[1]:

@@ -546,6 +546,17 @@ def _column_format(col: str) -> str:
     return ""
 
 
+def _style_codes(names: np.ndarray, ids: dict[str, int]) -> np.ndarray:
+    """The style id of each named style in ``names`` (0, the default, for a name not in ``ids``).
+
+    Each distinct name is looked up once: a sheet holds a few dozen names in up to a
+    million cells.
+    """
+    codes, uniques = pd.factorize(names.ravel())
+    lookup = np.array([*(ids.get(u, 0) for u in uniques), 0], dtype=np.int64)  # -1: missing
+    return lookup[codes].reshape(names.shape)
+
+
 def _cell_styles(df: pd.DataFrame, wrap: list[bool]) -> np.ndarray:
     """Return the named style of every body cell (None: default), column by column."""
     n, cols = len(df), list(df.columns)
@@ -745,8 +756,7 @@ def _write_sheet(
         if not len(df):
             continue
         values = shown.astype(object).where(shown.notna(), None).to_numpy(dtype=object)
-        names = _cell_styles(df, wrap)
-        styles = pd.DataFrame(names).apply(lambda c: c.map(ids).fillna(0)).to_numpy(dtype=np.int64)
+        styles = _style_codes(_cell_styles(df, wrap), ids)
         ws.write_rows(values, styles, _row_heights(values, col_widths, wrap))
     return ws
 
