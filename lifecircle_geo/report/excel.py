@@ -547,7 +547,7 @@ def _column_format(col: str) -> str:
 
 
 def _style_codes(names: np.ndarray, ids: dict[str, int]) -> np.ndarray:
-    """The style id of each named style in ``names`` (0, the default, for a name not in ``ids``).
+    """Return the style id of each name in ``names`` (0, the default, for one not in ``ids``).
 
     Each distinct name is looked up once: a sheet holds a few dozen names in up to a
     million cells.
