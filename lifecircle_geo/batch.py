@@ -92,7 +92,7 @@ from tqdm.auto import tqdm
 from . import _io
 from . import crs as lc_crs
 from . import facilities as lc_facilities
-from ._fork import can_fork, side_process, watch_parent
+from ._fork import _child_start, can_fork, side_process, watch_parent
 from ._io import atomic_path, json_text
 from ._version import __version__
 from .coverage import rollup as coverage_rollup
@@ -524,13 +524,14 @@ def _run_task_safe(
     out_root: str | os.PathLike,
     watch_pid: int | None = None,
     write_processes: int | None = None,
+    city: CityInputs | None = None,
 ) -> TaskResult:
     """:func:`run_task`, with any error turned into a failed :class:`TaskResult`."""
     if watch_pid is not None:
         watch_parent(watch_pid)
     t0 = time.perf_counter()
     try:
-        return run_task(task, out_root, write_processes=write_processes)
+        return run_task(task, out_root, city=city, write_processes=write_processes)
     except Exception as exc:  # one task failing must not stop the others
         if not isinstance(exc, LifecircleError):
             log.debug("task %s failed:\n%s", task.key, traceback.format_exc())
@@ -541,6 +542,40 @@ def _run_task_safe(
             task.folder(out_root),
             error=_error_text(task, exc),
         )
+
+
+#: The city inputs forked workers inherit, by token (set before the fork; see _execute).
+_INHERITED: dict[int, CityInputs] = {}
+_TOKENS = itertools.count()
+
+
+def _run_inherited(
+    token: int, task: Task, out_root: str | os.PathLike, write_processes: int | None
+) -> TaskResult:
+    """In a forked worker: cut ``task`` out of the city it inherited, then run it."""
+    return _run_task_safe(task, out_root, None, write_processes, city=_INHERITED[token])
+
+
+def _forked_worker_start(parent: int) -> None:
+    """Start a forked worker: a spawned worker's signal handlers, and a watch on the parent.
+
+    The batch's handlers (inherited with the fork) would turn the parent's SIGTERM into an
+    exception the worker survives.
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    _child_start(parent)
+
+
+def _fork_workers() -> bool:
+    """Whether local workers can be forked from this process now (see :func:`_execute`)."""
+    return can_fork() and threading.active_count() == 1
+
+
+class _Bar(tqdm):
+    """The batch's progress bar, without tqdm's monitor thread: workers may be forked."""
+
+    monitor_interval = 0
 
 
 def _error_text(task: Task, exc: BaseException) -> str:
@@ -753,12 +788,25 @@ class CityInputs:
             )
         return clipped
 
-    def _facilities_of(self, i: int, keep: Any) -> gpd.GeoDataFrame:
-        t = self.osm_facilities[i]
+    def _tree(self, i: int) -> shapely.STRtree:
         if self._trees[i] is None:
-            self._trees[i] = shapely.STRtree(t.geometry.to_numpy())
-        idx = np.sort(self._trees[i].query(keep, predicate="intersects"))
-        return t.iloc[idx]
+            self._trees[i] = shapely.STRtree(self.osm_facilities[i].geometry.to_numpy())
+        return self._trees[i]
+
+    def _facilities_of(self, i: int, keep: Any) -> gpd.GeoDataFrame:
+        idx = np.sort(self._tree(i).query(keep, predicate="intersects"))
+        return self.osm_facilities[i].iloc[idx]
+
+    def warm(self, task: Task) -> None:
+        """Build what :meth:`for_task` builds once per city, before workers fork and share it.
+
+        The residents' units (for ``task``'s metric CRS: all of Shanghai has one) and the
+        facilities' search trees.
+        """
+        if self.population is not None and "totals" not in self.cfg["population"]:
+            self._owner(task.boundary)
+        for i in range(len(self.osm_facilities)):
+            self._tree(i)
 
     def size_of(self, task: Task) -> int:
         """Rough work of a task: street vertices and resident points near its boundary."""
@@ -1029,7 +1077,7 @@ def run(
     entries = {} if restart else _read_manifest(manifest_path)
     results: dict[str, TaskResult] = {}
     show = settings.progress if progress is None else progress
-    bar = tqdm(
+    bar = _Bar(
         total=len(tasks),
         desc=f"tasks ({by})",
         unit="task",
@@ -1042,7 +1090,10 @@ def run(
             "status": res.status,
             "error": res.error,
             "seconds": res.seconds,
-            "fingerprint": task.fingerprint(),
+            # a task cut out of the city by its (forked) worker: the fingerprint it found
+            "fingerprint": task.fingerprint()
+            if task.data is not None
+            else res.summary.get("fingerprint"),
             "started": started,
             "finished": _now(),
             "folder": str(task.folder(out).relative_to(out)),
@@ -1053,41 +1104,60 @@ def run(
         bar.update(1)
 
     city_units: list[gpd.GeoDataFrame] = []  # the units read with the city, for its map
+    # local workers forked once the city is read inherit it: nothing to import, nothing
+    # pickled, and each cuts its own tasks out of the city (see _execute)
+    inherit: dict[str, CityInputs] = {}
+    lazy = scheduler == "local" and _fork_workers()
+
+    def split(t: Task) -> Task | None:
+        """Return ``t`` with its part of the city; None (recorded as failed) if it has none."""
+        try:
+            return dataclasses.replace(t, data=inherit["city"].for_task(t))
+        except LifecircleError as exc:
+            now = _now()
+            results[t.key] = TaskResult(
+                t.key, "failed", 0.0, t.folder(out), error=_error_text(t, exc)
+            )
+            entries[t.key] = {
+                "status": "failed",
+                "error": results[t.key].error,
+                "seconds": 0.0,
+                "fingerprint": None,
+                "started": now,
+                "finished": now,
+                "folder": str(t.folder(out).relative_to(out)),
+            }
+            log.error("task failed: %s", results[t.key].error)
+            bar.update(1)
+            return None
 
     def todo() -> Iterator[Task]:
         """Yield the tasks to run, largest first, each cut out of the city as workers start.
 
         The city inputs are read once (or loaded from out/_cache); a task whose part cannot be
-        cut fails here, one already done with the same inputs is skipped.
+        cut fails here, one already done with the same inputs is skipped. For forked workers a
+        task that is not done yet is yielded as it is: its worker cuts it out.
         """
         if not tasks:
             return
         t0 = time.perf_counter()
         city = CityInputs.load(tasks[0].inputs["config"], out / _CACHE_DIR)
+        inherit["city"] = city
         city_units.append(city.units)
         # largest first (street vertices + resident points near it): a long task started
         # last would leave the other workers idle at the end
-        for t in sorted(tasks, key=city.size_of, reverse=True):
-            try:
-                ready = t if t.data is not None else dataclasses.replace(t, data=city.for_task(t))
-            except LifecircleError as exc:
-                now = _now()
-                results[t.key] = TaskResult(
-                    t.key, "failed", 0.0, t.folder(out), error=_error_text(t, exc)
-                )
-                entries[t.key] = {
-                    "status": "failed",
-                    "error": results[t.key].error,
-                    "seconds": 0.0,
-                    "fingerprint": None,
-                    "started": now,
-                    "finished": now,
-                    "folder": str(t.folder(out).relative_to(out)),
-                }
-                log.error("task failed: %s", results[t.key].error)
-                bar.update(1)
+        order = sorted(tasks, key=city.size_of, reverse=True)
+        if lazy:
+            city.warm(order[0])  # what every worker would build again, built once
+        for t in order:
+            entry = entries.get(t.key)
+            if lazy and t.data is None and (restart or (entry or {}).get("status") != "done"):
+                yield t
                 continue
-            if not restart and _is_done(ready, entries.get(t.key), out):
+            ready = t if t.data is not None else split(t)
+            if ready is None:
+                continue
+            if not restart and _is_done(ready, entry, out):
                 e = entries[t.key]
                 results[t.key] = TaskResult(
                     t.key, "skipped", float(e.get("seconds", 0.0)), t.folder(out)
@@ -1098,7 +1168,7 @@ def run(
         log.info("city inputs split into %d tasks in %.1f s", len(tasks), time.perf_counter() - t0)
 
     try:
-        _execute(todo(), len(tasks), out, scheduler, workers, record)
+        _execute(todo(), len(tasks), out, scheduler, workers, record, inherit, split)
     finally:
         bar.close()
     skipped = sorted(k for k, r in results.items() if r.status == "skipped")
@@ -1143,11 +1213,19 @@ def _execute(
     scheduler: str,
     workers: int | None,
     record: Callable[[Task, TaskResult, str], None],
+    inherit: dict[str, CityInputs] | None = None,
+    split: Callable[[Task], Task | None] | None = None,
 ) -> None:
     """Run the tasks ``todo`` yields (at most ``n_max``), each submitted as soon as it comes.
 
     Workers start with the first task, so the tasks run while the rest are still being cut
     out of the city; nothing starts when ``todo`` yields nothing.
+
+    Local workers are forked from this process when ``todo`` yields tasks without their part
+    of the city (``inherit["city"]`` holds it then) and this process runs no other thread (a
+    fork copies one thread only: a lock another thread holds would never be released in the
+    child). They inherit the city and the imported modules, and cut each task out themselves.
+    Otherwise they are spawned, and ``split`` cuts the tasks out here.
     """
     n = max(1, min(workers or os.cpu_count() or 1, n_max))
     started = _now()
@@ -1162,21 +1240,40 @@ def _execute(
     elif scheduler == "local":
         from concurrent.futures import as_completed
 
-        # spawn: no fork of a process that may hold threads (numba, tqdm, dask)
-        ctx = multiprocessing.get_context("spawn")
         pool = None
+        token = None
         try:
             with _stop_on_signals():
                 futs = {}
                 for t in todo:
                     if pool is None:
+                        city = (inherit or {}).get("city")
+                        if t.data is None and city is not None and _fork_workers():
+                            token = next(_TOKENS)
+                            _INHERITED[token] = city  # before the fork: the workers have it
+                            ctx = multiprocessing.get_context("fork")
+                            start: Callable[..., None] = _forked_worker_start
+                            log.info("%d workers forked: they inherit the city inputs", n)
+                        else:
+                            # spawned: no fork of a process that may hold threads
+                            ctx = multiprocessing.get_context("spawn")
+                            start = watch_parent
                         pool = ProcessPoolExecutor(
                             max_workers=n,
                             mp_context=ctx,
-                            initializer=watch_parent,
+                            initializer=start,
                             initargs=(os.getpid(),),
                         )
-                    futs[pool.submit(_run_task_safe, t, out, None, write_processes)] = t
+                    if token is not None and t.data is None:
+                        fut = pool.submit(_run_inherited, token, t, out, write_processes)
+                    else:
+                        if t.data is None and split is not None:
+                            ready = split(t)
+                            if ready is None:  # failed, recorded
+                                continue
+                            t = ready
+                        fut = pool.submit(_run_task_safe, t, out, None, write_processes)
+                    futs[fut] = t
                 for f in as_completed(futs):
                     t = futs[f]
                     try:
@@ -1202,6 +1299,9 @@ def _execute(
         else:
             if pool is not None:
                 pool.shutdown(wait=True)
+        finally:
+            if token is not None:
+                _INHERITED.pop(token, None)
     else:
         _require_dask(scheduler)
         try:

@@ -8,6 +8,7 @@ read in place).
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -629,3 +630,46 @@ def test_city_read_side_process_equals_the_serial_read_and_stops_on_error(tmp_pa
     with pytest.raises(lc.NetworkError, match="no walkable way"):
         batch.CityInputs(broken)
     assert not multiprocessing.active_children()
+
+
+def test_forked_workers_equal_spawned_ones_and_fall_back(
+    case, local_run, tmp_path, monkeypatch, caplog
+):
+    """Workers forked after the city read give the outputs and manifest of spawned ones.
+
+    Forked only while this process runs no other thread; a thread started meanwhile makes the
+    batch spawn its workers and cut the tasks out itself.
+    """
+    import subprocess
+    import sys
+
+    # in a fresh process: this one may hold other tests' threads (Dask's), which rule out a fork
+    code = (
+        "import logging\n"
+        "from lifecircle_geo import batch\n"
+        "logging.basicConfig(level=logging.INFO)\n"
+        f"res = batch.run({str(case)!r}, {str(tmp_path / 'forked')!r}, scheduler='local', "
+        "workers=2, progress=True)\n"
+        "assert res.ok and res.done == " + repr(KEYS) + "\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=300)
+    log_text = proc.stderr.decode("utf-8", "replace")
+    assert proc.returncode == 0, log_text[-3000:]
+    assert "workers forked" in log_text
+    forked = batch.run(case, tmp_path / "forked", scheduler="sync", progress=False)
+    assert forked.skipped == KEYS  # the forked run's manifest, read back
+    caplog.set_level(logging.INFO, logger="lifecircle_geo.batch")
+    answers = iter([True, False])  # forkable when the run starts, not when the pool starts
+    monkeypatch.setattr(batch, "_fork_workers", lambda: next(answers))
+    spawned = batch.run(case, tmp_path / "spawned", scheduler="local", workers=2, progress=False)
+    assert "workers forked" not in caplog.text
+    assert spawned.ok and spawned.done == KEYS
+    for out in (tmp_path / "forked", tmp_path / "spawned"):
+        pd.testing.assert_frame_equal(_coverage(out), _coverage(case.parent / "out_local"))
+    pd.testing.assert_frame_equal(forked.city_summary, spawned.city_summary)
+    # the fingerprints a forked worker finds are the parent's: a rerun of either skips all
+    fingerprints = [
+        {k: e["fingerprint"] for k, e in _manifest(out).items()}
+        for out in (tmp_path / "forked", tmp_path / "spawned")
+    ]
+    assert fingerprints[0] == fingerprints[1] and all(fingerprints[0].values())
