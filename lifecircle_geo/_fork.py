@@ -6,8 +6,9 @@ each take seconds. A forked child shares the parent's memory (nothing is pickled
 in), so only the result comes back. Where there is one core or no ``fork`` (Windows, macOS by
 default) the call simply runs in the caller, first.
 
-A batch's workers are spawned, not forked (a long-lived worker must not inherit another
-process's threads); these children are short, and do what the parent would have done next:
+A batch's long-lived local workers are forked only where the parent runs no other thread (on
+Linux; :mod:`lifecircle_geo.batch`), else spawned: a worker must not inherit a lock another
+thread holds. These side children are short, and do what the parent would have done next:
 draw, write, parse. The package's own thread pools are closed by then, so no lock they hold
 comes with the fork.
 """

@@ -13,8 +13,11 @@ as in one run), writing the usual outputs to ``out/<by>/<key>/`` plus a small
 Inputs are read once per batch run: the parent reads the units, the walkable ways of the OSM
 extract, the OSM facilities and the residents (:class:`CityInputs`, cached in ``out/_cache/``
 keyed by the input files' sizes and times), and each task receives only its part (ways and
-facilities within its buffered boundary, the residents of its units). Killing the batch
-process (SIGTERM, SIGINT, even SIGKILL) stops its worker processes or its Dask cluster.
+facilities within its buffered boundary, the residents of its units). Local workers are forked
+once the city is read (on Linux, while the parent runs no other thread): they inherit
+the city and the imported modules and cut each task's part out themselves; otherwise they are
+spawned and the parent cuts the parts. Killing the batch process (SIGTERM, SIGINT, even
+SIGKILL) stops its worker processes or its Dask cluster.
 
 Resuming: ``out/manifest.json`` records every task's status (``done`` / ``failed``), error
 text, seconds and an input fingerprint (a hash of the task's config, its units, its part of
@@ -568,8 +571,12 @@ def _forked_worker_start(parent: int) -> None:
 
 
 def _fork_workers() -> bool:
-    """Whether local workers can be forked from this process now (see :func:`_execute`)."""
-    return can_fork() and threading.active_count() == 1
+    """Whether local workers can be forked from this process now (see :func:`_execute`).
+
+    On Linux only (macOS' system libraries are not safe in a forked child that lives on), and
+    only while this process runs no other thread.
+    """
+    return can_fork() and sys.platform.startswith("linux") and threading.active_count() == 1
 
 
 class _Bar(tqdm):
@@ -827,10 +834,9 @@ class CityInputs:
         if self.population is not None and len(self.population):
             xy = self.__dict__.get("_pop_lonlat")
             if xy is None:
-                b = self.population.to_crs(4326).geometry.bounds
-                xy = self._pop_lonlat = np.column_stack(
-                    [b["minx"].to_numpy(), b["miny"].to_numpy()]
-                )
+                xy = self._pop_lonlat = shapely.bounds(
+                    self.population.geometry.to_crs(4326).to_numpy()
+                )[:, :2]
             n += int(
                 np.count_nonzero(
                     (xy[:, 0] >= x0 - pad)

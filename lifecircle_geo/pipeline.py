@@ -853,9 +853,27 @@ def read_units(config: dict) -> gpd.GeoDataFrame:
         See :func:`lifecircle_geo.units.load`.
     """
     u = config["units"]
-    return lc_units.load(
+    try:  # the same file, unchanged, with the same options: the last read's copy
+        st = Path(u["path"]).stat()
+        key = (
+            str(Path(u["path"]).resolve()),
+            st.st_size,
+            st.st_mtime_ns,
+            repr([u.get("layer"), u.get("columns"), u.get("strict", False)]),
+        )
+    except (OSError, TypeError):
+        key = None
+    if key is not None and _LAST_UNITS and _LAST_UNITS[0] == key:
+        return _LAST_UNITS[1].copy()
+    units = lc_units.load(
         u["path"], layer=u.get("layer"), columns=u.get("columns"), strict=u.get("strict", False)
     )
+    _LAST_UNITS[:] = [key, units.copy()] if key is not None else []
+    return units
+
+
+#: ``[key, units]`` of the last :func:`read_units` (a batch's plan and city read ask in turn).
+_LAST_UNITS: list[Any] = []
 
 
 def _assign_within_m(config: dict) -> float:
