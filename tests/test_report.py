@@ -715,6 +715,7 @@ def _trap_table(n=7):
     )
 
 
+@pytest.mark.filterwarnings("ignore:'crs' was not provided:UserWarning")  # no_crs, both ways
 @pytest.mark.parametrize(
     "change",
     ["none", "empty", "mixed_objects", "dates", "z", "polygons", "no_geometry", "no_crs"],
