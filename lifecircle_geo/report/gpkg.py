@@ -433,10 +433,11 @@ def _write_arrow(
 ) -> bool:
     """Write ``safe`` through GDAL's Arrow path; False (nothing written) where it cannot.
 
-    The long layers are written in less than half the time (:mod:`._arrow`). Tables with a
-    column type only :func:`pyogrio.write_dataframe` converts, 3-D or mixed geometry types,
-    and installs without the Arrow path (pyogrio < 0.8, GDAL < 3.8, no nanoarrow) return
-    False and are written by it instead: both give the same layer.
+    The long layers take half to two thirds of the time (:mod:`._arrow`; 浦东's resident
+    points, 70,000 rows × 54 columns: 2.9 s → 1.5 s). Tables with a column type only
+    :func:`pyogrio.write_dataframe` converts, 3-D or mixed geometry types, no CRS, and installs
+    without the Arrow path (pyogrio < 0.8, GDAL < 3.8, no nanoarrow) return False and are
+    written by it instead: both give the same layer.
     """
     if not _arrow_writes():
         return False
@@ -459,11 +460,11 @@ def _write_arrow(
     kwargs: dict[str, Any] = {}
     if geometry is not None:
         # as write_dataframe names the layer's CRS: its EPSG code where it has one
-        epsg = crs.to_epsg() if crs is not None else None
+        epsg = crs.to_epsg()
         kwargs = {
             "geometry_name": geometry,
             "geometry_type": geometry_type,
-            "crs": None if crs is None else f"EPSG:{epsg}" if epsg else crs.to_wkt("WKT1_GDAL"),
+            "crs": f"EPSG:{epsg}" if epsg else crs.to_wkt("WKT1_GDAL"),
         }
     pyogrio.raw.write_arrow(stream, path, layer=layer, driver="GPKG", **kwargs, **options)
     return True
