@@ -442,10 +442,9 @@ def _write_arrow(
     if not _arrow_writes():
         return False
     if geometry is not None:
-        values = safe[geometry].array
         if geometry_type is None or crs is None:
             return False
-        geoms = np.asarray(values, dtype=object)
+        geoms = np.asarray(safe[geometry].array, dtype=object)
         if bool(shapely.has_z(geoms).any()):  # "Point Z" &c.
             return False
         single = shapely.get_type_id(geoms) == shapely.GeometryType.POLYGON
