@@ -606,7 +606,7 @@ def explore(
         "cats": cats,
         "bins": [{"min": lo, "colour": c, "label": lab} for lo, c, lab in _map.SHARE_BINS],
         # the offline basemap: the run's own streets, drawn by the map's script
-        "streets": _map._streets_4326(result) if streets else [],
+        "streets": _map._streets_4326(result) if streets else dict(_map.NO_STREETS),
         "n_facilities": n_facilities,
         "facilities_drawn": len(facilities) == n_facilities,
         "png": "",  # no picture beside a notebook's map

@@ -15,6 +15,7 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pyogrio
+import pyproj
 import pytest
 import shapely
 from pyproj import Transformer
@@ -348,8 +349,9 @@ def test_map_has_offline_street_basemap(written):
     result, _, paths = written
     text = paths["html"].read_text(encoding="utf-8")
     data = json.loads(re.search(r"var D = (.*?);\n", text).group(1).replace("<\\/", "</"))
-    assert len(data["streets"]) == result.network.n_edges
-    lon, lat = data["streets"][0][:2]
+    streets = report.html._unpack_lines(data["streets"])
+    assert data["streets"]["n"] == len(streets) == result.network.n_edges
+    lon, lat = streets[0][0]
     assert 121.3 < lon < 121.5 and 31.2 < lat < 31.3
     assert data["facilities_drawn"] and len(data["facilities"]["features"]) == 3
     assert "<details" in text and "lcStreets" in text
@@ -690,6 +692,46 @@ def test_gpkg_arrow_writes_the_same_database(tmp_path, monkeypatch):
     _assert_same_layers(fast, slow)
 
 
+def test_gpkg_layers_written_unsynced_and_the_file_synced_once(tmp_path, monkeypatch):
+    """SQLite does not sync at each layer; the file is synced once; users' settings stand."""
+    key = "OGR_SQLITE_SYNCHRONOUS"
+    seen, synced = [], []
+    real_arrow, real_frame, real_fsync = (
+        pyogrio.raw.write_arrow,
+        pyogrio.write_dataframe,
+        report.gpkg.os.fsync,
+    )
+
+    def arrow(*args, **kwargs):
+        seen.append(pyogrio.get_gdal_config_option(key))
+        return real_arrow(*args, **kwargs)
+
+    def plain(*args, **kwargs):
+        seen.append(pyogrio.get_gdal_config_option(key))
+        return real_frame(*args, **kwargs)
+
+    def fsync(fd):
+        synced.append(fd)
+        return real_fsync(fd)
+
+    monkeypatch.setattr(pyogrio.raw, "write_arrow", arrow)
+    monkeypatch.setattr(pyogrio, "write_dataframe", plain)
+    monkeypatch.setattr(report.gpkg.os, "fsync", fsync)
+    result = make_result()
+    path = report.write_gpkg(result, tmp_path / "a.gpkg")
+    assert len(seen) == len(pyogrio.list_layers(path)) > 10
+    assert all(v is False for v in seen), seen  # pyogrio reads "OFF" back as False
+    assert len(synced) == 1
+    assert pyogrio.get_gdal_config_option(key) is None  # put back
+    # a user's own setting is used, and left as it was
+    monkeypatch.setenv(key, "FULL")
+    seen.clear()
+    report.write_gpkg(result, tmp_path / "b.gpkg")
+    assert seen and all(v == "FULL" for v in seen), seen
+    assert pyogrio.get_gdal_config_option(key) == "FULL"
+    _assert_same_layers(tmp_path / "a.gpkg", tmp_path / "b.gpkg")
+
+
 def _trap_table(n=7):
     """A table with the cells real outputs hold: Chinese, NULLs, NaN, inf, nullable types."""
     rng = np.random.default_rng(3)
@@ -793,6 +835,86 @@ def test_map_streets_show_offline_in_headless_chromium(tmp_path):
     grey = (np.ptp(px, axis=2) < 12) & (px[..., 0] > 100) & (px[..., 0] < 175)
     # the street lines (#8a8a8a) on Leaflet's light-grey background (#ddd)
     assert grey.sum() > 200, f"{grey.sum()} street pixels"
+
+
+def _reference_streets(result):
+    """The basemap as it was written before packing: every street simplified, rounded to 1e-5°."""
+    from lifecircle_geo.report._util import longest, street_geometries
+    from lifecircle_geo.report.html import _STREET_SIMPLIFY_M, MAX_STREET_EDGES
+
+    net = result.network
+    geoms = shapely.simplify(
+        longest(street_geometries(net), MAX_STREET_EDGES), _STREET_SIMPLIFY_M
+    )
+    xy, index = shapely.get_coordinates(geoms, return_index=True)
+    lon, lat = Transformer.from_crs(net.crs, 4326, always_xy=True).transform(xy[:, 0], xy[:, 1])
+    lines = np.split(np.round(np.column_stack([lon, lat]), 5), np.flatnonzero(np.diff(index)) + 1)
+    return [line for line in lines if len(line) >= 2]
+
+
+def test_map_streets_packed_are_the_rounded_streets():
+    """The packed basemap holds every street's points as JSON held them, to the bit."""
+    from lifecircle_geo.report.html import _pack_lines, _streets_4326, _unpack_lines
+
+    # bent streets (vertices within and beyond the simplify tolerance), straight ones, a ferry
+    rng = np.random.default_rng(7)
+    x0, y0 = _utm(121.47, 31.23)
+    geoms = [
+        shapely.linestrings(
+            x0 + np.cumsum(rng.uniform(-40, 40, k)), y0 + np.cumsum(rng.uniform(-40, 40, k))
+        )
+        for k in rng.integers(2, 9, 300)
+    ]
+    net = types.SimpleNamespace(
+        geometry=np.array(geoms, dtype=object),
+        snappable=np.arange(300) % 50 != 0,
+        crs=pyproj.CRS(UTM),
+    )
+    for result in (types.SimpleNamespace(network=net), make_result()):
+        packed = _streets_4326(result)
+        got, want = _unpack_lines(packed), _reference_streets(result)
+        assert packed["n"] == len(got) == len(want) >= 10
+        assert all(np.array_equal(a, b) for a, b in zip(got, want, strict=True))
+        if result.network is net:  # simplified: fewer points, but not all straight
+            assert 2 < np.mean([len(x) for x in got]) < np.mean([len(g.coords) for g in geoms])
+    # traps: west and south (negative), a one-point line (left out), the int32 range's edge
+    xy = np.array(
+        [[121.123456, 31.000004], [-0.000004, -89.999996], [5.0, 5.0], [180.0, 90.0],
+         [-180.0, -90.0], [121.500005, 31.200015]]
+    )  # fmt: skip
+    index = np.array([0, 0, 1, 2, 2, 2])
+    lines = _unpack_lines(_pack_lines(xy, index))
+    assert [len(line) for line in lines] == [2, 3]
+    assert np.array_equal(np.concatenate(lines), np.round(xy[[0, 1, 3, 4, 5]], 5))
+    assert _unpack_lines(_pack_lines(np.empty((0, 2)), np.empty(0, dtype=int))) == []
+
+
+def test_map_page_unpacks_the_streets_in_headless_chromium(tmp_path):
+    """The page's own decoder (lcLines) reads back the lines Python packed."""
+    from lifecircle_geo.report.html import _JS, _pack_lines
+
+    xy = np.array([[121.47123, 31.23001], [121.48, 31.24], [-0.5, -1e-5], [121.1, 31.0], [1, 2]])
+    packed = _pack_lines(xy, np.array([0, 0, 1, 1, 1]))
+    decoder = re.search(r"function lcInts.*?\n  }\n  function lcLines.*?\n  }\n", _JS, re.S)
+    assert decoder, "the decoder functions are in the page's script"
+    page = tmp_path / "decode.html"
+    page.write_text(
+        "<html><body><script>"
+        + decoder.group(0)
+        + f"document.body.textContent = JSON.stringify(lcLines({json.dumps(packed)}));"
+        + "</script></body></html>",
+        encoding="utf-8",
+    )
+    proc = subprocess.run(
+        _headless(tmp_path, "--dump-dom", page.as_uri()), capture_output=True, timeout=60
+    )
+    text = re.sub(r"<[^>]+>", "", proc.stdout.decode("utf-8", "replace")).strip()
+    assert text, proc.stderr.decode("utf-8", "replace")[-2000:]
+    # [lat, lon] pairs, as Leaflet takes them; JSON.parse gives the numbers Python rounded
+    assert json.loads(text) == [
+        [[31.23001, 121.47123], [31.24, 121.48]],
+        [[-1e-05, -0.5], [31.0, 121.1], [2.0, 1.0]],
+    ]
 
 
 def test_draw_streets_draws_the_picture_of_one_line_per_street():

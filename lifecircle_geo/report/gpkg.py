@@ -30,8 +30,10 @@ Layers (ASCII names, UTF-8 values, all in the units' projected CRS):
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -122,9 +124,7 @@ def write_gpkg(result: Any, path: str | os.PathLike) -> Path:
     units = _units(result)
     crs = _target_crs(result, units)
     layers = _layers(result, units, crs)
-    with atomic_path(path) as tmp:
-        for name, table in layers:
-            _write_layer(table, tmp, name)
+    _write_layers(layers, path)
     log.info("wrote project database %s (%d layers)", path, len(layers))
     return path
 
@@ -190,9 +190,7 @@ def write_city_gpkg(
     layers.append(("district_coverage", _with_dissolved(_plain(district), shapes, "district_code")))
     if annex is not None:
         layers.append(("annex", _plain(annex)))
-    with atomic_path(path) as tmp:
-        for name, table in layers:
-            _write_layer(table, tmp, name)
+    _write_layers(layers, path)
     log.info("wrote the city tables %s (%d layers)", path, len(layers))
     return path
 
@@ -387,6 +385,35 @@ def _facilities(
 GPKG_VERSION = "1.2"
 #: ``PRAGMA user_version`` of that version (``application_id`` is 0x47504B47, "GPKG").
 GPKG_USER_VERSION = 10200
+
+
+#: GDAL settings while the layers go into the temporary file: SQLite does not wait for the disk
+#: at each layer's commit (``PRAGMA synchronous = OFF``); the finished file is synced to disk
+#: once, before it is renamed into place. 浦东's database: 4.1 s → 3.1 s. A setting the user
+#: made (environment or ``pyogrio.set_gdal_config_options``) is left as it is.
+_WRITING_CONFIG = {"OGR_SQLITE_SYNCHRONOUS": "OFF"}
+
+
+def _write_layers(layers: list[tuple[str, pd.DataFrame]], path: Path) -> None:
+    """Write ``layers`` in order into a new GeoPackage at ``path``, all or nothing."""
+    with atomic_path(path) as tmp:
+        with _gdal_config(_WRITING_CONFIG):
+            for name, table in layers:
+                _write_layer(table, tmp, name)
+        if tmp.exists():
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+
+
+@contextlib.contextmanager
+def _gdal_config(options: dict[str, str]) -> Iterator[None]:
+    """Set the GDAL config ``options`` nobody has set; put them back after."""
+    mine = {k: v for k, v in options.items() if pyogrio.get_gdal_config_option(k) is None}
+    pyogrio.set_gdal_config_options(mine)
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options(dict.fromkeys(mine))
 
 
 def _write_layer(table: pd.DataFrame, path: Path, layer: str) -> None:

@@ -24,6 +24,7 @@ map, and the legend links to it.
 
 from __future__ import annotations
 
+import base64
 import html as _html
 import json
 import logging
@@ -383,12 +384,16 @@ def _sites_4326(result: Any) -> gpd.GeoDataFrame:
     return _round(out)
 
 
-def _streets_4326(result: Any) -> list[list[float]]:
-    """Return the network's streets for the offline basemap: ``[lon, lat, lon, lat, ...]``."""
+#: The offline basemap when there are no streets (or none are wanted).
+NO_STREETS: dict[str, Any] = {"n": 0, "xy": "", "ends": ""}
+
+
+def _streets_4326(result: Any) -> dict[str, Any]:
+    """Return the network's streets for the offline basemap, packed (:func:`_pack_lines`)."""
     net = getattr(result, "network", None)
     geoms = getattr(net, "geometry", None)
     if net is None or geoms is None or not len(geoms):
-        return []
+        return dict(NO_STREETS)
     try:
         geoms = street_geometries(net)
         if len(geoms) > MAX_STREET_EDGES:
@@ -396,7 +401,10 @@ def _streets_4326(result: Any) -> list[list[float]]:
             log.info("map basemap: the %d longest of the network's streets", MAX_STREET_EDGES)
         crs = net.crs
         if crs is not None and crs.is_projected:
-            geoms = shapely.simplify(geoms, _STREET_SIMPLIFY_M)
+            # a straight two-point street is its own simplification: only the others are run
+            bent = shapely.get_num_coordinates(geoms) > 2
+            geoms = geoms.copy()
+            geoms[bent] = shapely.simplify(geoms[bent], _STREET_SIMPLIFY_M)
         xy, index = shapely.get_coordinates(geoms, return_index=True)
         if crs is not None and not crs.equals(4326):
             from pyproj import Transformer
@@ -405,12 +413,41 @@ def _streets_4326(result: Any) -> list[list[float]]:
             xy = np.column_stack([lon, lat])
     except Exception as exc:  # a basemap is a nicety: never fail the map for it
         log.warning("map: no street basemap (%s)", exc)
-        return []
-    flat = np.round(xy, 5).ravel().tolist()
-    # each street's slice of one flat list (np.split into 60,000 arrays took 0.3 s)
-    ends = (np.r_[np.flatnonzero(np.diff(index)) + 1, len(xy)] * 2).tolist()
-    starts = [0, *ends[:-1]]
-    return [flat[a:b] for a, b in zip(starts, ends, strict=True) if b - a >= 4]
+        return dict(NO_STREETS)
+    return _pack_lines(xy, index)
+
+
+def _pack_lines(xy: np.ndarray, index: np.ndarray) -> dict[str, Any]:
+    """Lines of lon/lat points for the page, as base64 text, not a JSON list of numbers.
+
+    ``{"n": lines, "xy": ..., "ends": ...}``: ``xy`` the points' lon, lat in 1e-5 degrees
+    (about a metre), little-endian int32, interleaved; ``ends`` each line's end, in points
+    from the first. Lines of fewer than two points are left out. The page divides by 1e5
+    (``lcLines``), which gives the same numbers as ``np.round(xy, 5)`` written as JSON
+    (numpy rounds by that multiplication and division); packing takes a tenth of the time of
+    ``json.dumps`` on the lists (浦东's 60,000 streets: 0.4 s) and the page is half the size.
+    """
+    index = np.asarray(index)
+    if not len(xy):
+        return dict(NO_STREETS)
+    ends = np.r_[np.flatnonzero(np.diff(index)) + 1, len(xy)]
+    starts = np.r_[0, ends[:-1]]
+    long_enough = ends - starts >= 2
+    keep = np.repeat(long_enough, ends - starts)
+    ends = np.cumsum((ends - starts)[long_enough])
+    ints = np.rint(np.asarray(xy, dtype=np.float64)[keep] * 1e5).astype("<i4")
+    return {
+        "n": len(ends),
+        "xy": base64.b64encode(ints.tobytes()).decode("ascii"),
+        "ends": base64.b64encode(ends.astype("<i4").tobytes()).decode("ascii"),
+    }
+
+
+def _unpack_lines(packed: dict[str, Any]) -> list[np.ndarray]:
+    """Return the lines of :func:`_pack_lines` as ``(n, 2)`` lon/lat arrays, as the page does."""
+    xy = np.frombuffer(base64.b64decode(packed["xy"]), dtype="<i4").reshape(-1, 2) / 1e5
+    ends = np.frombuffer(base64.b64decode(packed["ends"]), dtype="<i4")
+    return np.split(xy, ends[:-1]) if len(ends) else []
 
 
 def _categories(result: Any) -> list[dict]:
@@ -655,17 +692,31 @@ _JS = (
   });
   base[countName].addTo(map);
 
-  // offline basemap: the network's own streets, under everything (no tile server needed)
+  // offline basemap: the network's own streets, under everything (no tile server needed);
+  // packed by _pack_lines: little-endian int32 lon, lat in 1e-5 degrees, and each line's end
+  function lcInts(b64) {
+    var s = atob(b64), v = new DataView(new ArrayBuffer(s.length)), out = [];
+    for (var i = 0; i < s.length; i++) v.setUint8(i, s.charCodeAt(i));
+    for (var j = 0; 4 * j < s.length; j++) out.push(v.getInt32(4 * j, true));
+    return out;
+  }
+  function lcLines(p) {
+    var xy = lcInts(p.xy), ends = lcInts(p.ends), lines = [], a = 0;
+    ends.forEach(function (b) {
+      var r = [];
+      for (var i = a; i < b; i++) r.push([xy[2 * i + 1] / 1e5, xy[2 * i] / 1e5]);
+      lines.push(r);
+      a = b;
+    });
+    return lines;
+  }
   var streetPane = map.createPane("lcStreets");
   streetPane.style.zIndex = 350;
   streetPane.style.pointerEvents = "none";
-  var streetLayer = L.polyline(D.streets.map(function (a) {
-    var r = [];
-    for (var i = 0; i + 1 < a.length; i += 2) r.push([a[i + 1], a[i]]);
-    return r;
-  }), {color: "#8a8a8a", weight: 1, opacity: 0.9, interactive: false,
+  var streetLayer = L.polyline(lcLines(D.streets), {
+       color: "#8a8a8a", weight: 1, opacity: 0.9, interactive: false,
        renderer: L.canvas({pane: "lcStreets"}), pane: "lcStreets"});
-  if (D.streets.length) streetLayer.addTo(map);
+  if (D.streets.n) streetLayer.addTo(map);
 
   var known = {};
   D.cats.forEach(function (c) { known[c.id] = c; });
@@ -726,7 +777,7 @@ _JS = (
   });
 
   var overlays = {};
-  if (D.streets.length) overlays["街道底图 Streets (离线 offline basemap)"] = streetLayer;
+  if (D.streets.n) overlays["街道底图 Streets (离线 offline basemap)"] = streetLayer;
   overlays["● 设施 Facilities (所选类别 chosen category)"] = facLayer;
   overlays["<span style='color:#6a1b9a'>★</span> 建议新增设施 Suggested sites " +
            "(所选类别 chosen category)"] = siteLayer;
@@ -767,7 +818,7 @@ _JS = (
         "见项目数据库 facilities 图层 / " + num(D.n_facilities) + " facilities: too many to " +
         "draw; see the project database's facilities layer</span>";
     }
-    if (D.streets.length) {
+    if (D.streets.n) {
       h += "<br><i style='display:inline-block;width:14px;height:0;margin:0 6px 3px 0;" +
         "border-top:1px solid #8a8a8a'></i>街道 streets (路网 network)";
     }
