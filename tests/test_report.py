@@ -843,9 +843,7 @@ def _reference_streets(result):
     from lifecircle_geo.report.html import _STREET_SIMPLIFY_M, MAX_STREET_EDGES
 
     net = result.network
-    geoms = shapely.simplify(
-        longest(street_geometries(net), MAX_STREET_EDGES), _STREET_SIMPLIFY_M
-    )
+    geoms = shapely.simplify(longest(street_geometries(net), MAX_STREET_EDGES), _STREET_SIMPLIFY_M)
     xy, index = shapely.get_coordinates(geoms, return_index=True)
     lon, lat = Transformer.from_crs(net.crs, 4326, always_xy=True).transform(xy[:, 0], xy[:, 1])
     lines = np.split(np.round(np.column_stack([lon, lat]), 5), np.flatnonzero(np.diff(index)) + 1)
