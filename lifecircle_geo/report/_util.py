@@ -69,13 +69,23 @@ def gdal_safe(df: pd.DataFrame, geometry: str | None = "geometry") -> pd.DataFra
         if pd.api.types.is_object_dtype(dtype) or isinstance(dtype, pd.StringDtype):
             kind = pd.api.types.infer_dtype(out[col], skipna=True)
             if kind in ("string", "empty"):  # plain text already: no per-cell pass
-                out[col] = out[col].astype(object).where(out[col].notna(), None)
+                out[col] = _text_or_none(out[col])
             else:
                 out[col] = out[col].map(_cell_to_text).astype(object)
         elif str(dtype).startswith("geometry"):
             out[col] = [None if g is None or g.is_empty else g.wkt for g in out[col]]
     out.columns = [str(c) for c in out.columns]
     return out
+
+
+def _text_or_none(series: pd.Series) -> pd.Series:
+    """``series`` as an object column, every missing cell (None, NaN, pd.NA) as None.
+
+    ``astype(object).where(notna(), None)`` in one numpy pass (half the time on long layers).
+    """
+    values = series.to_numpy(dtype=object, copy=True)
+    values[pd.isna(values)] = None
+    return pd.Series(values, index=series.index, dtype=object, name=series.name)
 
 
 def run_facts(result: Any) -> list[tuple[str, Any]]:
