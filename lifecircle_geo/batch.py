@@ -1326,9 +1326,7 @@ def _execute(
         todo = itertools.chain([first], todo)
         cluster = None
         if scheduler == "dask":
-            cluster = LocalCluster(
-                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
-            )
+            cluster = _local_cluster(LocalCluster, n)
             client = Client(cluster)
         else:
             client = Client(scheduler)
@@ -1360,6 +1358,29 @@ def _execute(
                 client.close()
                 if cluster is not None:
                     cluster.close()
+
+
+#: Environment Dask's nannies give the worker processes they spawn, that a batch leaves out.
+#: ``MALLOC_TRIM_THRESHOLD_=65536`` fixes glibc's thresholds, so that every array over 128 KiB
+#: is mapped and unmapped again and its pages faulted in anew each time: 浦东 and 闵行 took
+#: 54-57 s instead of 41-42 s in one process with it set (system time 3-4 s → 13 s). A
+#: worker's memory is freed at the end of its task anyway.
+_DASK_ENV_LEFT_OUT = ("MALLOC_TRIM_THRESHOLD_",)
+
+
+def _local_cluster(local_cluster: Any, n_workers: int) -> Any:
+    """A Dask ``LocalCluster`` of ``n_workers`` one-thread worker processes for a batch.
+
+    Without the nanny environment of :data:`_DASK_ENV_LEFT_OUT` (a variable set in this
+    process's environment is still inherited).
+    """
+    import dask
+
+    unset = {f"distributed.nanny.pre-spawn-environ.{k}": None for k in _DASK_ENV_LEFT_OUT}
+    with dask.config.set(unset):
+        return local_cluster(
+            n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None
+        )
 
 
 class BatchInterrupted(KeyboardInterrupt):
