@@ -1369,7 +1369,7 @@ _DASK_ENV_LEFT_OUT = ("MALLOC_TRIM_THRESHOLD_",)
 
 
 def _local_cluster(local_cluster: Any, n_workers: int) -> Any:
-    """A Dask ``LocalCluster`` of ``n_workers`` one-thread worker processes for a batch.
+    """Start a Dask ``LocalCluster`` of ``n_workers`` one-thread worker processes for a batch.
 
     Without the nanny environment of :data:`_DASK_ENV_LEFT_OUT` (a variable set in this
     process's environment is still inherited).
