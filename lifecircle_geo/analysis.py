@@ -47,7 +47,12 @@ from .standards import Category, Profile, load_profile
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AnalysisResult", "analyze"]
+__all__ = ["OUTPUTS", "AnalysisResult", "analyze"]
+
+#: The outputs :meth:`AnalysisResult.write` writes (``outputs=`` picks some); also
+#: ``lifecircle_geo.report.OUTPUTS``. Here, so that a config or a batch plan names them without
+#: importing the writers (matplotlib, folium: 1.4 s).
+OUTPUTS = ("gpkg", "xlsx", "map", "figures", "summaries")
 
 _UNIT_KEYS = ["unit_id", "unit_name", "jiezhen_code", "jiezhen_name", "district_code", "area_type"]
 
@@ -188,7 +193,7 @@ class AnalysisResult:
         """Write the project database (.gpkg), project list (.xlsx), map (.html) and figures.
 
         Files are written to a temporary folder and moved into place, so a failed run leaves
-        nothing half-written. ``outputs`` picks some of ``lifecircle_geo.report.OUTPUTS``
+        nothing half-written. ``outputs`` picks some of :data:`OUTPUTS`
         (``"gpkg"``, ``"xlsx"``, ``"map"``, ``"figures"``, ``"summaries"``); default all.
         ``processes``: 2 draws the figures in a second process meanwhile, 1 writes one file
         after another (default ``settings.write_processes``).

@@ -98,6 +98,7 @@ from . import facilities as lc_facilities
 from ._fork import _child_start, can_fork, side_process, watch_parent
 from ._io import atomic_path, json_text
 from ._version import __version__
+from .analysis import OUTPUTS
 from .coverage import rollup as coverage_rollup
 from .errors import InputError, LifecircleError, NetworkError
 from .gaps import annex_table
@@ -682,17 +683,18 @@ class CityInputs:
     part, which is all a worker receives.
     """
 
-    def __init__(self, cfg: dict) -> None:
+    def __init__(self, cfg: dict, meanwhile: Callable[[CityInputs], None] | None = None) -> None:
         self.cfg = cfg
         self.units = read_units(cfg)
         net_cfg = cfg["network"]
         self.rules = WalkRules.coerce(net_cfg.get("rules"))
         self.raw = None
         self.net_meta: dict = {}
+        self._owners: dict[str, pd.Series] = {}
         profile = cfg["profile"]
         fac_paths = list(cfg["facilities"]["osm"])
         # the facilities' parse (the longest read) runs in a second process while this one
-        # reads the ways and the residents; a failed read stops it at once
+        # reads the ways and the residents, then does `meanwhile`; a failed read stops it
         with side_process(
             functools.partial(_read_osm_facilities, fac_paths, profile),
             fork=bool(fac_paths) and "osm" in net_cfg and can_fork(),
@@ -707,16 +709,27 @@ class CityInputs:
                 self.raw = raw
                 self.net_meta = file_provenance(path)
             self.population = read_residents(cfg)
+            if meanwhile is not None:
+                meanwhile(self)
             self.osm_facilities = facilities.result()
-        self._owners: dict[str, pd.Series] = {}
         self._trees: list = [None] * len(self.osm_facilities)
 
     # --------------------------------------------------------------- cache
     @classmethod
-    def load(cls, cfg: dict, cache_dir: Path | None) -> CityInputs:
-        """Read the inputs, or load them from ``cache_dir`` when the same inputs were read."""
+    def load(
+        cls,
+        cfg: dict,
+        cache_dir: Path | None,
+        meanwhile: Callable[[CityInputs], None] | None = None,
+    ) -> CityInputs:
+        """Read the inputs, or load them from ``cache_dir`` when the same inputs were read.
+
+        ``meanwhile(city)``: work of this process's own, done while the facilities are parsed
+        in the side process (when they are read, not loaded), with the units, ways and
+        residents read.
+        """
         if cache_dir is None:
-            return cls(cfg)
+            return cls(cfg, meanwhile)
         files = [p for p in input_files(cfg)]
         key = _digest(
             _CACHE_VERSION, __version__, _plain(cfg), _file_stats(files), sys.version_info[:2]
@@ -732,7 +745,7 @@ class CityInputs:
             except Exception as exc:  # a stale or broken cache is read again
                 log.warning("ignoring the unreadable cache %s (%s)", path, exc)
         t0 = time.perf_counter()
-        city = cls(cfg)
+        city = cls(cfg, meanwhile)
         log.info("read the city inputs in %.1f s", time.perf_counter() - t0)
         try:
             cache_dir.mkdir(parents=True, exist_ok=True)
@@ -807,13 +820,16 @@ class CityInputs:
     def warm(self, task: Task) -> None:
         """Build what :meth:`for_task` builds once per city, before workers fork and share it.
 
-        The residents' units (for ``task``'s metric CRS: all of Shanghai has one) and the
-        facilities' search trees.
+        The residents' units (:meth:`warm_residents`) and the facilities' search trees.
         """
-        if self.population is not None and "totals" not in self.cfg["population"]:
-            self._owner(task.boundary)
+        self.warm_residents(task)
         for i in range(len(self.osm_facilities)):
             self._tree(i)
+
+    def warm_residents(self, task: Task) -> None:
+        """Find the residents' units for ``task``'s metric CRS (all of Shanghai has one)."""
+        if self.population is not None and "totals" not in self.cfg["population"]:
+            self._owner(task.boundary)
 
     def size_of(self, task: Task) -> int:
         """Rough work of a task: street vertices and resident points near its boundary."""
@@ -970,8 +986,6 @@ def _default_outputs(chosen: list[str] | None, by: str) -> list[str] | None:
     """
     if chosen is not None or by == "jiezhen_code":
         return chosen
-    from .report import OUTPUTS
-
     log.info(
         'tasks by %s: no one-page 街镇 summaries (add "summaries" to [batch] outputs for them)',
         by,
@@ -1147,13 +1161,15 @@ def run(
         if not tasks:
             return
         t0 = time.perf_counter()
-        city = CityInputs.load(tasks[0].inputs["config"], out / _CACHE_DIR)
+        meanwhile = _before_fork(tasks[0]) if lazy else None
+        city = CityInputs.load(tasks[0].inputs["config"], out / _CACHE_DIR, meanwhile)
         inherit["city"] = city
         city_units.append(city.units)
         # largest first (street vertices + resident points near it): a long task started
         # last would leave the other workers idle at the end
         order = sorted(tasks, key=city.size_of, reverse=True)
-        if lazy:
+        if meanwhile is not None:
+            meanwhile(city)  # done already, unless the city came from the cache
             city.warm(order[0])  # what every worker would build again, built once
         for t in order:
             entry = entries.get(t.key)
@@ -1199,6 +1215,22 @@ def run(
         city_summary=summary,
         files=files,
     )
+
+
+def _before_fork(task: Task) -> Callable[[CityInputs], None]:
+    """Return the work each forked worker would redo, for the parent to do once, first.
+
+    Done while the side process still parses the facilities (:meth:`CityInputs.load`): the
+    writers' modules imported (matplotlib, folium: 1.4 s a process) and the residents' units
+    found for ``task``'s metric CRS. Both would otherwise wait until the facilities are read.
+    """
+
+    def meanwhile(city: CityInputs) -> None:
+        from . import report  # noqa: F401  (inherited by the forked workers)
+
+        city.warm_residents(task)
+
+    return meanwhile
 
 
 def _require_dask(scheduler: str) -> None:

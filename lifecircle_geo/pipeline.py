@@ -87,7 +87,7 @@ from . import crs as lc_crs
 from . import facilities as lc_facilities
 from . import population as lc_population
 from . import units as lc_units
-from .analysis import AnalysisResult, analyze
+from .analysis import OUTPUTS, AnalysisResult, analyze
 from .errors import InputError, ProfileError
 from .extent import clip_units
 from .network import WalkNetwork, WalkRules
@@ -665,8 +665,6 @@ def load_config(config: str | os.PathLike | dict) -> dict:
     if "keys" in b_doc:
         batch["keys"] = [str(k) for k in b_doc["keys"]]
     if "outputs" in b_doc:
-        from .report import OUTPUTS
-
         for name in b_doc["outputs"]:
             _choice(str(name), OUTPUTS, "outputs", "[batch]", source)
         batch["outputs"] = [str(n) for n in b_doc["outputs"]]

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .._fork import can_fork, side_process
+from ..analysis import OUTPUTS
 from ..errors import InputError
 from ..settings import settings
 from . import excel, figures, gpkg, html, summary
@@ -54,9 +55,6 @@ log = logging.getLogger(__name__)
 #: Output file names inside the result folder.
 FILE_NAMES = {"gpkg": "project_database.gpkg", "xlsx": "project_list.xlsx", "html": "map.html"}
 
-
-#: The outputs :func:`write_result` can write (``outputs=`` picks some).
-OUTPUTS = ("gpkg", "xlsx", "map", "figures", "summaries")
 
 #: The outputs drawn in the second process when there is one (matplotlib's): for a 街镇 about
 #: as long as the database, workbook and map together.
