@@ -315,8 +315,34 @@ def tree_rss(proc):
     return total
 
 
+def cpu_times():
+    """The machine's CPU time counters (the ``cpu`` line of /proc/stat), or None off Linux."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            return [int(x) for x in f.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+
+
+def steal_pct(before, after):
+    """Share of the machine's CPU time taken by other virtual machines (steal) in between.
+
+    On a shared VM this is time the benchmark wanted and did not get: a run with 30 % steal is
+    slower for that reason alone, so it is recorded beside each wall time.
+    """
+    if not before or not after or len(before) < 8 or len(after) < 8:
+        return None
+    d = [a - b for a, b in zip(after, before, strict=True)]
+    total = sum(d)  # user, nice, system, idle, iowait, irq, softirq, steal
+    return round(100.0 * d[7] / total, 1) if total > 0 else None
+
+
 def run_child(kind, argv, timeout_s):
-    """Run a child step; returns (result dict or None, wall s, peak tree RSS MiB, timed out)."""
+    """Run a child step; returns (result dict or None, wall s, peak tree RSS MiB, timed out).
+
+    A result dict gets ``cpu_steal_pct``: the machine's CPU steal while the step ran.
+    """
+    cpu0 = cpu_times()
     out = DATA / f"_child_{kind}.json"
     with contextlib.suppress(FileNotFoundError):
         out.unlink()
@@ -366,6 +392,8 @@ def run_child(kind, argv, timeout_s):
         result = json.loads(out.read_text(encoding="utf-8"))
     elif not timed_out:
         result = {"error": f"the {kind} step failed (exit code {proc.returncode}); see its output"}
+    if isinstance(result, dict):
+        result["cpu_steal_pct"] = steal_pct(cpu0, cpu_times())
     return result, wall, peak[0] / 2**20, timed_out, method
 
 
@@ -685,6 +713,7 @@ def render_md(r):
                     ),
                     "city est. by tasks s": b.get("city_by_tasks_s", ""),
                     "city est. by units s": b.get("city_by_units_s", ""),
+                    "CPU steal %": b.get("cpu_steal_pct", ""),
                 }
             )
         cols = list(rows[0])
