@@ -80,6 +80,7 @@ import threading
 import time
 import tomllib
 import traceback
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -1367,15 +1368,21 @@ def _execute(
             try:
                 futs = {}
                 for t in todo:
-                    f = client.submit(
-                        _run_task_safe,
-                        t,
-                        out,
-                        watch,
-                        1,
-                        pure=False,
-                        key=f"lifecircle-{t.by}-{_safe_name(t.key)}-{time.time_ns()}",
-                    )
+                    with warnings.catch_warnings():
+                        # a task carries its own part of the city (17 MB for 浦东), sent once:
+                        # not the repeated data Dask's "large graph" warning is about
+                        warnings.filterwarnings(
+                            "ignore", message="Sending large graph", category=UserWarning
+                        )
+                        f = client.submit(
+                            _run_task_safe,
+                            t,
+                            out,
+                            watch,
+                            1,
+                            pure=False,
+                            key=f"lifecircle-{t.by}-{_safe_name(t.key)}-{time.time_ns()}",
+                        )
                     futs[f] = t
                 for f in as_completed(list(futs)):
                     t = futs[f]

@@ -327,8 +327,19 @@ def test_run_task_clips_network_and_facilities_to_the_buffered_boundary(case, lo
 
 
 def test_dask_local_cluster_matches_local_processes(case, local_run):
-    # a real LocalCluster with worker processes (starts in a few seconds here)
-    res = batch.run(case, case.parent / "out_dask", scheduler="dask", workers=2, progress=False)
+    import warnings
+
+    import dask
+
+    # a real LocalCluster with worker processes (starts in a few seconds here); every task is
+    # over Dask's "large graph" size here, and a district's is in the city: no warning for it
+    with (
+        dask.config.set({"distributed.admin.large-graph-warning-threshold": "1B"}),
+        warnings.catch_warnings(record=True) as seen,
+    ):
+        warnings.simplefilter("always")
+        res = batch.run(case, case.parent / "out_dask", scheduler="dask", workers=2, progress=False)
+    assert not [w for w in seen if "large graph" in str(w.message)]
     assert res.ok and res.done == KEYS
     pd.testing.assert_frame_equal(
         _coverage(case.parent / "out_dask"), _coverage(case.parent / "out_local")
