@@ -390,7 +390,9 @@ GPKG_USER_VERSION = 10200
 #: GDAL settings while the layers go into the temporary file: SQLite does not wait for the disk
 #: at each layer's commit (``PRAGMA synchronous = OFF``); the finished file is synced to disk
 #: once, before it is renamed into place. 浦东's database: 4.1 s → 3.1 s. A setting the user
-#: made (environment or ``pyogrio.set_gdal_config_options``) is left as it is.
+#: made (environment or ``pyogrio.set_gdal_config_options``) is left as it is. GDAL's config is
+#: the process's: a GeoPackage another thread writes meanwhile is not synced at each commit
+#: either (its content is the same).
 _WRITING_CONFIG = {"OGR_SQLITE_SYNCHRONOUS": "OFF"}
 
 
